@@ -1,0 +1,51 @@
+"""Strings in, feature matrix out: parse each unique formula once, featurize the uniques, expand to rows."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from metamat.data.compositions import CompositionArrays, parse_formulas
+from metamat.errors import Problem
+from metamat.featurize.composition import CompositionFeaturizer, resolve_featurizers
+
+
+@dataclass(frozen=True)
+class FeatureMatrix:
+    """Features of a column of formulas. Rows that could not be parsed are NaN and listed in ``problems``."""
+
+    values: np.ndarray
+    labels: list[str]
+    valid: np.ndarray
+    problems: list[Problem]
+    citations: list[str]
+
+
+def featurize_compositions(comps: CompositionArrays,
+                           featurizers: str | Sequence[str | CompositionFeaturizer] = "composition"
+                           ) -> tuple[np.ndarray, list[str]]:
+    """Feature matrix (n_materials, n_features) and labels for already parsed compositions."""
+    feats = resolve_featurizers(featurizers)
+    blocks = [f.featurize(comps) for f in feats]
+    labels = [label for f in feats for label in f.feature_labels()]
+    return np.hstack(blocks), labels
+
+
+def featurize_formulas(formulas: Sequence[object], featurizers: str | Sequence[str | CompositionFeaturizer]
+                       = "composition", *, errors: str = "raise", source: str | None = None,
+                       field: str | None = None) -> FeatureMatrix:
+    """Featurize a column of formula strings (duplicates are parsed and featurized once)."""
+    parsed = parse_formulas(formulas, errors=errors, source=source, field=field)
+    feats = resolve_featurizers(featurizers)
+    unique_x, labels = featurize_compositions(parsed.compositions, feats)
+    valid = parsed.valid
+    if valid.all():
+        out = unique_x if len(unique_x) == len(valid) and (parsed.codes == np.arange(len(valid))).all() \
+            else unique_x[parsed.codes]
+    else:
+        out = np.full((len(parsed.codes), unique_x.shape[1]), np.nan)
+        out[valid] = unique_x[parsed.codes[valid]]
+    citations = sorted({c for f in feats for c in f.citations()})
+    return FeatureMatrix(out, labels, valid, parsed.problems, citations)
