@@ -12,9 +12,8 @@ matminer substitutes for missing values when ``impute_nan=True`` (its default).
 from __future__ import annotations
 
 import math
-from pathlib import Path
-
 import warnings
+from pathlib import Path
 
 import matminer
 import pymatgen.core

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import chain
 
 import numpy as np
 import pandas as pd
-
-from itertools import chain
-
 import scipy.sparse as sp
 
-from metamat.data.formula import _parse_z
+from metamat.data.formula import _NUMBER, ATOMIC_NUMBER, _parse_z
 from metamat.errors import FormulaError, InputError, Problem
 
 
@@ -52,6 +51,17 @@ class CompositionArrays:
         s = sp.csr_matrix((data, np.arange(len(self.z)), self.offsets), shape=(len(self), len(self.z)))
         return np.asarray(s @ values_t.T)
 
+    def padded_index(self) -> np.ndarray:
+        """Entry indices of shape (max_count, n_materials); short rows repeat their first entry.
+
+        Min, max and "min over the top entries" computed over these columns are exact (a repeated entry
+        changes neither), so segment reductions become a short loop over columns, not over materials.
+        """
+        counts = self.counts
+        width = int(counts.max()) if len(counts) else 0
+        slot = np.arange(width)[:, None]
+        return self.offsets[:-1][None, :] + np.where(slot < counts[None, :], slot, 0)
+
     def dense_fractions(self, n_elements: int = 103) -> np.ndarray:
         """Element-fraction matrix of shape (n_materials, n_elements); column j is Z = j + 1."""
         out = np.zeros((len(self), n_elements))
@@ -65,7 +75,7 @@ class CompositionArrays:
         symbols = np.asarray(ELEMENTS, dtype=object)[self.z - 1]
         order = np.lexsort((symbols, self.owner))
         sym_sorted = symbols[order]
-        return np.array(["-".join(sym_sorted[a:b]) for a, b in zip(self.offsets[:-1], self.offsets[1:])],
+        return np.array(["-".join(sym_sorted[a:b]) for a, b in zip(self.offsets[:-1], self.offsets[1:], strict=True)],
                         dtype=object)
 
 
@@ -82,45 +92,110 @@ class ParsedFormulas:
         return self.codes >= 0
 
 
+def _flat_tokens(strings: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Tokenize flat formulas (``Fe2O3``, ``Al0.5Cu0.5``) of a whole batch with one regex pass.
+
+    Tokens such as ``'O2'`` repeat across a batch, so each distinct token is parsed once and the rest is
+    a hash lookup. Returns entry arrays (material index, Z, amount) and a mask of the materials that need
+    the general parser (brackets, hydrates, spaces, unknown symbols, zero amounts, anything unexpected).
+    """
+    n = len(strings)
+    text = "\n".join(strings)
+    if not n or text.count("\n") != n - 1:  # a newline inside a string: let the general parser judge
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), np.ones(n, dtype=bool)
+    codes, tokens = pd.factorize(np.array(_BATCH_TOKEN_RE.findall(text), dtype=object))
+    token_z = np.zeros(len(tokens), dtype=np.int64)  # 0: separator, -1: not a flat-formula token
+    token_amount = np.ones(len(tokens))
+    for k, token in enumerate(tokens):
+        match = _FLAT_PART_RE.fullmatch(token)
+        if token == "\n":
+            continue
+        z = ATOMIC_NUMBER.get(match.group(1)) if match else None
+        amount = float(match.group(2)) if match and match.group(2) else 1.0
+        token_z[k], token_amount[k] = (z, amount) if z is not None and amount > 0 else (-1, 1.0)
+    z = token_z[codes]
+    material = np.cumsum(z == 0)
+    needs_general = np.zeros(n, dtype=bool)
+    needs_general[material[z < 0]] = True
+    element = z > 0
+    material, z, amount = material[element], z[element], token_amount[codes[element]]
+    needs_general[np.bincount(material, minlength=n) == 0] = True  # empty strings
+    keep = ~needs_general[material]
+    return material[keep], z[keep], amount[keep], needs_general
+
+
+_BATCH_TOKEN_RE = re.compile(rf"[A-Z][a-z]?{_NUMBER}?|\n|.", re.S)
+_FLAT_PART_RE = re.compile(rf"([A-Z][a-z]?)({_NUMBER})?")
+
+
+def _assemble(formulas: np.ndarray, material: np.ndarray, z: np.ndarray, amount: np.ndarray) -> CompositionArrays:
+    """CSR arrays from entries (material, Z, amount); repeated elements of a material are summed."""
+    order = np.lexsort((z, material))
+    material, z, amount = material[order], z[order], amount[order]
+    key = material * 128 + z
+    first = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else np.zeros(0, np.int64)
+    if len(first) != len(key):  # e.g. CH3COOH: C and O and H appear twice
+        amount = np.add.reduceat(amount, first)
+        material, z = material[first], z[first]
+    counts = np.bincount(material, minlength=len(formulas))
+    offsets = np.zeros(len(formulas) + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    totals = np.add.reduceat(amount, offsets[:-1]) if len(amount) else np.zeros(0)
+    fractions = amount / np.repeat(totals, counts)
+    return CompositionArrays(np.asarray(formulas, dtype=object), offsets, z, amount, fractions)
+
+
 def compositions_from_amounts(formulas: Sequence[str], amounts: Sequence[dict[int, float]]) -> CompositionArrays:
     """Build :class:`CompositionArrays` from parsed amounts keyed by atomic number."""
     counts = np.fromiter(map(len, amounts), dtype=np.int64, count=len(amounts))
     if len(counts) and counts.min() == 0:
         raise ValueError("every composition needs at least one element")
-    offsets = np.zeros(len(amounts) + 1, dtype=np.int64)
-    np.cumsum(counts, out=offsets[1:])
-    nnz = int(offsets[-1])
-    z = np.fromiter(chain.from_iterable(amounts), dtype=np.int64, count=nnz)
-    amt = np.fromiter(chain.from_iterable(a.values() for a in amounts), dtype=np.float64, count=nnz)
-    totals = np.add.reduceat(amt, offsets[:-1]) if nnz else np.zeros(0)
-    fractions = amt / np.repeat(totals, counts)
-    return CompositionArrays(np.asarray(formulas, dtype=object), offsets, z, amt, fractions)
+    material = np.repeat(np.arange(len(amounts)), counts)
+    z = np.fromiter(chain.from_iterable(amounts), dtype=np.int64, count=int(counts.sum()))
+    amt = np.fromiter(chain.from_iterable(a.values() for a in amounts), dtype=np.float64, count=len(z))
+    return _assemble(np.asarray(formulas, dtype=object), material, z, amt)
 
 
 def parse_formulas(values: Sequence[object] | pd.Series | np.ndarray, *, source: str | None = None,
                    field: str | None = None, errors: str = "raise", first_row: int = 1) -> ParsedFormulas:
     """Parse a column of formulas; each distinct string is parsed once.
 
-    ``errors="raise"`` raises one :class:`InputError` listing every bad row (``first_row`` is the number
-    given to the first value); ``errors="mask"`` returns code -1 for bad rows and lists them in
-    ``problems``.
+    Flat formulas of the whole batch are tokenized in one vectorized pass; the rest (brackets, hydrates,
+    bad input) go through :func:`~metamat.data.formula.parse_amounts` one by one. Elements of each
+    composition are stored in order of atomic number. ``errors="raise"`` raises one
+    :class:`InputError` listing every bad row (``first_row`` is the number given to the first value);
+    ``errors="mask"`` returns code -1 for bad rows and lists them in ``problems``.
     """
     if errors not in {"raise", "mask"}:
         raise ValueError(f"errors must be 'raise' or 'mask', not {errors!r}")
     codes, uniques = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=True)
     uniques = np.asarray(uniques, dtype=object)
-    good_formulas, good_amounts = [], []
-    remap = np.full(len(uniques) + 1, -1, dtype=np.int64)  # last slot keeps -1 for missing values
+    is_str = np.fromiter((type(u) is str for u in uniques), dtype=bool, count=len(uniques))
+    str_index = np.flatnonzero(is_str)
+    material, z, amount, general = _flat_tokens(uniques[str_index].tolist())
+    material = str_index[material]
+    parsed = np.zeros(len(uniques), dtype=bool)
+    parsed[str_index[~general]] = True
     unique_problem: dict[int, str] = {}
-    for k, formula in enumerate(uniques):
+    extra_material, extra = [], []
+    for k in np.r_[str_index[general], np.flatnonzero(~is_str)]:
         try:
-            amounts = _parse_z(formula)
+            amounts = _parse_z(uniques[k])
         except FormulaError as exc:
-            unique_problem[k] = exc.reason
+            unique_problem[int(k)] = exc.reason
             continue
-        remap[k] = len(good_formulas)
-        good_formulas.append(formula)
-        good_amounts.append(amounts)
+        parsed[k] = True
+        extra_material.append(k)
+        extra.append(amounts)
+    if extra:
+        counts = [len(a) for a in extra]
+        material = np.r_[material, np.repeat(extra_material, counts)]
+        z = np.r_[z, np.fromiter(chain.from_iterable(extra), dtype=np.int64, count=sum(counts))]
+        amount = np.r_[amount, np.fromiter(chain.from_iterable(a.values() for a in extra), dtype=np.float64,
+                                           count=sum(counts))]
+    remap = np.full(len(uniques) + 1, -1, dtype=np.int64)  # last slot keeps -1 for missing values
+    remap[np.flatnonzero(parsed)] = np.arange(parsed.sum())
+    comps = _assemble(uniques[parsed], remap[material], z, amount)
     row_codes = remap[codes]  # code -1 (missing) indexes the last slot, which is -1
     problems: list[Problem] = []
     bad_rows = np.flatnonzero(row_codes < 0)
@@ -130,4 +205,4 @@ def parse_formulas(values: Sequence[object] | pd.Series | np.ndarray, *, source:
         problems.append(Problem(reason, source, int(r) + first_row, field, None if c < 0 else uniques[c]))
     if problems and errors == "raise":
         raise InputError(problems=problems)
-    return ParsedFormulas(compositions_from_amounts(good_formulas, good_amounts), row_codes, problems)
+    return ParsedFormulas(comps, row_codes, problems)

@@ -31,7 +31,7 @@ _BEYOND_TABLE = frozenset("Rf Db Sg Bh Hs Mt Ds Rg Cn Nh Fl Mc Lv Ts Og".split()
 
 _NUMBER = r"(?:\d+\.?\d*|\.\d+)"
 _FLAT_RE = re.compile(rf"(?:[A-Z][a-z]?{_NUMBER}?)+")
-_FLAT_TOKEN_RE = re.compile(rf"([A-Z][a-z]?)({_NUMBER})?|(.)")  # group 3: anything else
+_FLAT_TOKEN_RE = re.compile(rf"([A-Z][a-z]?)({_NUMBER})?")
 _TOKEN_RE = re.compile(rf"(?P<el>[A-Z][a-z]?)|(?P<num>{_NUMBER})|(?P<open>[(\[{{])|(?P<close>[)\]}}])"
                        r"|(?P<dot>[·•⋅∙*])")
 _SUBSCRIPTS = str.maketrans("₀₁₂₃₄₅₆₇₈₉", "0123456789")
@@ -72,31 +72,22 @@ def _check_text(formula: object) -> str:
     return text
 
 
-def _parse_z(formula: object) -> dict[int, float]:
-    """Element amounts keyed by atomic number (the batch parser's hot path)."""
-    if type(formula) is str and formula:  # fast path: no brackets, dots or spaces
-        amounts: dict[int, float] = {}
-        get = ATOMIC_NUMBER.get
-        for symbol, number, other in _FLAT_TOKEN_RE.findall(formula):
-            z = get(symbol)
-            if z is None:
-                if other:  # not a flat formula: take the general path
-                    return {ATOMIC_NUMBER[s]: v for s, v in parse_amounts(formula).items()}
-                _element(symbol, formula)
-            value = float(number) if number else 1.0
-            if value <= 0.0:
-                _amount(number, formula, symbol)
-            amounts[z] = amounts.get(z, 0.0) + value
-        return amounts
-    return {ATOMIC_NUMBER[s]: v for s, v in parse_amounts(formula).items()}
-
-
 def parse_amounts(formula: str) -> dict[str, float]:
     """Element amounts of ``formula`` as written (not normalized), in order of first appearance."""
     text = _check_text(formula)
-    if _FLAT_RE.fullmatch(text):
-        return {ELEMENTS[z - 1]: v for z, v in _parse_z(text).items()}
-    return _parse_general(text.translate(_SUBSCRIPTS), formula)
+    if not _FLAT_RE.fullmatch(text):
+        return _parse_general(text.translate(_SUBSCRIPTS), formula)
+    amounts: dict[str, float] = {}
+    for symbol, number in _FLAT_TOKEN_RE.findall(text):
+        _element(symbol, formula)
+        value = _amount(number, formula, symbol) if number else 1.0
+        amounts[symbol] = amounts.get(symbol, 0.0) + value
+    return amounts
+
+
+def _parse_z(formula: object) -> dict[int, float]:
+    """Element amounts keyed by atomic number."""
+    return {ATOMIC_NUMBER[s]: v for s, v in parse_amounts(formula).items()}  # type: ignore[arg-type]
 
 
 def _tokenize(text: str, formula: str) -> list[tuple[str, str, int]]:

@@ -98,34 +98,42 @@ class ElementPropertyStats(CompositionFeaturizer):
         return [WARD_2016]
 
     def featurize(self, comps: CompositionArrays) -> np.ndarray:
-        table_t = np.ascontiguousarray(load_element_table().matrix(self.properties, self.impute_nan).T)
-        values = table_t[:, comps.z]  # (properties, entries), contiguous per property
-        starts = comps.offsets[:-1]
-        owner = comps.owner
-        # weighted sums over the amounts as written, divided by their total (as np.average does), so
-        # that equal values give a mean with no rounding residue and avg_dev exactly 0
-        total = np.add.reduceat(comps.amounts, starts)
-        stats = set(self.stats)
-        out: dict[str, np.ndarray] = {}  # each (properties, materials)
-        mean = comps.segment_sum(values, comps.amounts).T / total
-        out["mean"] = mean
+        table = np.ascontiguousarray(load_element_table().matrix(self.properties, self.impute_nan).T)
+        n, stats = len(comps), self.stats
+        result = np.empty((len(self.properties), len(stats), n))  # filled in place, one slice per stat
+        out = {s: result[:, k, :] for k, s in enumerate(stats)}
+        scratch = {s: np.empty((len(self.properties), n)) for s in MAGPIE_STATS if s not in out}
+        out.update(scratch)
+        # Loop over element slots (at most the largest number of elements in one material), never over
+        # materials: slot j holds each material's j-th element, or repeats its first one when it has
+        # fewer. Repeats change no minimum or maximum; for sums they carry weight 0.
+        slots = comps.padded_index()
+        z_slot = comps.z[slots]
+        real = np.arange(len(slots))[:, None] < comps.counts[None, :]
+        amount_slot = np.where(real, comps.amounts[slots], 0.0)
+        total = amount_slot.sum(axis=0)
+        top = amount_slot.max(axis=0)
+        is_top = real & (np.abs(amount_slot - top) <= 1e-8 + 1e-5 * np.abs(top))  # matminer's np.isclose
+        lo, hi, mean, dev, mode = (out[s] for s in ("minimum", "maximum", "mean", "avg_dev", "mode"))
+        lo[:] = table[:, z_slot[0]]
+        hi[:] = lo
+        mode.fill(np.inf)
+        mean.fill(0.0)
+        # weighted sums over the amounts as written, divided by their total (as np.average does)
+        for j, zc in enumerate(z_slot):
+            v = table[:, zc]
+            np.minimum(lo, v, out=lo)
+            np.maximum(hi, v, out=hi)
+            np.minimum(mode, v, out=mode, where=is_top[j])
+            mean += amount_slot[j] * v
+        mean /= total
         if "avg_dev" in stats:
-            out["avg_dev"] = comps.segment_sum(np.abs(values - mean[:, owner]), comps.amounts).T / total
-        if {"minimum", "range"} & stats:
-            out["minimum"] = np.minimum.reduceat(values, starts, axis=1)
-        if {"maximum", "range"} & stats:
-            out["maximum"] = np.maximum.reduceat(values, starts, axis=1)
-        if "range" in stats:
-            out["range"] = out["maximum"] - out["minimum"]
-        if "mode" in stats:
-            amounts = comps.amounts
-            top = np.maximum.reduceat(amounts, starts)[owner]
-            is_top = np.abs(amounts - top) <= 1e-8 + 1e-5 * np.abs(top)
-            out["mode"] = np.minimum.reduceat(np.where(is_top, values, np.inf), starts, axis=1)
-        result = np.empty((len(self.properties), len(self.stats), len(comps)))
-        for k, stat in enumerate(self.stats):
-            result[:, k, :] = out[stat]
-        return result.reshape(-1, len(comps)).T  # (materials, properties x stats), property-major labels
+            dev.fill(0.0)
+            for j, zc in enumerate(z_slot):
+                dev += amount_slot[j] * np.abs(table[:, zc] - mean)
+            dev /= total
+        np.subtract(hi, lo, out=out["range"])
+        return result.reshape(-1, n).T  # (materials, properties x stats), property-major labels
 
 
 class Stoichiometry(CompositionFeaturizer):
