@@ -36,6 +36,7 @@ _TOKEN_RE = re.compile(rf"(?P<el>[A-Z][a-z]?)|(?P<num>{_NUMBER})|(?P<open>[(\[{{
                        r"|(?P<dot>[·•⋅∙*])")
 _SUBSCRIPTS = str.maketrans("₀₁₂₃₄₅₆₇₈₉", "0123456789")
 _CLOSING = {"(": ")", "[": "]", "{": "}"}
+_MISSING_WORDS = frozenset({"nan", "NAN", "None", "none", "NONE", "null", "NULL", "Null", "NA", "na", "N/A", "n/a"})
 
 
 def _bad(formula: object, reason: str) -> FormulaError:
@@ -67,7 +68,7 @@ def _check_text(formula: object) -> str:
     text = "".join(formula.split())
     if not text:
         raise _bad(formula, "empty formula")
-    if text.lower() in {"nan", "none", "null", "na", "n/a"}:
+    if text in _MISSING_WORDS:  # "NaN" itself is sodium nitride, and "Na" is sodium: both parse
         raise _bad(formula, "missing value")
     return text
 

@@ -1,0 +1,5 @@
+"""``python -m metamat`` runs the command-line tool."""
+
+from metamat.cli import main
+
+main()

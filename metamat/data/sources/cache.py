@@ -1,0 +1,73 @@
+"""A local download cache: one file per URL, written atomically (temporary name, then ``os.replace``).
+
+The cache directory is the ``cache_dir`` argument, else ``$METAMAT_CACHE_DIR``, else ``~/.cache/metamat``.
+A file present in the cache is never downloaded again; without it and without network,
+:func:`fetch` raises :class:`~metamat.errors.DataSourceError` saying where to put the file.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO
+
+import requests
+
+from metamat.errors import DataSourceError
+
+ENV_CACHE_DIR = "METAMAT_CACHE_DIR"
+CHUNK = 1 << 20
+
+
+def cache_dir(override: str | os.PathLike | None = None) -> Path:
+    """The cache directory (created if missing)."""
+    path = Path(override) if override is not None else Path(
+        os.environ.get(ENV_CACHE_DIR) or Path.home() / ".cache" / "metamat")
+    path = path.expanduser()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def cached_path(filename: str, cache_dir_override: str | os.PathLike | None = None) -> Path:
+    """Where ``filename`` lives in the cache (it may not exist yet)."""
+    if not filename or Path(filename).name != filename or filename in (".", ".."):
+        raise ValueError(f"cache file name must be a plain file name, not {filename!r}")
+    return cache_dir(cache_dir_override) / filename
+
+
+@contextmanager
+def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
+    """Write to a temporary file next to ``path`` and rename it over ``path`` only if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, mode) as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def fetch(url: str, filename: str, *, cache_dir: str | os.PathLike | None = None, timeout: float = 60.0) -> Path:
+    """Path of the cached copy of ``url``; downloads it (streamed, atomic) only when it is not cached."""
+    path = cached_path(filename, cache_dir)
+    if path.is_file():
+        return path
+    try:
+        with requests.get(url, stream=True, timeout=timeout) as response:
+            response.raise_for_status()
+            with atomic_write(path) as fh:
+                for chunk in response.iter_content(CHUNK):
+                    fh.write(chunk)
+    except requests.RequestException as exc:
+        raise DataSourceError(
+            f"cannot download {url} ({type(exc).__name__}: {exc}). Without network, put the file at {path} "
+            f"(the cache directory is set by {ENV_CACHE_DIR} or cache_dir=) and retry.") from exc
+    return path
