@@ -89,7 +89,7 @@ def compositions(draw: st.DrawFn) -> dict[str, float]:
     amounts = draw(st.lists(st.one_of(st.integers(1, 30).map(float),
                                       st.floats(0.001, 50, allow_nan=False).map(lambda x: round(x, 4))),
                             min_size=len(symbols), max_size=len(symbols)))
-    return {s: a for s, a in zip(symbols, amounts) if a > 0} or {symbols[0]: 1.0}
+    return {s: a for s, a in zip(symbols, amounts, strict=True) if a > 0} or {symbols[0]: 1.0}
 
 
 @given(compositions(), st.randoms(use_true_random=False), st.integers(1, 4))
