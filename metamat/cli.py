@@ -16,12 +16,14 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from metamat.cli_bench import bench_app
 from metamat.errors import InputError, MetamatError
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="metamat: learn a new materials property from a handful of measurements.")
 data_app = typer.Typer(no_args_is_help=True, help="Built-in and registered datasets.")
 app.add_typer(data_app, name="data")
+app.add_typer(bench_app, name="bench")
 
 console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
