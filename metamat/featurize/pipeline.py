@@ -30,7 +30,7 @@ def featurize_compositions(comps: CompositionArrays,
     feats = resolve_featurizers(featurizers)
     blocks = [f.featurize(comps) for f in feats]
     labels = [label for f in feats for label in f.feature_labels()]
-    return np.hstack(blocks), labels
+    return (blocks[0] if len(blocks) == 1 else np.hstack(blocks)), labels  # one block: no copy
 
 
 def featurize_formulas(formulas: Sequence[object], featurizers: str | Sequence[str | CompositionFeaturizer]

@@ -99,6 +99,13 @@ class KNNRegressor(Regressor):
         return ys.mean(axis=1), ys.std(axis=1)
 
 
+def _scaled_rbf(d: int):
+    """ConstantKernel * isotropic RBF with a length scale starting at sqrt(d) (standardized features)."""
+    from sklearn.gaussian_process.kernels import RBF, ConstantKernel
+
+    return ConstantKernel(1.0, (1e-3, 1e3)) * RBF(np.sqrt(d), (1e-2 * np.sqrt(d), 1e3 * np.sqrt(d)))
+
+
 class GPRegressor(Regressor):
     """Gaussian process, ConstantKernel * RBF (isotropic) + WhiteKernel, normalize_y=True."""
 
@@ -109,11 +116,9 @@ class GPRegressor(Regressor):
     def _fit(self, Z: np.ndarray, y: np.ndarray) -> None:
         from sklearn.exceptions import ConvergenceWarning
         from sklearn.gaussian_process import GaussianProcessRegressor
-        from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
+        from sklearn.gaussian_process.kernels import WhiteKernel
 
-        d = Z.shape[1]
-        kernel = (ConstantKernel(1.0, (1e-3, 1e3)) * RBF(np.sqrt(d), (1e-2 * np.sqrt(d), 1e3 * np.sqrt(d)))
-                  + WhiteKernel(0.1, (1e-6, 1e1)))
+        kernel = _scaled_rbf(Z.shape[1]) + WhiteKernel(0.1, (1e-6, 1e1))
         self.model_ = GaussianProcessRegressor(kernel, normalize_y=True, n_restarts_optimizer=self.n_restarts,
                                                random_state=self.seed)
         with warnings.catch_warnings():
@@ -359,10 +364,8 @@ class GPClassifier(Classifier):
     def _fit(self, Z: np.ndarray, y: np.ndarray) -> None:
         from sklearn.exceptions import ConvergenceWarning
         from sklearn.gaussian_process import GaussianProcessClassifier
-        from sklearn.gaussian_process.kernels import RBF, ConstantKernel
 
-        d = Z.shape[1]
-        kernel = ConstantKernel(1.0, (1e-3, 1e3)) * RBF(np.sqrt(d), (1e-2 * np.sqrt(d), 1e3 * np.sqrt(d)))
+        kernel = _scaled_rbf(Z.shape[1])
         self.model_ = GaussianProcessClassifier(kernel, n_restarts_optimizer=self.n_restarts,
                                                 random_state=self.seed)
         with warnings.catch_warnings():
