@@ -1,7 +1,195 @@
-"""`metamat bench ...`: evaluation commands (few-shot curves, cross-validation, matbench)."""
+"""`metamat bench ...`: evaluation commands (few-shot curves, cross-validation, matbench).
+
+Each command parses options, calls one library function of :mod:`metamat.evaluate`, writes its outputs
+and prints a short table. Bad input raises :class:`~metamat.errors.InputError` (exit status 2 through
+``metamat.cli.main``).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from metamat.errors import InputError
 
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks: few-shot curves, cross-validation, matbench.")
+
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
+
+DataDirOption = typer.Option(None, "--data-dir", help="Folder of the shared datasets (default: $METAMAT_DATA_DIR).")
+
+
+class _Bar:
+    """A rich progress bar on stderr, driven by ``callback(done, total)``."""
+
+    def __init__(self, description: str):
+        self.progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                 TimeElapsedColumn(), TimeRemainingColumn(), console=err_console, transient=False)
+        self.description = description
+        self.task_id: int | None = None
+
+    def __enter__(self) -> Callable[[int, int], None]:
+        self.progress.__enter__()
+
+        def update(done: int, total: int) -> None:
+            if self.task_id is None:
+                self.task_id = self.progress.add_task(self.description, total=total)
+            self.progress.update(self.task_id, completed=done, total=total)
+
+        return update
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.__exit__(*exc)
+
+
+def _out_dir(out: Path) -> Path:
+    if out.exists() and not out.is_dir():
+        raise InputError("output must be a folder, not a file", source=str(out), field="--out")
+    return out
+
+
+def _print_table(title: str, header: list[str], rows: list[list[str]]) -> None:
+    table = Table(title=title, title_justify="left")
+    for h in header:
+        table.add_column(h)
+    for r in rows:
+        table.add_row(*r)
+    console.print(table)
+
+
+# ----------------------------------------------------------------------------------------------- fewshot
+@bench_app.command("fewshot")
+def fewshot(
+    models: str = typer.Option("dummy,ridge,knn,gp,rf", "--models", help="Comma-separated model names."),
+    tasks: str = typer.Option("meta-test", "--tasks",
+                              help="Task names (comma-separated) or meta-test, meta-val, meta-train, all."),
+    shots: str = typer.Option("5,10,20,50", "--shots", help="Support sizes k, comma-separated."),
+    episodes: int = typer.Option(100, "--episodes", help="Episodes per task and k."),
+    out: Path = typer.Option(..., "--out", help="Output folder for results.json and plots."),
+    seed: int = typer.Option(0, "--seed", help="Seed of every episode (results are reproducible)."),
+    policy: str = typer.Option("chemical_system", "--policy",
+                               help="Episode policy: chemical_system, random, group or element."),
+    max_query: int = typer.Option(1000, "--max-query", help="At most this many query materials per episode."),
+    max_rows: int = typer.Option(5000, "--max-rows", help="Subsample larger tasks to this many rows."),
+    n_jobs: int = typer.Option(2, "--n-jobs", help="Worker processes (one thread each)."),
+    rf_trees: int = typer.Option(100, "--rf-trees", help="Trees of the random forest in episodes."),
+    features: str = typer.Option("composition", "--features", help="Composition featurizers or preset."),
+    data_dir: Path | None = DataDirOption,
+) -> None:
+    """Few-shot curves: fit every model on k-shot supports, score on held-out chemical systems."""
+    from metamat.evaluate.fewshot import (
+        parse_int_list,
+        run_fewshot,
+        table_rows,
+        write_fewshot,
+    )
+
+    out = _out_dir(out)
+    with _Bar("episodes x models") as progress:
+        doc = run_fewshot(tasks, [m.strip() for m in models.split(",") if m.strip()],
+                          shots=parse_int_list(shots, "--shots"), episodes=episodes, seed=seed, policy=policy,
+                          max_query=max_query, max_rows=max_rows, featurizers=features, n_jobs=n_jobs,
+                          rf_trees=rf_trees, data_dir=data_dir, progress=progress, keep_records=True)
+    for task in doc["results"]:
+        info = doc["tasks"][task]
+        metric, label = ("smae", "scale-free MAE") if info["kind"] == "regression" else ("roc_auc", "ROC-AUC")
+        header, rows = table_rows(doc, metric, task)
+        _print_table(f"{task} (n={info['n']}, {info['transform']}, {info['policy']} episodes): {label}",
+                     header, rows)
+    for metric in ("smae", "coverage90", "roc_auc"):
+        header, rows = table_rows(doc, metric)
+        if rows:
+            _print_table(f"mean over tasks: {metric} (95% CI over episodes)", header, rows)
+    if doc["failures"] or doc["skipped"]:
+        err_console.print(f"{len(doc['failures'])} model fits failed, {len(doc['skipped'])} episodes skipped "
+                          "(listed in results.json)")
+    paths = write_fewshot(doc, out)
+    err_console.print(f"wrote {', '.join(str(p) for p in paths)} in {doc['timing']['total_seconds']:.0f} s")
+
+
+# ---------------------------------------------------------------------------------------------------- cv
+@bench_app.command("cv")
+def cv(
+    data: Path = typer.Option(..., "--data", help="Table (CSV, TSV, Excel, parquet) with formulas and the target."),
+    target: str = typer.Option(..., "--target", help="Target column."),
+    model: str = typer.Option("rf", "--model", help="Model name (rf becomes rf_clf for 0/1 targets)."),
+    scheme: str = typer.Option("loo", "--cv", help="loo, kfold or group."),
+    group_column: str | None = typer.Option(None, "--group-column",
+                                            help="Column of group labels for --cv group (default: chemical system)."),
+    formula_column: str | None = typer.Option(None, "--formula-column", help="Formula column (guessed if omitted)."),
+    n_splits: int = typer.Option(5, "--n-splits", help="Folds for kfold and group."),
+    features: str = typer.Option("composition", "--features", help="Composition featurizers or preset."),
+    transform: str | None = typer.Option(None, "--transform", help="identity or log10 (positive targets)."),
+    kind: str = typer.Option("auto", "--kind", help="auto (0/1 targets = classification), regression, classification."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the folds and the model."),
+    n_jobs: int = typer.Option(1, "--n-jobs", help="Threads of the model (random forest)."),
+    out: Path = typer.Option(..., "--out", help="Output folder for results.json, predictions.csv and the plot."),
+) -> None:
+    """Cross-validate a model on your own small table (leave-one-out, k-fold or group k-fold)."""
+    from metamat.evaluate.crossval import cross_validate_file, write_cv
+    from metamat.evaluate.fewshot import format_cell
+
+    out = _out_dir(out)
+    with _Bar("folds") as progress:
+        doc = cross_validate_file(data, target, model, scheme, group_column=group_column,
+                                  formula_column=formula_column, n_splits=n_splits, featurizers=features,
+                                  transform=transform, kind=kind, seed=seed, n_jobs=n_jobs, progress=progress)
+    err_console.print(doc["data"]["report"], highlight=False, markup=False)
+    rows = [[k, f"{v:.4g}" if v is not None else "-", format_cell(doc["ci"].get(k) or doc["fold_summary"].get(k), 4)]
+            for k, v in doc["metrics"].items() if k != "n"]
+    cfg = doc["config"]
+    _print_table(f"{cfg['model']} on {data.name}:{target}, {cfg['cv']} ({cfg['n_folds']} folds, "
+                 f"{doc['data']['n']} rows, units {doc['data']['units'] or '-'})",
+                 ["metric", "pooled", "mean [95% CI]"], rows)
+    paths = write_cv(doc, out)
+    err_console.print(f"wrote {', '.join(str(p) for p in paths)}")
+
+
+# ---------------------------------------------------------------------------------------------- matbench
+@bench_app.command("matbench")
+def matbench(
+    task: str = typer.Option("matbench_steels", "--task", help="Matbench v0.1 task, e.g. matbench_steels."),
+    model: str = typer.Option("rf", "--model", help="Model name (default: the RF-SCM/Magpie random forest)."),
+    features: str = typer.Option("magpie", "--features", help="Composition featurizers (magpie = the RF baseline)."),
+    n_estimators: int = typer.Option(500, "--n-estimators", help="Trees of the random forest."),
+    n_jobs: int = typer.Option(2, "--n-jobs", help="Threads of the model."),
+    folds: str | None = typer.Option(None, "--folds", help="Run only these folds, e.g. 0,1 (default: all 5)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the model."),
+    out: Path | None = typer.Option(None, "--out", help="Output folder for results.json and the plot."),
+    data_dir: Path | None = DataDirOption,
+) -> None:
+    """Official matbench v0.1 folds of one task, side by side with the published leaderboard."""
+    from metamat.evaluate.fewshot import parse_int_list
+    from metamat.evaluate.matbench_runner import run_matbench, write_matbench
+
+    if out is not None:
+        out = _out_dir(out)
+    with _Bar("folds") as progress:
+        doc = run_matbench(task, model, featurizers=features, n_estimators=n_estimators, n_jobs=n_jobs, seed=seed,
+                           data_dir=data_dir, folds=None if folds is None else parse_int_list(folds, "--folds"),
+                           progress=progress)
+    metric, unit = doc["metric"], doc["units"]
+    cols = ["fold", "n_train", "n_test", metric] + (["rmse", "max_error"] if metric == "mae" else [])
+    _print_table(f"{doc['task']}: {doc['model']} on {doc['config']['featurizers']} features ({unit or 'no unit'})",
+                 cols, [[str(f[c]) if isinstance(f[c], int) else f"{f[c]:.4f}" for c in cols] for f in doc["folds"]])
+    console.print(f"mean {metric} = {doc[f'mean_{metric}']:.4f} ± {doc[f'std_{metric}']:.4f} (std over folds)")
+    if doc.get("reference"):
+        ref = doc["reference"]
+        console.print(f"{ref['algorithm']} on the leaderboard: {ref['mean_mae']:.4f} "
+                      f"(this run {ref['rel_diff']:+.1%})")
+    entries = (doc.get("leaderboard") or {}).get("entries", [])
+    if entries:
+        _print_table(f"published leaderboard ({doc['leaderboard']['source']})", ["algorithm", "mean MAE", "std MAE"],
+                     [[e["algorithm"] + (" (structure)" if e["uses_structure"] else ""), f"{e['mean_mae']:.4f}",
+                       f"{e['std_mae']:.4f}"] for e in entries])
+    for note in doc.get("notes", []):
+        err_console.print(f"note: {note}", highlight=False, markup=False)
+    if out is not None:
+        paths = write_matbench(doc, out)
+        err_console.print(f"wrote {', '.join(str(p) for p in paths)}")
