@@ -17,6 +17,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from metamat.cli_bench import bench_app
+from metamat.cli_fewshot import fewshot
+from metamat.cli_potential import potential_app
 from metamat.errors import InputError, MetamatError
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
@@ -24,6 +26,8 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_
 data_app = typer.Typer(no_args_is_help=True, help="Built-in and registered datasets.")
 app.add_typer(data_app, name="data")
 app.add_typer(bench_app, name="bench")
+app.command("fewshot")(fewshot)
+app.add_typer(potential_app, name="potential")
 
 console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
@@ -172,10 +176,13 @@ def data_show(name: str = typer.Argument(..., help="Dataset name (see `metamat d
 def demo(n: int = typer.Option(4000, help="Materials to sample from the built-in table."),
          target: str = typer.Option("S_p", help="Target column of the Ricci transport table."),
          seed: int = typer.Option(0, help="Random seed.")) -> None:
-    """Run what exists so far on built-in data: load, validate, featurize, fit baselines, print a table."""
+    """The main job on built-in data: validate, featurize, baselines, then a few-shot run of the default model."""
     from metamat.demo import run_demo
+    from metamat.fewshot import run_fewshot_demo
 
     run_demo(n=n, target=target, seed=seed, console=console)
+    console.rule("[bold]4. few-shot: 20 measured materials, the rest predicted by the pretrained default model[/]")
+    run_fewshot_demo(target=target, k=20, seed=seed, console=console)
 
 
 if __name__ == "__main__":

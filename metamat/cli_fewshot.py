@@ -1,0 +1,40 @@
+"""``metamat fewshot``: adapt a meta-trained model to a small measured table and predict candidates.
+
+Register on the main app with ``app.command("fewshot")(fewshot)``; imports stay light (the heavy work is in
+:mod:`metamat.fewshot`, imported when the command runs).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def fewshot(
+    support: Path = typer.Option(..., "--support", "-s", help="Table of measured materials: formula + target."),
+    query: Path = typer.Option(..., "--query", "-q", help="Table of candidate materials (a formula column)."),
+    output: Path = typer.Option(..., "-o", "--output", help="Output CSV: query rows + prediction, std, "
+                                                            "lower90, upper90."),
+    target: str | None = typer.Option(None, "--target", "-t", help="Target column of the support (guessed "
+                                                                   "if there is one numeric column)."),
+    model: str = typer.Option("default", "--model", "-m", help="'default' (shipped) or the path of a saved "
+                                                               "model (.safetensors/.json pair)."),
+    formula_column: str | None = typer.Option(None, "--formula-column", "-f",
+                                              help="Formula column (guessed and reported if omitted)."),
+    log_target: bool = typer.Option(False, "--log-target", help="Fit positive targets spanning orders of "
+                                                                "magnitude (e.g. conductivity) in log10 "
+                                                                "space; results stay in original units."),
+    plot: Path | None = typer.Option(None, "--plot", help="Parity plot PNG (default: next to the output)."),
+) -> None:
+    """Learn a new property from a few measurements and predict candidates, with uncertainty."""
+    from rich.console import Console
+    from rich.markup import escape
+
+    from metamat.fewshot import run_fewshot
+
+    console = Console(soft_wrap=True)
+    res = run_fewshot(support, query, target=target, model=model, formula_column=formula_column,
+                      log_target=log_target, output=output, plot=plot if plot is not None else True)
+    console.print(escape(res.support_report.summary()), highlight=False)
+    console.print(escape(res.summary()), highlight=False)

@@ -1,0 +1,111 @@
+"""Save and load models as safetensors (tensors) + JSON (config) — never pickle.
+
+``save_model(model, "dir/name")`` writes ``dir/name.safetensors`` and ``dir/name.json``, each to a
+temporary name first and then renamed (atomic). ``load_model("dir/name")`` (with or without a suffix)
+rebuilds the model from its registry name and config and loads its tensors. Any meta-learner from
+:mod:`metamat.models.meta.registry` that has been meta-trained can be saved; a model adapted with ``fit``
+is saved without its per-task state (call ``fit`` again after loading).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+FORMAT_VERSION = 1
+
+
+def _tmp(path: Path) -> Path:
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
+def write_json_atomic(obj: Any, path: str | os.PathLike) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _tmp(path)
+    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=_json_default))
+    os.replace(tmp, path)
+
+
+def write_safetensors_atomic(tensors: dict[str, torch.Tensor], path: str | os.PathLike,
+                             metadata: dict[str, str] | None = None) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _tmp(path)
+    save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp), metadata=metadata)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # safetensors creates 0600 files; make them readable like any other output
+    os.replace(tmp, path)
+
+
+def _json_default(o: Any) -> Any:
+    import numpy as np
+
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, tuple):
+        return list(o)
+    raise TypeError(f"not JSON-serializable: {type(o).__name__}")
+
+
+def _base(path: str | os.PathLike) -> Path:
+    p = Path(path)
+    return p.with_suffix("") if p.suffix in (".safetensors", ".json") else p
+
+
+def model_tensors(model) -> dict[str, torch.Tensor]:
+    out = {f"net.{k}": v for k, v in model.net_.state_dict().items()}
+    out.update({f"prep.{k}": v for k, v in model.prep_.tensors().items()})
+    return out
+
+
+def save_model(model, path: str | os.PathLike, extra: dict[str, Any] | None = None) -> Path:
+    """Write ``path.safetensors`` + ``path.json``; returns the base path. ``extra`` goes into the JSON."""
+    from metamat.models.meta.registry import registry_name
+
+    model._check_meta_fitted()
+    base = _base(path)
+    config = {"format_version": FORMAT_VERSION, "model": registry_name(model),
+              "params": _jsonable_params(model.get_params()), "fitted": model.extra_config(),
+              "n_features": int(model.prep_.n_features_in_), **(extra or {})}
+    write_safetensors_atomic(model_tensors(model), base.with_suffix(".safetensors"),
+                             metadata={"model": config["model"]})
+    write_json_atomic(config, base.with_suffix(".json"))
+    return base
+
+
+def _jsonable_params(params: dict[str, Any]) -> dict[str, Any]:
+    return json.loads(json.dumps(params, default=_json_default))
+
+
+def read_config(path: str | os.PathLike) -> dict[str, Any]:
+    return json.loads(_base(path).with_suffix(".json").read_text())
+
+
+def load_model(path: str | os.PathLike, **overrides: Any):
+    """Rebuild a saved model; ``overrides`` replace constructor params (e.g. ``target_transform='log10'``)."""
+    from metamat.models.meta.base import PoolFeaturePrep
+    from metamat.models.meta.registry import make_meta_model
+
+    base = _base(path)
+    cfg = read_config(base)
+    if cfg.get("format_version") != FORMAT_VERSION:
+        raise ValueError(f"{base}.json: unsupported model format {cfg.get('format_version')!r}")
+    tensors = load_file(str(base.with_suffix(".safetensors")))
+    params = dict(cfg["params"])
+    params.update(overrides)
+    model = make_meta_model(cfg["model"], **params)
+    model.prep_ = PoolFeaturePrep.from_tensors({k[5:]: v for k, v in tensors.items() if k.startswith("prep.")})
+    model.load_extra_config(cfg.get("fitted", {}))
+    model._build(model.prep_.n_features_in_)
+    model.net_.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("net.")})
+    model.net_.eval()
+    return model

@@ -1,0 +1,9 @@
+"""Meta-learners: learn across many property tasks, then adapt to a new one from 5-50 measurements.
+
+Every learner keeps the one model interface (DESIGN.md): ``meta_fit(tasks)`` once, then per task
+``fit(X_support, y_support)`` and ``predict(X, return_std=True)``. Use :func:`make_meta_model` by name.
+"""
+
+from metamat.models.meta.registry import META_MODELS, make_meta_model
+
+__all__ = ["META_MODELS", "make_meta_model"]

@@ -1,0 +1,245 @@
+"""Shared plumbing of the meta-learners: shipped feature preparation, target handling, save/load state.
+
+Feature preparation (:class:`PoolFeaturePrep`) is fitted once on the meta-train pool and ships with the
+model: a feature's mean and std are properties of the feature distribution, not of one task, and a 5-row
+support cannot estimate them. Features are clipped to the range they span in the pool (like
+:class:`~metamat.models.base.FeaturePrep` clips to the training range) so a query is never pushed far
+outside what the encoder saw. Targets are handled per task: the transform (``identity``/``log10``), then
+standardization with the support's mean and std only; predictions come back in original units.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator
+
+from metamat.featurize.scaling import Standardizer
+from metamat.models.base import check_X, check_y
+from metamat.tasks.task import Episode, TargetStandardizer, TargetTransform
+
+
+class PoolFeaturePrep:
+    """Standardize with meta-train pool statistics, NaN -> 0, clip to the pool's range (+ ``margin``)."""
+
+    def __init__(self, margin: float = 0.0):
+        self.margin = margin
+
+    def fit(self, X: np.ndarray) -> PoolFeaturePrep:
+        sc = Standardizer().fit(X)
+        self.mean_, self.scale_ = sc.mean_.astype(float), sc.scale_.astype(float)
+        Z = np.nan_to_num((np.asarray(X, float) - self.mean_) / self.scale_, nan=0.0)
+        self.low_, self.high_ = Z.min(axis=0) - self.margin, Z.max(axis=0) + self.margin
+        return self
+
+    @property
+    def n_features_in_(self) -> int:
+        return len(self.mean_)
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        Z = (np.asarray(X, float) - self.mean_) / self.scale_
+        Z = np.where(np.isnan(Z), 0.0, Z)
+        return np.clip(Z, self.low_, self.high_)
+
+    def transform_tensor(self, X: np.ndarray) -> torch.Tensor:
+        """Same as :meth:`transform`, as a float32 tensor (computed in torch: the hot path of ``predict``)."""
+        if getattr(self, "_t", None) is None:
+            self._t = [torch.as_tensor(a, dtype=torch.float32) for a in (self.mean_, 1.0 / self.scale_, self.low_,
+                                                                         self.high_)]
+        mean, inv, low, high = self._t
+        Z = (torch.as_tensor(X, dtype=torch.float32) - mean).mul_(inv)
+        return torch.nan_to_num_(Z, nan=0.0).clamp_(low, high)
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        return {k: torch.as_tensor(getattr(self, k + "_"), dtype=torch.float64).contiguous()
+                for k in ("mean", "scale", "low", "high")}
+
+    @classmethod
+    def from_tensors(cls, t: dict[str, torch.Tensor]) -> PoolFeaturePrep:
+        obj = cls()
+        for k in ("mean", "scale", "low", "high"):
+            setattr(obj, k + "_", t[k].double().numpy().copy())
+        return obj
+
+
+def pool_features(tasks, max_rows_per_task: int = 5000, seed: int = 0) -> np.ndarray:
+    """Rows of the meta-train pool for fitting :class:`PoolFeaturePrep` (large tasks subsampled)."""
+    rng = np.random.default_rng(seed)
+    blocks = []
+    for t in tasks:
+        idx = np.arange(len(t)) if len(t) <= max_rows_per_task else rng.choice(len(t), max_rows_per_task,
+                                                                               replace=False)
+        blocks.append(t.X[idx])
+    return np.vstack(blocks)
+
+
+def query_targets(ep: Episode, clip: float = 10.0) -> np.ndarray:
+    """Query targets in the episode's support-standardized model space (clipped: heavy tails, tiny supports)."""
+    if ep.task.kind == "classification":
+        return ep.y_query
+    return np.clip(ep.scaler.transform(ep.task.y_model[ep.query]), -clip, clip)
+
+
+class MetaLearner(BaseEstimator):
+    """Base class: subclasses build ``net_`` (an ``nn.Module`` holding every meta-parameter) and implement
+
+    - ``_build(in_dim)``: create ``self.net_``;
+    - ``episode_loss(episodes) -> torch scalar`` (meta-training objective on a batch of episodes);
+    - ``_adapt(Z, y)`` and ``_predict(Z) -> (mean, std)`` in prepared-feature / standardized-target space.
+
+    ``target_transform`` ('identity' or 'log10') is applied to ``y`` in :meth:`fit` and undone in
+    :meth:`predict`; ``std`` comes back in original units (delta method for log10). ``calibration_``
+    (per support size, fitted on meta-val episodes) rescales the predicted std.
+    """
+
+    kind: ClassVar[str] = "regression"
+    task_kinds: ClassVar[tuple[str, ...]] = ("regression",)
+
+    # ------------------------------------------------------------------ meta-training
+    def meta_fit(self, tasks, val_tasks=None, **train_kw: Any) -> MetaLearner:
+        """Meta-train on ``tasks`` (list of :class:`Task`); early stopping on ``val_tasks`` if given.
+
+        Keyword arguments go to :class:`metamat.train.episodic.TrainConfig` (steps, batch, k range,
+        checkpoint_dir, resume, progress, max_minutes, ...)."""
+        from metamat.train.episodic import EpisodicTrainer, TrainConfig
+
+        tasks = [t for t in tasks if t.kind in self.task_kinds]
+        if not tasks:
+            raise ValueError(f"{type(self).__name__}: no meta-training task of kind {self.task_kinds}")
+        val_tasks = [t for t in (val_tasks or []) if t.kind in self.task_kinds]
+        torch.manual_seed(self.seed)
+        self.prep_ = PoolFeaturePrep().fit(pool_features(tasks, seed=self.seed))
+        self._build(self.prep_.n_features_in_)
+        self._meta_setup(tasks)
+        cfg = TrainConfig(**{"seed": self.seed, **train_kw})
+        self.history_ = EpisodicTrainer(self, tasks, val_tasks, cfg).run()
+        if val_tasks and self.kind == "regression" and cfg.calibrate:
+            self.calibrate(val_tasks, seed=self.seed)
+        return self
+
+    def val_score(self, episodes) -> float:
+        """Meta-validation score (lower is better): mean over tasks of the mean over episodes of
+        log(query MAE / MAE of predicting the support mean). Scale-free and robust to heavy-tailed tasks
+        (elastic anisotropy), which otherwise dominate a plain scale-free MAE and make early stopping noisy."""
+        per_task: dict[str, list[float]] = {}
+        for ep in episodes:
+            self.fit(ep.X_support, ep.y_support_fit)
+            mu = ep.to_original(self.predict(ep.X_query))
+            base = np.mean(np.abs(ep.y_support.mean() - ep.y_query))
+            per_task.setdefault(ep.task.name, []).append(
+                float(np.log(max(np.mean(np.abs(mu - ep.y_query)), 1e-12) / max(base, 1e-12))))
+        return float(np.mean([np.mean(v) for v in per_task.values()]))
+
+    def _meta_setup(self, tasks) -> None:
+        """Hook run after ``_build`` and before training (e.g. multi-task heads)."""
+
+    def prepare(self, X: np.ndarray) -> torch.Tensor:
+        return self.prep_.transform_tensor(X)
+
+    def calibrate(self, tasks, ks=(5, 10, 20, 50), n_episodes: int = 12, level: float = 0.9,
+                  seed: int = 0) -> None:
+        """Per-k std scale so that the central ``level`` interval covers ``level`` of meta-val queries."""
+        from scipy.stats import norm
+
+        from metamat.tasks.splits import sample_episode
+
+        rng = np.random.default_rng(seed + 7)
+        zq = norm.ppf(0.5 + level / 2)
+        scales = []
+        self.calibration_ = None
+        for k in ks:
+            zs = []
+            for t in tasks:
+                if len(t) < k + 10:
+                    continue
+                for _ in range(n_episodes):
+                    try:
+                        ep = sample_episode(t, k, n_query=200, rng=rng)
+                    except ValueError:
+                        continue
+                    self.fit(ep.X_support, ep.y_support_fit)
+                    mu, sd = self.predict(ep.X_query, return_std=True)
+                    zs.append(np.abs(query_targets(ep) - mu) / sd)
+            scales.append(float(np.quantile(np.concatenate(zs), level) / zq) if zs else 1.0)
+        self.calibration_ = (list(map(float, ks)), scales)
+
+    def _std_scale(self, k: int) -> float:
+        cal = getattr(self, "calibration_", None)
+        if not cal:
+            return 1.0
+        ks, scales = cal
+        return float(np.interp(np.log(k), np.log(ks), scales))
+
+    # ------------------------------------------------------------------ one task
+    def _check_meta_fitted(self) -> None:
+        if not hasattr(self, "net_"):
+            raise RuntimeError(f"{type(self).__name__} is not meta-trained: call meta_fit(tasks) or load a "
+                               "saved model (metamat.models.io.load_model)")
+
+    def fit(self, X: np.ndarray, y: np.ndarray) -> MetaLearner:
+        """Adapt to one task from its support set (``y`` in original units)."""
+        self._check_meta_fitted()
+        X = check_X(X, self.prep_.n_features_in_)
+        y = check_y(y, len(X))
+        self.transform_ = TargetTransform(getattr(self, "target_transform", "identity"))
+        z = self.transform_.forward(y, source="support")
+        self.target_scaler_ = TargetStandardizer().fit(z)
+        self.k_ = len(y)
+        self.net_.eval()
+        with torch.no_grad():
+            self._adapt(self.prepare(X), torch.as_tensor(self.target_scaler_.transform(z), dtype=torch.float64))
+        return self
+
+    def predict(self, X: np.ndarray, return_std: bool = False):
+        """Mean (and std) in original units."""
+        if not hasattr(self, "target_scaler_"):
+            raise RuntimeError(f"{type(self).__name__} is not fitted: call fit(X_support, y_support) first")
+        X = check_X(X, self.prep_.n_features_in_)
+        with torch.no_grad():
+            mu, sd = self._predict(self.prepare(X))
+        mu = np.asarray(mu, dtype=float)
+        z = self.target_scaler_.inverse(mu)
+        mean = self.transform_.inverse(z)
+        if not return_std:
+            return mean
+        sd = np.asarray(sd, dtype=float) * self._std_scale(self.k_)
+        return mean, self.transform_.inverse_std(z, self.target_scaler_.inverse_std(sd))
+
+    def predict_interval(self, X: np.ndarray, level: float = 0.9):
+        """``(mean, std, lower, upper)`` in original units; the central ``level`` interval is computed in
+        model space and mapped back (for log10 targets: a log-normal interval around the median)."""
+        from scipy.stats import norm
+
+        if not hasattr(self, "target_scaler_"):
+            raise RuntimeError(f"{type(self).__name__} is not fitted: call fit(X_support, y_support) first")
+        X = check_X(X, self.prep_.n_features_in_)
+        with torch.no_grad():
+            mu, sd = self._predict(self.prepare(X))
+        z = self.target_scaler_.inverse(np.asarray(mu, float))
+        sz = self.target_scaler_.inverse_std(np.asarray(sd, float) * self._std_scale(self.k_))
+        q = float(norm.ppf(0.5 + level / 2))
+        inv = self.transform_.inverse
+        return inv(z), self.transform_.inverse_std(z, sz), inv(z - q * sz), inv(z + q * sz)
+
+    # ------------------------------------------------------------------ save / load
+    def extra_config(self) -> dict[str, Any]:
+        """JSON-able fitted state besides tensors (subclasses extend)."""
+        return {"calibration": getattr(self, "calibration_", None)}
+
+    def load_extra_config(self, cfg: dict[str, Any]) -> None:
+        cal = cfg.get("calibration")
+        self.calibration_ = tuple(cal) if cal else None
+
+    def _build(self, in_dim: int) -> None:
+        raise NotImplementedError
+
+    def episode_loss(self, episodes) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _adapt(self, Z: torch.Tensor, y: torch.Tensor) -> None:
+        raise NotImplementedError
+
+    def _predict(self, Z: torch.Tensor):
+        raise NotImplementedError

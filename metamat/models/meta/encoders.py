@@ -1,0 +1,54 @@
+"""Pluggable encoders: features -> embedding. An MLP on composition features now; a graph network later.
+
+An encoder is a ``torch.nn.Module`` with ``in_dim``/``out_dim`` attributes, built from a JSON-able config
+by :func:`build_encoder`; register new kinds (e.g. a crystal-graph network) in :data:`ENCODERS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+
+class MLPEncoder(nn.Module):
+    """Composition-feature MLP: Linear -> SiLU -> ... -> Linear (no activation on the embedding)."""
+
+    def __init__(self, in_dim: int, hidden: Sequence[int] = (128,), out_dim: int = 64, dropout: float = 0.0):
+        super().__init__()
+        self.in_dim, self.out_dim, self.hidden = int(in_dim), int(out_dim), tuple(int(h) for h in hidden)
+        layers: list[nn.Module] = []
+        d = self.in_dim
+        for h in self.hidden:
+            layers += [nn.Linear(d, h), nn.SiLU()]
+            if dropout:
+                layers.append(nn.Dropout(dropout))
+            d = h
+        layers.append(nn.Linear(d, self.out_dim))
+        self.net = nn.Sequential(*layers)
+        self.dropout = float(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+    def config(self) -> dict[str, Any]:
+        return {"type": "mlp", "in_dim": self.in_dim, "hidden": list(self.hidden), "out_dim": self.out_dim,
+                "dropout": self.dropout}
+
+
+ENCODERS: dict[str, Callable[..., nn.Module]] = {"mlp": MLPEncoder}
+
+
+def build_encoder(config: dict[str, Any]) -> nn.Module:
+    """Encoder from its config (``{"type": "mlp", "in_dim": 148, ...}``)."""
+    config = dict(config)
+    kind = config.pop("type", "mlp")
+    if kind not in ENCODERS:
+        raise ValueError(f"unknown encoder type {kind!r}; known: {sorted(ENCODERS)}")
+    return ENCODERS[kind](**config)
+
+
+def encoder_config(encoder: nn.Module) -> dict[str, Any]:
+    return encoder.config()  # type: ignore[operator]

@@ -1,0 +1,112 @@
+"""Molecular dynamics with a :class:`Potential`: NVE (velocity Verlet) or NVT (Langevin)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+from ase import Atoms, units
+from ase.constraints import FixCom
+from ase.io import Trajectory
+from ase.md.langevin import Langevin
+from ase.md.velocitydistribution import Stationary
+from ase.md.verlet import VelocityVerlet
+
+from metamat.errors import InputError
+from metamat.potentials.calculator import PotentialCalculator
+from metamat.potentials.network import Potential
+
+
+def energy_drift(times_ps: np.ndarray, total_energy: np.ndarray, n_atoms: int) -> dict[str, float]:
+    """Linear drift (eV/atom/ps, least-squares slope) and max |E(t) - E(0)| per atom (eV/atom)."""
+    e = np.asarray(total_energy, dtype=float) / n_atoms
+    slope = float(np.polyfit(times_ps, e, 1)[0]) if len(e) > 1 else 0.0
+    return {"drift_ev_per_atom_per_ps": slope, "max_abs_delta_e_ev_per_atom": float(np.max(np.abs(e - e[0])))}
+
+
+def run_md(model: Potential, atoms: Atoms, ensemble: str = "nve", temperature: float = 300.0,
+           steps: int = 1000, timestep_fs: float = 1.0, trajectory: str | os.PathLike | None = None,
+           seed: int = 0, friction_per_fs: float = 0.01, interval: int = 10,
+           progress: bool = False) -> dict:
+    """Run MD from ``atoms`` (a copy is used); velocities drawn at ``temperature`` K with ``seed``.
+
+    Returns a report: ensemble, steps, timestep, final temperature, mean temperature and, for NVE, the
+    energy drift (see :func:`energy_drift`); the total energy is sampled every ``interval`` steps, which is
+    also the trajectory stride. The trajectory is written to a temporary file and renamed at the end.
+    """
+    ensemble = ensemble.lower()
+    if ensemble not in ("nve", "nvt"):
+        raise InputError(f"unknown ensemble '{ensemble}' (use 'nve' or 'nvt')", field="ensemble")
+    if steps < 1 or timestep_fs <= 0 or interval < 1:
+        raise InputError("steps and interval must be >= 1 and timestep_fs > 0", field="steps")
+    atoms = atoms.copy()
+    atoms.calc = PotentialCalculator(model)
+    rng = np.random.default_rng(seed)
+    _thermalize(atoms, temperature, rng)
+    Stationary(atoms)
+    dt = timestep_fs * units.fs
+    if ensemble == "nve":
+        dyn = VelocityVerlet(atoms, timestep=dt)
+    else:
+        atoms.set_constraint(FixCom())  # what ASE recommends instead of the deprecated fixcm=True
+        dyn = Langevin(atoms, timestep=dt, temperature_K=temperature, friction=friction_per_fs / units.fs,
+                       fixcm=False, rng=rng)
+    times, energies, temps = [], [], []
+
+    def sample() -> None:
+        times.append(dyn.nsteps * timestep_fs / 1000.0)
+        energies.append(atoms.get_potential_energy() + atoms.get_kinetic_energy())
+        temps.append(atoms.get_temperature())
+
+    dyn.attach(sample, interval=interval)
+    traj, tmp = None, None
+    if trajectory is not None:
+        path = Path(trajectory)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        traj = Trajectory(str(tmp), "w", atoms)
+        dyn.attach(traj.write, interval=interval)
+    try:
+        _run(dyn, steps, progress)
+    finally:
+        if traj is not None:
+            traj.close()
+    if tmp is not None:
+        os.replace(tmp, trajectory)
+    report = {"ensemble": ensemble, "steps": steps, "timestep_fs": timestep_fs, "n_atoms": len(atoms),
+              "temperature_target_k": temperature, "temperature_mean_k": float(np.mean(temps)),
+              "temperature_final_k": float(atoms.get_temperature()),
+              "trajectory": None if trajectory is None else str(trajectory)}
+    if ensemble == "nve":
+        report.update(energy_drift(np.array(times), np.array(energies), len(atoms)))
+    return report
+
+
+def _thermalize(atoms: Atoms, temperature: float, rng: np.random.Generator) -> None:
+    """Maxwell-Boltzmann momenta (``thermalize_momenta`` since ASE 3.29, the older name before)."""
+    try:
+        from ase.md.velocitydistribution import thermalize_momenta
+    except ImportError:  # ASE < 3.29
+        from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
+
+        MaxwellBoltzmannDistribution(atoms, temperature_K=temperature, rng=rng)
+        return
+    thermalize_momenta(atoms, temperature, rng=rng)
+
+
+def _run(dyn, steps: int, progress: bool) -> None:
+    if not progress:
+        dyn.run(steps)
+        return
+    from rich.progress import Progress
+
+    chunk = max(1, steps // 100)
+    with Progress() as bar:
+        task = bar.add_task("MD", total=steps)
+        done = 0
+        while done < steps:
+            n = min(chunk, steps - done)
+            dyn.run(n)
+            done += n
+            bar.update(task, completed=done)

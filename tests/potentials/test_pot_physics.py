@@ -1,0 +1,165 @@
+"""Physics of the potential (float64, random weights): invariances, exact gradients, extensivity."""
+
+import numpy as np
+import pytest
+import torch
+from ase import Atoms
+from ase.build import bulk
+from ase.calculators.calculator import PropertyNotImplementedError
+from scipy.spatial.transform import Rotation
+
+from metamat.potentials import Potential, PotentialCalculator
+from metamat.potentials.dataset import fit_scaling_from_frames
+from metamat.potentials.symmetry_functions import DescriptorSettings
+
+torch.set_num_threads(1)
+
+SETTINGS = DescriptorSettings(cutoff=4.0, angular_cutoff=3.5, radial=[(0.05, 0.0), (0.5, 2.4), (1.0, 3.0)],
+                              angular_eta=[0.01], zeta=[1.0, 4.0], lambdas=[1.0, -1.0])
+
+
+def si_ge_cell(seed: int = 0) -> Atoms:
+    """Rattled triclinic 8-atom Si/Ge cell."""
+    atoms = bulk("Si", "diamond", a=5.43, cubic=True)
+    atoms.symbols[[1, 4, 6]] = "Ge"
+    cell = atoms.cell.array @ np.array([[1.0, 0.05, 0.0], [0.0, 1.0, 0.04], [0.03, 0.0, 1.0]])
+    atoms.set_cell(cell, scale_atoms=True)
+    atoms.rattle(0.15, seed=seed)
+    return atoms
+
+
+def cluster() -> Atoms:
+    rng = np.random.default_rng(3)
+    pos = rng.uniform(0, 4.5, size=(9, 3))
+    return Atoms("Si5Ge4", positions=pos)
+
+
+@pytest.fixture(scope="module")
+def model() -> Potential:
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        m = Potential(["Si", "Ge"], SETTINGS, hidden=(16, 16), activation="tanh")
+    fit_scaling_from_frames(m, [si_ge_cell(1), si_ge_cell(2)])
+    m.energy_offset.copy_(torch.tensor([-5.4, -4.6], dtype=torch.float64))
+    return m.eval()
+
+
+def test_force_sum_is_zero(model):
+    for atoms in (si_ge_cell(), cluster()):
+        forces = model.predict(atoms)["forces"]
+        assert np.abs(forces).max() > 1e-3  # not trivially zero
+        assert np.abs(forces.sum(0)).max() < 1e-6
+
+
+def test_translation_rotation_permutation_invariance(model):
+    atoms = cluster()
+    e0, f0 = model.predict(atoms)["energy"], model.predict(atoms)["forces"]
+    moved = atoms.copy()
+    moved.positions += [1.3, -2.1, 0.7]
+    assert model.predict(moved)["energy"] == pytest.approx(e0, abs=1e-9)
+    rot = Rotation.from_euler("xyz", [0.3, -1.1, 2.0]).as_matrix()
+    turned = atoms.copy()
+    turned.positions = atoms.positions @ rot.T
+    out = model.predict(turned)
+    assert out["energy"] == pytest.approx(e0, abs=1e-9)
+    np.testing.assert_allclose(out["forces"], f0 @ rot.T, atol=1e-9)
+    perm = np.array([4, 0, 2, 1, 3, 8, 5, 7, 6])  # Si (0-4) and Ge (5-8) only swapped among themselves
+    out = model.predict(atoms[perm])
+    assert out["energy"] == pytest.approx(e0, abs=1e-9)
+    np.testing.assert_allclose(out["forces"], f0[perm], atol=1e-9)
+    swapped = atoms.copy()  # swapping a Si and a Ge atom must change the energy
+    swapped.positions[[0, 5]] = atoms.positions[[5, 0]]
+    assert abs(model.predict(swapped)["energy"] - e0) > 1e-4
+
+
+def test_periodic_translation_and_wrapping(model):
+    atoms = si_ge_cell()
+    e0 = model.predict(atoms)["energy"]
+    moved = atoms.copy()
+    moved.positions += [2.0, 7.5, -3.0]
+    assert model.predict(moved)["energy"] == pytest.approx(e0, abs=1e-9)
+    moved.wrap()
+    assert model.predict(moved)["energy"] == pytest.approx(e0, abs=1e-9)
+
+
+def _fd_forces(model, atoms, h=1e-4):
+    fd = np.zeros((len(atoms), 3))
+    for i in range(len(atoms)):
+        for k in range(3):
+            energies = []
+            for sign in (1, -1):
+                a = atoms.copy()
+                a.positions[i, k] += sign * h
+                energies.append(model.predict(a)["energy"])
+            fd[i, k] = -(energies[0] - energies[1]) / (2 * h)
+    return fd
+
+
+@pytest.mark.parametrize("make", [si_ge_cell, cluster])
+def test_forces_match_finite_differences(model, make):
+    atoms = make()
+    forces = model.predict(atoms)["forces"]
+    fd = _fd_forces(model, atoms)
+    scale = np.abs(fd).max()
+    assert scale > 1e-2
+    assert np.abs(forces - fd).max() / scale < 1e-4
+
+
+def test_supercell_energy_is_extensive(model):
+    atoms = si_ge_cell()
+    e1 = model.predict(atoms)["energy"]
+    big = atoms.repeat((2, 1, 3))
+    out = model.predict(big)
+    assert out["energy"] == pytest.approx(6 * e1, rel=1e-10, abs=1e-8)
+    np.testing.assert_allclose(out["forces"][: len(atoms)], model.predict(atoms)["forces"], atol=1e-9)
+
+
+def test_stress_matches_strain_finite_differences(model):
+    atoms = si_ge_cell()
+    stress = model.predict(atoms, stress=True)["stress"]
+    h, vol = 1e-5, atoms.get_volume()
+    fd = np.zeros((3, 3))
+    for a in range(3):
+        for b in range(3):
+            energies = []
+            for sign in (1, -1):
+                eps = np.eye(3)
+                eps[a, b] += sign * h
+                strained = atoms.copy()
+                strained.set_cell(atoms.cell.array @ eps, scale_atoms=True)
+                energies.append(model.predict(strained)["energy"])
+            fd[a, b] = (energies[0] - energies[1]) / (2 * h) / vol
+    fd = 0.5 * (fd + fd.T)
+    assert np.abs(fd).max() > 1e-3
+    np.testing.assert_allclose(stress, fd, atol=1e-4 * np.abs(fd).max())
+
+
+def test_calculator_matches_model_and_rejects_stress_without_pbc(model):
+    atoms = si_ge_cell()
+    atoms.calc = PotentialCalculator(model)
+    ref = model.predict(atoms, stress=True)
+    assert atoms.get_potential_energy() == pytest.approx(ref["energy"])
+    np.testing.assert_allclose(atoms.get_forces(), ref["forces"])
+    s = ref["stress"]
+    np.testing.assert_allclose(atoms.get_stress(), [s[0, 0], s[1, 1], s[2, 2], s[1, 2], s[0, 2], s[0, 1]])
+    mol = cluster()
+    mol.calc = PotentialCalculator(model)
+    assert np.isfinite(mol.get_potential_energy())
+    with pytest.raises(PropertyNotImplementedError):
+        mol.get_stress()
+
+
+def test_energy_is_continuous_at_the_cutoff(model):
+    def pair(r):
+        return model.predict(Atoms("Si2", positions=[[0, 0, 0], [r, 0, 0]]))
+
+    inside, outside = pair(SETTINGS.cutoff - 1e-7), pair(SETTINGS.cutoff + 1e-7)
+    assert inside["energy"] == pytest.approx(outside["energy"], abs=1e-8)
+    assert np.abs(inside["forces"]).max() < 1e-6
+
+
+def test_unknown_element_is_an_input_error(model):
+    from metamat.errors import InputError
+
+    with pytest.raises(InputError, match="Cu"):
+        model.predict(Atoms("SiCu", positions=[[0, 0, 0], [2, 0, 0]]))
