@@ -51,6 +51,12 @@ class CompositionArrays:
         s = sp.csr_matrix((data, np.arange(len(self.z)), self.offsets), shape=(len(self), len(self.z)))
         return np.asarray(s @ values_t.T)
 
+    def slice(self, start: int, stop: int) -> CompositionArrays:
+        """Materials ``start:stop`` as their own (views of the) arrays."""
+        a, b = self.offsets[start], self.offsets[stop]
+        return CompositionArrays(self.formulas[start:stop], self.offsets[start:stop + 1] - a, self.z[a:b],
+                                 self.amounts[a:b], self.fractions[a:b])
+
     def padded_index(self) -> np.ndarray:
         """Entry indices of shape (max_count, n_materials); short rows repeat their first entry.
 

@@ -119,18 +119,21 @@ class ElementPropertyStats(CompositionFeaturizer):
         hi[:] = lo
         mode.fill(np.inf)
         mean.fill(0.0)
-        # weighted sums over the amounts as written, divided by their total (as np.average does)
-        for j, zc in enumerate(z_slot):
-            v = table[:, zc]
-            np.minimum(lo, v, out=lo)
-            np.maximum(hi, v, out=hi)
-            np.minimum(mode, v, out=mode, where=is_top[j])
-            mean += amount_slot[j] * v
-        mean /= total
+        # Slot j only matters for materials with more than j elements (slot 0 repeats fill the rest), so
+        # later slots touch only those columns: most batches have 2-4 elements per material.
+        active = [slice(None) if j < comps.counts.min(initial=1) else np.flatnonzero(comps.counts > j)
+                  for j in range(len(slots))]
+        for j, cols in enumerate(active):
+            v = table[:, z_slot[j, cols]]
+            lo[:, cols] = np.minimum(lo[:, cols], v)
+            hi[:, cols] = np.maximum(hi[:, cols], v)
+            mode[:, cols] = np.where(is_top[j, cols], np.minimum(mode[:, cols], v), mode[:, cols])
+            mean[:, cols] += amount_slot[j, cols] * v  # weighted sum over the amounts as written ...
+        mean /= total  # ... divided by their total, as np.average does
         if "avg_dev" in stats:
             dev.fill(0.0)
-            for j, zc in enumerate(z_slot):
-                dev += amount_slot[j] * np.abs(table[:, zc] - mean)
+            for j, cols in enumerate(active):
+                dev[:, cols] += amount_slot[j, cols] * np.abs(table[:, z_slot[j, cols]] - mean[:, cols])
             dev /= total
         np.subtract(hi, lo, out=out["range"])
         return result.reshape(-1, n).T  # (materials, properties x stats), property-major labels

@@ -24,13 +24,23 @@ class FeatureMatrix:
 
 
 def featurize_compositions(comps: CompositionArrays,
-                           featurizers: str | Sequence[str | CompositionFeaturizer] = "composition"
-                           ) -> tuple[np.ndarray, list[str]]:
-    """Feature matrix (n_materials, n_features) and labels for already parsed compositions."""
+                           featurizers: str | Sequence[str | CompositionFeaturizer] = "composition",
+                           chunk: int = 16384) -> tuple[np.ndarray, list[str]]:
+    """Feature matrix (n_materials, n_features) and labels for already parsed compositions.
+
+    Materials are featurized in chunks of ``chunk`` so that temporaries stay small and are reused (fresh
+    memory is slow to touch), straight into one preallocated output.
+    """
     feats = resolve_featurizers(featurizers)
-    blocks = [f.featurize(comps) for f in feats]
     labels = [label for f in feats for label in f.feature_labels()]
-    return (blocks[0] if len(blocks) == 1 else np.hstack(blocks)), labels  # one block: no copy
+    widths = [len(f.feature_labels()) for f in feats]
+    edges = np.concatenate([[0], np.cumsum(widths)])
+    out = np.empty((len(comps), len(labels)))
+    for start in range(0, len(comps), chunk):
+        part = comps.slice(start, min(start + chunk, len(comps)))
+        for f, a, b in zip(feats, edges[:-1], edges[1:], strict=True):
+            out[start:start + len(part), a:b] = f.featurize(part)
+    return out, labels
 
 
 def featurize_formulas(formulas: Sequence[object], featurizers: str | Sequence[str | CompositionFeaturizer]
