@@ -62,13 +62,13 @@ def write_frame(df, path: Path) -> None:
     name = path.name.lower()
     if not name.endswith((".csv", ".csv.gz", ".parquet", ".pq")):
         raise InputError("output must end in .csv, .csv.gz or .parquet", source=str(path))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    if name.endswith((".parquet", ".pq")):
-        df.to_parquet(tmp, index=False)
-    else:
-        df.to_csv(tmp, index=False, compression="gzip" if name.endswith(".gz") else None)
-    os.replace(tmp, path)
+    from metamat.files import atomic_path
+
+    with atomic_path(path) as tmp:
+        if name.endswith((".parquet", ".pq")):
+            df.to_parquet(tmp, index=False)
+        else:
+            df.to_csv(tmp, index=False, compression="gzip" if name.endswith(".gz") else None)
 
 
 # -------------------------------------------------------------------------------------------- featurize

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from metamat.errors import InputError, Problem
+from metamat.files import atomic_path
 
 MIN_SUPPORT = 5
 PRETTY = {"dkgp": "deep-kernel GP", "maml": "MAML", "fomaml": "first-order MAML", "anil": "ANIL",
@@ -90,13 +91,11 @@ def _read_query(path: Path, formula_column: str | None, notes: list[str]) -> tup
 
 
 def _write_csv_atomic(df: pd.DataFrame, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    if path.suffix.lower() in (".parquet", ".pq"):
-        df.to_parquet(tmp, index=False)
-    else:
-        df.to_csv(tmp, index=False)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        if path.suffix.lower() in (".parquet", ".pq"):
+            df.to_parquet(tmp, index=False)
+        else:
+            df.to_csv(tmp, index=False)
 
 
 # ------------------------------------------------------------------------------------------------ LOO
@@ -138,11 +137,9 @@ def parity_plot(y: np.ndarray, mean: np.ndarray, lower: np.ndarray, upper: np.nd
     ax.set_ylabel("leave-one-out prediction (90% interval)")
     ax.set_title(title, fontsize=9)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.png")
-    fig.savefig(tmp, dpi=120)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=120)
     plt.close(fig)
-    os.replace(tmp, path)
     return path
 
 

@@ -49,6 +49,7 @@ from metamat.evaluate.fewshot import (
     write_json,
 )
 from metamat.evaluate.metrics import Z90, mean_ci
+from metamat.files import atomic_path
 from metamat.tasks.task import Episode, Task
 
 SCHEMA_VERSION = 1
@@ -296,9 +297,8 @@ def write_cv(doc: Mapping[str, Any], out_dir: str | os.PathLike) -> list[Path]:
     out = Path(out_dir)
     paths = [write_json(out / "results.json", doc)]
     frame = pd.DataFrame(doc["predictions"])
-    tmp = out / f".predictions.csv.{os.getpid()}.tmp"
-    frame.to_csv(tmp, index=False)
-    os.replace(tmp, out / "predictions.csv")
+    with atomic_path(out / "predictions.csv") as tmp:
+        frame.to_csv(tmp, index=False)
     paths.append(out / "predictions.csv")
     cfg, data, m = doc["config"], doc["data"], doc["metrics"]
     title = f"{Path(cfg['data']).name}: {cfg['target']}, {cfg['model']}, {cfg['cv']} ({data['n']} rows)"

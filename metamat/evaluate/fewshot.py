@@ -83,6 +83,7 @@ from metamat.evaluate.metrics import (
     rmse,
     roc_auc,
 )
+from metamat.files import atomic_path, atomic_write
 from metamat.tasks.splits import POLICIES, sample_episode
 from metamat.tasks.task import Episode, Task
 
@@ -607,12 +608,9 @@ def jsonable(obj: Any) -> Any:
 def write_json(path: str | os.PathLike, obj: Any) -> Path:
     """Write JSON atomically (temporary file in the same folder, then ``os.replace``)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
+    with atomic_write(path, "w") as fh:
         json.dump(jsonable(obj), fh, indent=1, allow_nan=False)
         fh.write("\n")
-    os.replace(tmp, path)
     return path
 
 
@@ -642,10 +640,9 @@ def write_episodes(records: Sequence[Mapping[str, Any]], path: Path) -> Path:
              "seconds": r.get("seconds"), "cpu_seconds": r.get("cpu_seconds"),
              "error": r.get("error") or r.get("skipped"), **r.get("metrics", {})}
             for r in records]
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    pd.DataFrame(rows).to_csv(tmp, index=False, float_format="%.6g",
-                              compression="gzip" if path.name.endswith(".gz") else None)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        pd.DataFrame(rows).to_csv(tmp, index=False, float_format="%.6g",
+                                  compression="gzip" if path.name.endswith(".gz") else None)
     return path
 
 

@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from metamat.files import atomic_path
+
 METRIC_LABELS = {
     "smae": "scale-free MAE (MAE / MAD)",
     "mae": "MAE",
@@ -44,11 +46,9 @@ def save_figure(fig: Any, path: str | os.PathLike, dpi: int = 120) -> Path:
     """Save ``fig`` as PNG via a temporary file and ``os.replace``; closes the figure."""
     plt = _pyplot()
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight")
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight")
     finally:
         plt.close(fig)
         if tmp.exists():

@@ -17,43 +17,19 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
+from metamat.files import atomic_path, jsonable, write_json
+
 FORMAT_VERSION = 1
 
 
-def _tmp(path: Path) -> Path:
-    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
-
-
 def write_json_atomic(obj: Any, path: str | os.PathLike) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _tmp(path)
-    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=_json_default))
-    os.replace(tmp, path)
+    write_json(path, obj, sort_keys=True)
 
 
 def write_safetensors_atomic(tensors: dict[str, torch.Tensor], path: str | os.PathLike,
                              metadata: dict[str, str] | None = None) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _tmp(path)
-    save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp), metadata=metadata)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # safetensors creates 0600 files; make them readable like any other output
-    os.replace(tmp, path)
-
-
-def _json_default(o: Any) -> Any:
-    import numpy as np
-
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, tuple):
-        return list(o)
-    raise TypeError(f"not JSON-serializable: {type(o).__name__}")
+    with atomic_path(path) as tmp:
+        save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp), metadata=metadata)
 
 
 def _base(path: str | os.PathLike) -> Path:
@@ -83,7 +59,7 @@ def save_model(model, path: str | os.PathLike, extra: dict[str, Any] | None = No
 
 
 def _jsonable_params(params: dict[str, Any]) -> dict[str, Any]:
-    return json.loads(json.dumps(params, default=_json_default))
+    return json.loads(json.dumps(params, default=jsonable))
 
 
 def read_config(path: str | os.PathLike) -> dict[str, Any]:

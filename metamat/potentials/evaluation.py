@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +12,8 @@ from ase import Atoms
 
 from metamat.data.frames import frame_energy, frame_forces
 from metamat.errors import InputError
+from metamat.evaluate.plots import save_figure
+from metamat.files import write_json
 from metamat.potentials.network import Potential
 
 
@@ -79,43 +79,6 @@ def test_potential(model: Potential, frames: Sequence[Atoms], return_predictions
 test_potential.__test__ = False  # not a pytest test despite the name
 
 
-def publish(tmp: str | os.PathLike, path: str | os.PathLike) -> None:
-    """Give a temporary file the usual permissions (mkstemp makes it 0600) and rename it into place."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
-    os.replace(tmp, path)
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """Write text to a temporary file in the same folder, then rename it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        publish(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def save_figure(fig, path: str | os.PathLike) -> None:
-    """Save a matplotlib figure as PNG atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".png")
-    os.close(fd)
-    try:
-        fig.savefig(tmp, dpi=120, format="png")
-        publish(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def write_test_report(metrics: dict, preds: Predictions, out_dir: str | os.PathLike) -> dict[str, Path]:
     """Write ``metrics.json`` and ``parity.png`` (energy per atom and force components) to ``out_dir``."""
     import matplotlib
@@ -125,7 +88,7 @@ def write_test_report(metrics: dict, preds: Predictions, out_dir: str | os.PathL
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+    write_json(out / "metrics.json", metrics)
     fig, axes = plt.subplots(1, 2, figsize=(9, 4.2))
     panels = [
         (axes[0], preds.energy_ref, preds.energy_pred, "energy (eV/atom)",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import torch
@@ -12,7 +11,7 @@ from safetensors.torch import load_file, save_file
 
 from metamat import __version__
 from metamat.errors import InputError
-from metamat.potentials.evaluation import atomic_write_text, publish
+from metamat.files import atomic_path, write_json
 from metamat.potentials.network import Potential
 
 FORMAT = "metamat-potential"
@@ -29,27 +28,13 @@ def save_potential(model: Potential, directory: str | os.PathLike, extra: dict |
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().to(torch.float64).contiguous().clone() for k, v in model.state_dict().items()}
-    fd, tmp = tempfile.mkstemp(dir=out, prefix=f".{WEIGHTS}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata={"format": FORMAT})
-        publish(tmp, out / WEIGHTS)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_path(out / WEIGHTS) as tmp:
+        save_file(tensors, str(tmp), metadata={"format": FORMAT})
     info = getattr(model, "train_info", None)
     config = {"format": FORMAT, "format_version": FORMAT_VERSION, "metamat_version": __version__,
               "model": model.config(), "training": info, "extra": extra or {}}
-    atomic_write_text(out / CONFIG, json.dumps(config, indent=2, default=_jsonable) + "\n")
+    write_json(out / CONFIG, config)
     return out
-
-
-def _jsonable(obj):
-    if hasattr(obj, "tolist"):
-        return obj.tolist()
-    if isinstance(obj, tuple):
-        return list(obj)
-    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
 
 
 def load_potential(directory: str | os.PathLike) -> Potential:

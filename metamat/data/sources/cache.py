@@ -8,15 +8,12 @@ A file present in the cache is never downloaded again; without it and without ne
 from __future__ import annotations
 
 import os
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
 
 import requests
 
 from metamat.errors import DataSourceError
+from metamat.files import atomic_write  # noqa: F401  (re-exported: cache users import it from here)
 
 ENV_CACHE_DIR = "METAMAT_CACHE_DIR"
 CHUNK = 1 << 20
@@ -36,23 +33,6 @@ def cached_path(filename: str, cache_dir_override: str | os.PathLike | None = No
     if not filename or Path(filename).name != filename or filename in (".", ".."):
         raise ValueError(f"cache file name must be a plain file name, not {filename!r}")
     return cache_dir(cache_dir_override) / filename
-
-
-@contextmanager
-def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
-    """Write to a temporary file next to ``path`` and rename it over ``path`` only if the block succeeds."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, mode) as fh:
-            yield fh
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def fetch(url: str, filename: str, *, cache_dir: str | os.PathLike | None = None, timeout: float = 60.0) -> Path:
