@@ -104,7 +104,7 @@ def fewshot(
                      header, rows)
     for metric in ("smae", "coverage90", "roc_auc"):
         header, rows = table_rows(doc, metric)
-        if rows:
+        if any(cell != "-" for row in rows for cell in row[1:]):  # skip metrics no task has (e.g. ROC-AUC)
             _print_table(f"mean over tasks: {metric} (95% CI over episodes)", header, rows)
     if doc["failures"] or doc["skipped"]:
         err_console.print(f"{len(doc['failures'])} model fits failed, {len(doc['skipped'])} episodes skipped "

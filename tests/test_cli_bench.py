@@ -131,3 +131,16 @@ def test_cv_missing_file_is_named(tmp_path):
     missing = tmp_path / "absent.csv"
     result = run("cv", "--data", str(missing), "--target", "y", "--out", str(tmp_path / "o"))
     assert result.returncode == 2 and str(missing) in result.stderr
+
+
+def test_pretrained_meta_model_is_accepted_by_name() -> None:
+    from metamat.evaluate.fewshot import check_models, model_specs
+
+    assert check_models(["rf", "pretrained", "pretrained:some/path"]) == ["rf", "pretrained", "pretrained:some/path"]
+    spec = model_specs(["pretrained"])[0]
+    model = spec.build("regression", 0)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(12, 148))
+    y = X[:, 0] * 2.0 + 1.0
+    mean, std = model.fit(X[:8], y[:8]).predict(X[8:], return_std=True)
+    assert mean.shape == (4,) and (std > 0).all()

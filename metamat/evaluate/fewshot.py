@@ -123,11 +123,19 @@ class PriorClassifier:
         return np.full(len(X), self.rate_)
 
 
+PRETRAINED = "pretrained"
+
+
+def is_pretrained(name: str) -> bool:
+    """``pretrained`` (the shipped meta-learned model) or ``pretrained:PATH`` (a saved meta-model)."""
+    return name == PRETRAINED or name.startswith(PRETRAINED + ":")
+
+
 def model_names() -> list[str]:
-    """Every model name the evaluators accept (the baseline registry plus ``dummy_clf``)."""
+    """Every model name the evaluators accept: the baseline registry, ``dummy_clf`` and ``pretrained[:PATH]``."""
     from metamat.models.baselines import MODELS
 
-    return sorted([*MODELS, "dummy_clf"])
+    return sorted([*MODELS, "dummy_clf", PRETRAINED])
 
 
 def model_kind(name: str) -> str:
@@ -155,7 +163,7 @@ def check_models(names: Sequence[str]) -> list[str]:
     if not names:
         raise InputError("no model given", field="--models")
     valid = model_names()
-    bad = [n for n in names if n not in valid]
+    bad = [n for n in names if n not in valid and not is_pretrained(n)]
     if bad:
         raise InputError(f"unknown model(s) {bad}; choose from {', '.join(valid)}", field="--models",
                          value=",".join(bad))
@@ -204,11 +212,19 @@ class ModelSpec:
         return make_eval_model(resolved, seed, kwargs)
 
 
+def pretrained_spec(name: str) -> ModelSpec:
+    """Evaluate the shipped meta-learned model (``pretrained``) or a saved one (``pretrained:PATH``)."""
+    from metamat.models.meta.registry import MetaModelFactory
+
+    return ModelSpec(name, factory=MetaModelFactory(name.split(":", 1)[1] if ":" in name else "default"))
+
+
 def model_specs(models: Sequence[str | ModelSpec], *, rf_trees: int = FEWSHOT_RF_TREES) -> list[ModelSpec]:
     names = [m for m in models if isinstance(m, str)]
     if names:
         check_models(names)
-    specs = [m if isinstance(m, ModelSpec) else ModelSpec(m, default_model_kwargs(m, rf_trees=rf_trees))
+    specs = [m if isinstance(m, ModelSpec) else pretrained_spec(m) if is_pretrained(m)
+             else ModelSpec(m, default_model_kwargs(m, rf_trees=rf_trees))
              for m in models]
     if len({s.name for s in specs}) != len(specs):
         raise InputError("model names must be unique", field="--models")
