@@ -100,11 +100,8 @@ def featurize(
     elif formula_column not in df.columns:
         raise InputError(f"column {formula_column!r} not found; available: {list(df.columns)}",
                          source=str(input), field=formula_column)
-    try:
-        fm = featurize_formulas(df[formula_column].tolist(), features, errors="mask", source=str(input),
-                                field=formula_column)
-    except ValueError as exc:  # unknown featurizer name
-        raise InputError(str(exc), field="--features") from exc
+    fm = featurize_formulas(df[formula_column].tolist(), features, errors="mask", source=str(input),
+                            field=formula_column)
     if fm.problems and not skip_invalid:
         raise InputError(problems=fm.problems)
     clash = sorted(set(fm.labels) & set(map(str, df.columns)))

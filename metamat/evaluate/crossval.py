@@ -231,12 +231,7 @@ def task_from_file(path: str | os.PathLike, target: str, *, formula_column: str 
             raise InputError(f"group label missing in {len(missing)} rows (rows {list(map(int, rows[:10]))})",
                              source=source, field=group_column)
         groups = col.astype(str).to_numpy(dtype=object)
-    try:
-        fm = featurize_formulas(table.formulas, featurizers, source=source, field="formula")
-    except ValueError as exc:
-        if isinstance(exc, InputError):
-            raise
-        raise InputError(str(exc), field="--features", value=featurizers) from None
+    fm = featurize_formulas(table.formulas, featurizers, source=source, field="formula")
     task = Task(name=Path(path).name, X=fm.values, y=y, formulas=table.formulas, kind=kind, units=spec.unit,
                 quantity=spec.quantity or target,
                 transform=(transform or spec.transform) if kind == "regression" else "identity",

@@ -143,12 +143,7 @@ def run_matbench(task: str = "matbench_steels", model: str = "rf", *, featurizer
     split_ids = official_folds(name)  # fail on a missing package before loading data
     table = load_dataset(name, data_dir=data_dir)
     y = table.target("target")
-    try:
-        fm = featurize_formulas(table.formulas, featurizers, source=name, field="formula")
-    except ValueError as exc:
-        if isinstance(exc, InputError):
-            raise
-        raise InputError(str(exc), field="--features", value=featurizers) from None
+    fm = featurize_formulas(table.formulas, featurizers, source=name, field="formula")
     task_obj = Task(name=name, X=fm.values, y=y, formulas=table.formulas, kind=kind, units=meta.unit,
                     quantity=meta.quantity, feature_labels=tuple(fm.labels))
     splits = fold_indices(table.ids, name)

@@ -16,6 +16,7 @@ import numpy as np
 
 from metamat.data.compositions import CompositionArrays
 from metamat.data.formula import ELEMENTS
+from metamat.errors import InputError
 from metamat.featurize.elements import load_element_table
 
 WARD_2016 = (
@@ -249,8 +250,8 @@ def resolve_featurizers(spec: str | Sequence[str | CompositionFeaturizer]) -> li
         elif item in FEATURIZERS:
             out.append(FEATURIZERS[item]())
         else:
-            raise ValueError(f"unknown featurizer {item!r}; choose from {sorted(FEATURIZERS)} or presets "
-                             f"{sorted(PRESETS)}")
+            raise InputError(f"unknown featurizer {item!r}; choose from {sorted(FEATURIZERS)} or presets "
+                             f"{sorted(PRESETS)}", field="--features", value=item)
     if not out:
-        raise ValueError("no featurizer given")
+        raise InputError("no featurizer given", field="--features")
     return out
