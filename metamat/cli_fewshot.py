@@ -26,6 +26,9 @@ def fewshot(
                                                                 "magnitude (e.g. conductivity) in log10 "
                                                                 "space; results stay in original units."),
     plot: Path | None = typer.Option(None, "--plot", help="Parity plot PNG (default: next to the output)."),
+    structure_column: str | None = typer.Option(
+        None, "--structure-column", help="Column (in support and query) of CIF text or CIF/POSCAR/extxyz file "
+                                         "paths relative to the table: use the structure-aware model."),
 ) -> None:
     """Learn a new property from a few measurements and predict candidates, with uncertainty."""
     from rich.console import Console
@@ -35,6 +38,7 @@ def fewshot(
 
     console = Console(soft_wrap=True)
     res = run_fewshot(support, query, target=target, model=model, formula_column=formula_column,
-                      log_target=log_target, output=output, plot=plot if plot is not None else True)
+                      log_target=log_target, output=output, plot=plot if plot is not None else True,
+                      structure_column=structure_column)
     console.print(escape(res.support_report.summary()), highlight=False)
     console.print(escape(res.summary()), highlight=False)

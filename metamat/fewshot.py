@@ -30,15 +30,17 @@ OUTPUT_COLUMNS = ("prediction", "std", "lower90", "upper90")
 
 
 # ------------------------------------------------------------------------------------------------ model
-def load_fewshot_model(model: str | os.PathLike = "default", log_target: bool = False):
-    """The shipped default meta-model (``"default"``) or a saved model (``path`` or ``path.safetensors``)."""
+def load_fewshot_model(model: str | os.PathLike = "default", log_target: bool = False, structure: bool = False):
+    """The shipped default meta-model (``"default"``; with ``structure`` the shipped crystal-graph model) or a
+    saved model (``path`` or ``path.safetensors``)."""
     from metamat.models.io import load_model
 
     transform = "log10" if log_target else "identity"
     if str(model) == "default":
-        from metamat.pretrained import default_model_path
+        from metamat.pretrained import default_model_path, structure_model_path
 
-        return load_model(default_model_path(), target_transform=transform)
+        path = structure_model_path() if structure else default_model_path()
+        return load_model(path, target_transform=transform)
     p = Path(model)
     base = p.with_suffix("") if p.suffix in (".safetensors", ".json") else p
     for suffix in (".safetensors", ".json"):
@@ -51,7 +53,7 @@ def load_fewshot_model(model: str | os.PathLike = "default", log_target: bool = 
 
 # ------------------------------------------------------------------------------------------------ checks
 def check_support(y: np.ndarray, formulas: np.ndarray, *, source: str, target: str, log_target: bool,
-                  min_rows: int = MIN_SUPPORT) -> None:
+                  min_rows: int = MIN_SUPPORT, distinct_compositions: bool = True) -> None:
     """Raise :class:`InputError` for a support that cannot be learned from (too few rows, constant, ...)."""
     if len(y) < min_rows:
         raise InputError(f"only {len(y)} usable support rows for target {target!r}; need at least {min_rows} "
@@ -64,19 +66,25 @@ def check_support(y: np.ndarray, formulas: np.ndarray, *, source: str, target: s
     if np.ptp(y) <= 1e-12 * max(1.0, float(np.max(np.abs(y)))):
         raise InputError(f"target {target!r} is constant ({y[0]:g}) in every support row: nothing to learn",
                          source=source, field=target)
-    if len(np.unique(formulas)) < min_rows:
+    if distinct_compositions and len(np.unique(formulas)) < min_rows:
         raise InputError(f"only {len(np.unique(formulas))} distinct compositions in the support; need at "
                          f"least {min_rows}", source=source, field="formula")
 
 
-def _read_query(path: Path, formula_column: str | None, notes: list[str]) -> tuple[pd.DataFrame, str]:
+def _read_query(path: Path, formula_column: str | None, notes: list[str], structure_column: str | None = None
+                ) -> tuple[pd.DataFrame, str]:
     from metamat.data.readers import guess_formula_column, read_frame
 
     df = read_frame(path)
     if len(df) == 0:
         raise InputError("no data rows", source=str(path))
     df.columns = [str(c) for c in df.columns]
-    if formula_column is not None and formula_column in df.columns:
+    if structure_column is not None:
+        if structure_column not in df.columns:
+            raise InputError(f"no column {structure_column!r} in the query table; columns: "
+                             f"{', '.join(map(repr, df.columns))}", source=str(path), field="--structure-column")
+        col = structure_column
+    elif formula_column is not None and formula_column in df.columns:
         col = formula_column
     else:
         col = guess_formula_column(df, exclude=set(), notes=notes)
@@ -96,6 +104,24 @@ def _write_csv_atomic(df: pd.DataFrame, path: Path) -> None:
             df.to_parquet(tmp, index=False)
         else:
             df.to_csv(tmp, index=False)
+
+
+def _structure_inputs(model, sub, column: str, support: Path, qdf: pd.DataFrame, query: Path):
+    """Support and query input matrices of a structure-aware model; query rows whose structure cannot be
+    read or fails validation get no prediction and are listed."""
+    from metamat.data.structures import crystals_from_objects, crystals_or_raise
+    from metamat.featurize.structure import crystal_formula
+    from metamat.tasks.structure_tasks import model_inputs
+
+    rows = sub.data["source_row"].to_numpy() if "source_row" in sub.data else None
+    crystals = crystals_or_raise(sub.structures, str(support), column, rows=rows, base_dir=support.parent)
+    X = model_inputs(model, crystals, [crystal_formula(c) for c in crystals], source=str(support))
+    qcrystals, problems = crystals_from_objects(qdf[column].to_numpy(dtype=object), str(query), column,
+                                                base_dir=query.parent)
+    ok = np.array([c is not None for c in qcrystals], bool)
+    good = [c for c in qcrystals if c is not None]
+    Xq = model_inputs(model, good, [crystal_formula(c) for c in good], source=str(query)) if good else np.zeros((0, 1))
+    return X, Xq, ok, problems
 
 
 # ------------------------------------------------------------------------------------------------ LOO
@@ -190,8 +216,11 @@ def run_fewshot(support: str | os.PathLike, query: str | os.PathLike, *, target:
                 model: str | os.PathLike | Any = "default", formula_column: str | None = None,
                 log_target: bool = False, output: str | os.PathLike | None = None,
                 plot: str | os.PathLike | None | bool = True, level: float = 0.9,
-                min_support: int = MIN_SUPPORT) -> FewShotResult:
+                min_support: int = MIN_SUPPORT, structure_column: str | None = None) -> FewShotResult:
     """Adapt ``model`` to the support table and predict the query table (see module docstring).
+
+    ``structure_column`` names a column (in both tables) of CIF text or structure-file paths relative to the
+    table (CIF, POSCAR, extxyz); the structure-aware model (crystal graph + composition) is then used.
 
     ``plot=True`` saves the parity plot next to ``output`` (``<output stem>_loo_parity.png``), a path saves it
     there, ``False``/``None`` skips it. ``model`` may also be an already loaded meta-model.
@@ -200,7 +229,9 @@ def run_fewshot(support: str | os.PathLike, query: str | os.PathLike, *, target:
     from metamat.featurize.pipeline import featurize_formulas
 
     support, query = Path(support), Path(query)
-    table = read_table(support, formula_column=formula_column, target_columns=target, outlier_z=None)
+    structure = structure_column is not None
+    table = read_table(support, formula_column=formula_column, target_columns=target, outlier_z=None,
+                       structure_column=structure_column, duplicates="keep" if structure else "median")
     if len(table.targets) > 1:
         raise InputError(f"several numeric columns could be the target: {list(table.targets)}; choose one with "
                          "--target", source=str(support), field="--target")
@@ -209,17 +240,22 @@ def run_fewshot(support: str | os.PathLike, query: str | os.PathLike, *, target:
     y = sub.target(tname)
     formulas = sub.formulas
     notes: list[str] = []  # the support's own notes are in support_report
-    check_support(y, formulas, source=str(support), target=tname, log_target=log_target, min_rows=min_support)
-    X = featurize_formulas(formulas, "composition", source=str(support), field="formula").values
-
+    check_support(y, formulas, source=str(support), target=tname, log_target=log_target, min_rows=min_support,
+                  distinct_compositions=not structure)
+    m = model if hasattr(model, "predict_interval") else load_fewshot_model(model, log_target=log_target,
+                                                                             structure=structure)
     qnotes: list[str] = []
-    qdf, qcol = _read_query(query, formula_column, qnotes)
+    qdf, qcol = _read_query(query, formula_column, qnotes, structure_column)
     notes += [f"query {n}" for n in qnotes]
-    fm = featurize_formulas(qdf[qcol].astype(object).where(qdf[qcol].notna(), None).to_numpy(), "composition",
-                            errors="mask", source=str(query), field=qcol)
-    ok = np.asarray(fm.valid, dtype=bool)
-
-    m = model if hasattr(model, "predict_interval") else load_fewshot_model(model, log_target=log_target)
+    if structure:
+        X, Xq, ok, qproblems = _structure_inputs(m, sub, structure_column, support, qdf, query)
+        notes.append(f"structure-aware model: crystal graphs from column {structure_column!r}")
+    else:
+        X = featurize_formulas(formulas, "composition", source=str(support), field="formula").values
+        fm = featurize_formulas(qdf[qcol].astype(object).where(qdf[qcol].notna(), None).to_numpy(), "composition",
+                                errors="mask", source=str(query), field=qcol)
+        ok = np.asarray(fm.valid, dtype=bool)
+        Xq, qproblems = fm.values[ok], list(fm.problems)
     if hasattr(m, "target_transform"):
         m.target_transform = "log10" if log_target else "identity"
     loo = leave_one_out(m, X, y, level=level)
@@ -228,10 +264,10 @@ def run_fewshot(support: str | os.PathLike, query: str | os.PathLike, *, target:
     for c in OUTPUT_COLUMNS:
         out[c] = np.nan
     if ok.any():
-        mean, std, lo, hi = m.predict_interval(fm.values[ok], level=level)
+        mean, std, lo, hi = m.predict_interval(Xq, level=level)
         out.loc[ok, "prediction"], out.loc[ok, "std"] = mean, std
         out.loc[ok, "lower90"], out.loc[ok, "upper90"] = lo, hi
-    res = FewShotResult(out, loo, tname, len(y), table.report, list(fm.problems), notes)
+    res = FewShotResult(out, loo, tname, len(y), table.report, qproblems, notes)
     if output is not None:
         res.output = Path(output)
         _write_csv_atomic(out, res.output)

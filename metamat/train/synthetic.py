@@ -56,3 +56,30 @@ def synthetic_tasks(n_tasks: int = 6, n_rows: int = 150, seed: int = 0, n_latent
         tasks.append(Task(name=f"synthetic_{t}", X=X[rows], y=y, formulas=np.array(formulas[rows], dtype=object),
                           **kw))
     return tasks
+
+
+_Z = {"Li": 3, "Na": 11, "K": 19, "Mg": 12, "Ca": 20, "Al": 13, "Cu": 29, "Ni": 28, "Fe": 26, "Ag": 47,
+      "O": 8, "S": 16, "Cl": 17, "Br": 35}
+_METALS = ("Li", "Na", "K", "Mg", "Ca", "Al", "Cu", "Ni", "Fe", "Ag")
+_ANIONS = ("O", "S", "Cl", "Br")
+_FCC = np.array([[0, 0, 0], [0, .5, .5], [.5, 0, .5], [.5, .5, 0]])
+
+
+def random_crystal(rng: np.random.Generator):
+    """A rattled fcc or bcc metal or rocksalt cell (strained by ~2%) and its formula, for structure tests."""
+    from metamat.data.structures import Crystal
+
+    kind = rng.integers(3)
+    metal = str(rng.choice(_METALS))
+    if kind == 0:
+        frac, a, names = _FCC, rng.uniform(3.5, 4.1), [metal] * 4
+    elif kind == 1:
+        frac, a, names = np.array([[0, 0, 0], [.5, .5, .5]]), rng.uniform(2.8, 3.3), [metal] * 2
+    else:
+        anion = str(rng.choice(_ANIONS))
+        frac, a, names = np.r_[_FCC, (_FCC + [.5, 0, 0]) % 1], rng.uniform(4.8, 5.6), [metal] * 4 + [anion] * 4
+    cell = a * (np.eye(3) + rng.normal(0, 0.02, size=(3, 3)))
+    pos = frac @ cell + rng.normal(0, 0.05, size=(len(frac), 3))
+    z = np.array([[_Z[n]] for n in names])
+    formula = "".join(f"{n}{names.count(n)}" for n in sorted(set(names)))
+    return Crystal(pos, cell, np.ones(3, bool), z, np.ones((len(names), 1))), formula

@@ -18,16 +18,35 @@ from sklearn.base import BaseEstimator
 
 from metamat.featurize.scaling import Standardizer
 from metamat.models.base import check_X, check_y
+from metamat.models.meta.encoders import passthrough_columns
 from metamat.tasks.task import Episode, TargetStandardizer, TargetTransform
 
 
 class PoolFeaturePrep:
-    """Standardize with meta-train pool statistics, NaN -> 0, clip to the pool's range (+ ``margin``)."""
+    """Standardize with meta-train pool statistics, NaN -> 0, clip to the pool's range (+ ``margin``).
 
-    def __init__(self, margin: float = 0.0):
+    The first ``passthrough`` columns (a packed crystal graph: atomic numbers, neighbour indices, distances)
+    are passed through untouched: stored as mean 0, scale 1, range (-inf, inf) and skipped on the hot path.
+    """
+
+    def __init__(self, margin: float = 0.0, passthrough: int = 0):
         self.margin = margin
+        self.passthrough = passthrough
 
     def fit(self, X: np.ndarray) -> PoolFeaturePrep:
+        p = self.passthrough_ = int(self.passthrough)
+        X = np.asarray(X, float)
+        if p:
+            if p > X.shape[1]:
+                raise ValueError(f"the encoder reads {p} leading raw columns (a packed graph) but X has only "
+                                 f"{X.shape[1]} columns; check the graph layout in encoder_options")
+            tail = PoolFeaturePrep(self.margin).fit(X[:, p:]) if X.shape[1] > p else None
+            head = np.zeros(p)
+            parts = [(head, np.ones(p), head - np.inf, head + np.inf)]
+            if tail is not None:
+                parts.append((tail.mean_, tail.scale_, tail.low_, tail.high_))
+            self.mean_, self.scale_, self.low_, self.high_ = (np.concatenate(a) for a in zip(*parts, strict=True))
+            return self
         sc = Standardizer().fit(X)
         self.mean_, self.scale_ = sc.mean_.astype(float), sc.scale_.astype(float)
         Z = np.nan_to_num((np.asarray(X, float) - self.mean_) / self.scale_, nan=0.0)
@@ -39,28 +58,48 @@ class PoolFeaturePrep:
         return len(self.mean_)
 
     def transform(self, X: np.ndarray) -> np.ndarray:
+        p = getattr(self, "passthrough_", 0)
+        if p:
+            X = np.array(X, dtype=float)
+            X[:, p:] = np.clip(np.nan_to_num((X[:, p:] - self.mean_[p:]) / self.scale_[p:], nan=0.0),
+                               self.low_[p:], self.high_[p:])
+            return X
         Z = (np.asarray(X, float) - self.mean_) / self.scale_
         Z = np.where(np.isnan(Z), 0.0, Z)
         return np.clip(Z, self.low_, self.high_)
 
     def transform_tensor(self, X: np.ndarray) -> torch.Tensor:
         """Same as :meth:`transform`, as a float32 tensor (computed in torch: the hot path of ``predict``)."""
+        p = getattr(self, "passthrough_", 0)
         if getattr(self, "_t", None) is None:
-            self._t = [torch.as_tensor(a, dtype=torch.float32) for a in (self.mean_, 1.0 / self.scale_, self.low_,
-                                                                         self.high_)]
+            self._t = [torch.as_tensor(a[p:], dtype=torch.float32) for a in (self.mean_, 1.0 / self.scale_,
+                                                                             self.low_, self.high_)]
         mean, inv, low, high = self._t
+        if p:
+            X = np.asarray(X)
+            out = torch.as_tensor(X, dtype=torch.float32)
+            if X.dtype == np.float32:  # as_tensor shared the caller's memory
+                out = out.clone()
+            if out.shape[1] > p:
+                tail = (out[:, p:] - mean).mul_(inv)
+                out[:, p:] = torch.nan_to_num_(tail, nan=0.0).clamp_(low, high)
+            return out
         Z = (torch.as_tensor(X, dtype=torch.float32) - mean).mul_(inv)
         return torch.nan_to_num_(Z, nan=0.0).clamp_(low, high)
 
     def tensors(self) -> dict[str, torch.Tensor]:
-        return {k: torch.as_tensor(getattr(self, k + "_"), dtype=torch.float64).contiguous()
-                for k in ("mean", "scale", "low", "high")}
+        out = {k: torch.as_tensor(getattr(self, k + "_"), dtype=torch.float64).contiguous()
+               for k in ("mean", "scale", "low", "high")}
+        if getattr(self, "passthrough_", 0):
+            out["passthrough"] = torch.tensor(self.passthrough_, dtype=torch.int64)
+        return out
 
     @classmethod
     def from_tensors(cls, t: dict[str, torch.Tensor]) -> PoolFeaturePrep:
         obj = cls()
         for k in ("mean", "scale", "low", "high"):
             setattr(obj, k + "_", t[k].double().numpy().copy())
+        obj.passthrough = obj.passthrough_ = int(t["passthrough"]) if "passthrough" in t else 0
         return obj
 
 
@@ -110,7 +149,8 @@ class MetaLearner(BaseEstimator):
             raise ValueError(f"{type(self).__name__}: no meta-training task of kind {self.task_kinds}")
         val_tasks = [t for t in (val_tasks or []) if t.kind in self.task_kinds]
         torch.manual_seed(self.seed)
-        self.prep_ = PoolFeaturePrep().fit(pool_features(tasks, seed=self.seed))
+        passthrough = passthrough_columns(getattr(self, "encoder", "mlp"), getattr(self, "encoder_options", None))
+        self.prep_ = PoolFeaturePrep(passthrough=passthrough).fit(pool_features(tasks, seed=self.seed))
         self._build(self.prep_.n_features_in_)
         self._meta_setup(tasks)
         cfg = TrainConfig(**{"seed": self.seed, **train_kw})
@@ -234,6 +274,20 @@ class MetaLearner(BaseEstimator):
 
     def _build(self, in_dim: int) -> None:
         raise NotImplementedError
+
+    def _encoder_config(self, in_dim: int) -> dict[str, Any]:
+        """``build_encoder`` config: type, sizes, and ``encoder_options`` (e.g. a graph layout) merged in."""
+        options = dict(getattr(self, "encoder_options", None) or {})
+        clash = sorted({"type", "in_dim", "out_dim"} & set(options))
+        if clash:
+            raise ValueError(f"encoder_options cannot set {clash}: use encoder= and embed_dim=")
+        return {"type": self.encoder, "in_dim": in_dim, "hidden": list(self.hidden), "out_dim": self.embed_dim,
+                **options}
+
+    @property
+    def n_passthrough_(self) -> int:
+        """Leading raw (unstandardized) feature columns, e.g. a packed crystal graph."""
+        return int(getattr(self.prep_, "passthrough_", 0))
 
     def episode_loss(self, episodes) -> torch.Tensor:
         raise NotImplementedError

@@ -58,10 +58,12 @@ class DeepKernelGP(MetaLearner):
                  grid_lam: Sequence[float] = (-3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0),
                  grid_w: Sequence[float] = (0.0, 0.5, 1.0),
                  prior_scale: float = 1.0, nu: float = 2.0, target_transform: str = "identity",
-                 seed: int = 0):
+                 seed: int = 0,
+                 encoder_options: dict[str, Any] | None = None):
         self.hidden = hidden
         self.embed_dim = embed_dim
         self.encoder = encoder
+        self.encoder_options = encoder_options
         self.grid_l = grid_l
         self.grid_lam = grid_lam
         self.grid_w = grid_w
@@ -71,8 +73,7 @@ class DeepKernelGP(MetaLearner):
         self.seed = seed
 
     def _build(self, in_dim: int) -> None:
-        enc = build_encoder({"type": self.encoder, "in_dim": in_dim, "hidden": list(self.hidden),
-                             "out_dim": self.embed_dim})
+        enc = build_encoder(self._encoder_config(in_dim))
         self.net_ = _DKNet(enc)
 
     # -------------------------------------------------------------- GP pieces (float64)
@@ -80,7 +81,17 @@ class DeepKernelGP(MetaLearner):
         return self.net_.encoder(Z).double() / math.sqrt(self.embed_dim)
 
     def _raw(self, Z: torch.Tensor) -> torch.Tensor:
+        """Features of the raw-feature kernel: every prepared column, or, with a graph encoder, only the
+        ordinary columns after the packed graph (atomic numbers and neighbour indices are no features)."""
+        p = self.n_passthrough_
+        if p:
+            Z = Z[:, p:]
+            return Z.double() / math.sqrt(max(Z.shape[1], 1))
         return Z.double() / math.sqrt(Z.shape[1])
+
+    def _grid_w(self) -> Sequence[float]:
+        """Deep-kernel weights to try; only the deep kernel when there are no ordinary feature columns."""
+        return self.grid_w if self.prep_.n_features_in_ > self.n_passthrough_ else (1.0,)
 
     def _raw_scale(self, Dr: torch.Tensor) -> torch.Tensor:
         """Median-heuristic squared lengthscale of the raw-feature kernel (per task, from the support)."""
@@ -95,7 +106,7 @@ class DeepKernelGP(MetaLearner):
         n = len(y)
         with torch.no_grad():
             ml = torch.as_tensor(self.grid_l, dtype=torch.float64)
-            mw = torch.as_tensor(self.grid_w, dtype=torch.float64)
+            mw = torch.as_tensor(self._grid_w(), dtype=torch.float64)
             mlam = torch.as_tensor(self.grid_lam, dtype=torch.float64)
             ell2 = torch.exp(2 * (net.log_l0.detach().double() + ml))
             lam = torch.exp(net.log_lam0.detach().double() + mlam).clamp_min(1e-5)
@@ -178,7 +189,8 @@ class DeepKernelGP(MetaLearner):
             E = self.net_.encoder(Z) / math.sqrt(self.embed_dim)
             K = torch.exp_(_sqdist(E, f["Es"]).mul_(-0.5 / f["ell2"])).mul_(w)
         if w < 1:
-            Kr = torch.exp_(_sqdist(Z / math.sqrt(Z.shape[1]), f["Rs"]).mul_(-0.5 / f["raw2"])).mul_(1 - w)
+            R = Z[:, self.n_passthrough_:] if self.n_passthrough_ else Z
+            Kr = torch.exp_(_sqdist(R / math.sqrt(R.shape[1]), f["Rs"]).mul_(-0.5 / f["raw2"])).mul_(1 - w)
             K = Kr if K is None else K.add_(Kr)
         mean = K @ f["alpha"]
         V = K @ f["LinvT"]                                   # (m, k): rows are L^-1 k(x)

@@ -1,7 +1,10 @@
-"""Pluggable encoders: features -> embedding. An MLP on composition features now; a graph network later.
+"""Pluggable encoders: features -> embedding. An MLP on composition features, or a crystal-graph network
+(``cgcnn``/``schnet``, :mod:`metamat.models.meta.graph_encoder`) on packed graph rows.
 
 An encoder is a ``torch.nn.Module`` with ``in_dim``/``out_dim`` attributes, built from a JSON-able config
-by :func:`build_encoder`; register new kinds (e.g. a crystal-graph network) in :data:`ENCODERS`.
+by :func:`build_encoder`; register new kinds in :data:`ENCODERS`. An encoder class may define a static
+``passthrough_columns(options) -> int``: the number of leading raw columns (e.g. a packed graph) that the
+learners' feature preparation must pass through unstandardized.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ from typing import Any
 
 import torch
 from torch import nn
+
+from metamat.models.meta.graph_encoder import CrystalGraphEncoder, SchNetEncoder
 
 
 class MLPEncoder(nn.Module):
@@ -38,7 +43,8 @@ class MLPEncoder(nn.Module):
                 "dropout": self.dropout}
 
 
-ENCODERS: dict[str, Callable[..., nn.Module]] = {"mlp": MLPEncoder}
+ENCODERS: dict[str, Callable[..., nn.Module]] = {"mlp": MLPEncoder, "cgcnn": CrystalGraphEncoder,
+                                                 "schnet": SchNetEncoder}
 
 
 def build_encoder(config: dict[str, Any]) -> nn.Module:
@@ -48,6 +54,14 @@ def build_encoder(config: dict[str, Any]) -> nn.Module:
     if kind not in ENCODERS:
         raise ValueError(f"unknown encoder type {kind!r}; known: {sorted(ENCODERS)}")
     return ENCODERS[kind](**config)
+
+
+def passthrough_columns(kind: str, options: dict[str, Any] | None = None) -> int:
+    """Leading raw columns an encoder of type ``kind`` with ``options`` reads unstandardized (0 for the MLP)."""
+    if kind not in ENCODERS:
+        raise ValueError(f"unknown encoder type {kind!r}; known: {sorted(ENCODERS)}")
+    fn = getattr(ENCODERS[kind], "passthrough_columns", None)
+    return int(fn(dict(options or {}))) if fn is not None else 0
 
 
 def encoder_config(encoder: nn.Module) -> dict[str, Any]:

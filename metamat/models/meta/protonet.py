@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -36,16 +36,16 @@ def _sqdist(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 class _ProtoBase(MetaLearner):
     def __init__(self, hidden: Sequence[int] = (128,), embed_dim: int = 64, encoder: str = "mlp",
-                 target_transform: str = "identity", seed: int = 0):
+                 target_transform: str = "identity", seed: int = 0, encoder_options: dict[str, Any] | None = None):
         self.hidden = hidden
         self.embed_dim = embed_dim
         self.encoder = encoder
+        self.encoder_options = encoder_options
         self.target_transform = target_transform
         self.seed = seed
 
     def _build(self, in_dim: int) -> None:
-        self.net_ = _ProtoNet(build_encoder({"type": self.encoder, "in_dim": in_dim, "hidden": list(self.hidden),
-                                             "out_dim": self.embed_dim}))
+        self.net_ = _ProtoNet(build_encoder(self._encoder_config(in_dim)))
 
     def _embed(self, Z: torch.Tensor) -> torch.Tensor:
         return self.net_.encoder(Z) / np.sqrt(self.embed_dim)

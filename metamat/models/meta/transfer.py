@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -33,15 +34,34 @@ class _TransferNet(nn.Module):
         self.heads = nn.Linear(encoder.out_dim, max(n_heads, 1))  # column t = head of task t
 
 
+def _last_layer_input(enc: nn.Module, last: nn.Linear, Z: torch.Tensor) -> torch.Tensor | None:
+    """Input of ``last`` when the encoder's output is ``last(input)`` (then fine-tuning steps skip the frozen
+    layers, which matters for a graph encoder), else None."""
+    seen: list[torch.Tensor] = []
+    handle = last.register_forward_hook(lambda mod, args, out: seen.append(args[0].detach()))
+    try:
+        with torch.no_grad():
+            out = enc(Z)
+    finally:
+        handle.remove()
+    if len(seen) != 1:
+        return None
+    with torch.no_grad():
+        same = seen[0].shape[:-1] == out.shape[:-1] and torch.equal(last(seen[0]), out)
+    return seen[0] if same else None
+
+
 class TransferRegressor(MetaLearner):
     """Multi-task pretrained encoder, fine-tuned per task (head only, or last layer + head)."""
 
     def __init__(self, hidden: Sequence[int] = (128,), embed_dim: int = 64, encoder: str = "mlp",
                  finetune: str = "head", finetune_steps: int = 50, finetune_lr: float = 1e-2,
-                 finetune_l2: float = 1e-2, target_transform: str = "identity", seed: int = 0):
+                 finetune_l2: float = 1e-2, target_transform: str = "identity", seed: int = 0,
+                 encoder_options: dict[str, Any] | None = None):
         self.hidden = hidden
         self.embed_dim = embed_dim
         self.encoder = encoder
+        self.encoder_options = encoder_options
         self.finetune = finetune
         self.finetune_steps = finetune_steps
         self.finetune_lr = finetune_lr
@@ -52,8 +72,7 @@ class TransferRegressor(MetaLearner):
     def _build(self, in_dim: int) -> None:
         if self.finetune not in ("head", "last"):
             raise ValueError(f"finetune must be 'head' or 'last', not {self.finetune!r}")
-        enc = build_encoder({"type": self.encoder, "in_dim": in_dim, "hidden": list(self.hidden),
-                             "out_dim": self.embed_dim})
+        enc = build_encoder(self._encoder_config(in_dim))
         self.net_ = _TransferNet(enc, getattr(self, "n_heads_", 1))
 
     def _meta_setup(self, tasks) -> None:
@@ -95,9 +114,11 @@ class TransferRegressor(MetaLearner):
             nn.init.zeros_(head.bias)
             opt = torch.optim.Adam([*last.parameters(), *head.parameters()], lr=self.finetune_lr)
             yt = y.float()
+            h_in = _last_layer_input(enc, last, Z)
             with torch.enable_grad():
                 for _ in range(self.finetune_steps):
-                    pred = head(torch.nn.functional.silu(enc(Z)))[:, 0]
+                    emb = enc(Z) if h_in is None else last(h_in)
+                    pred = head(torch.nn.functional.silu(emb))[:, 0]
                     reg = sum(((p - r) ** 2).sum() for p, r in zip(last.parameters(), ref, strict=True))
                     loss = ((pred - yt) ** 2).mean() + self.finetune_l2 * reg
                     opt.zero_grad()
