@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 import torch
 
-from metamat.data.structures import Crystal
 from metamat.featurize.elements import load_element_table
 from metamat.featurize.graphs import GraphLayout, graph_features, unpack_graph
 from metamat.models.io import load_model, save_model
