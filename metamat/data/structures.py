@@ -151,11 +151,11 @@ def to_crystal(obj: object, base_dir: str | Path | None = None) -> Crystal:
     if hasattr(obj, "positions") and hasattr(obj, "numbers") and hasattr(obj, "pbc"):
         return _from_ase(obj)
     if isinstance(obj, dict):
-        from metamat.data.readers import _pymatgen_from_dict
+        from metamat.data.structure_io import _pymatgen_from_dict
 
         return _from_pymatgen(_pymatgen_from_dict(obj))
     if isinstance(obj, str) and obj.strip():
-        from metamat.data.readers import structure_from_cif_text, structure_from_file
+        from metamat.data.structure_io import structure_from_cif_text, structure_from_file
 
         text = obj.strip()
         try:

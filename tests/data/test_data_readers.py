@@ -17,15 +17,8 @@ from pymatgen.core import Lattice, Molecule, Structure
 from pymatgen.io.cif import CifParser, CifWriter
 from pymatgen.io.vasp import Poscar
 
-from metamat.data.readers import (
-    _fast_p1_cif,
-    parse_cif_column,
-    read_cif,
-    read_extxyz,
-    read_matbench_json,
-    read_table,
-    structure_from_cif_text,
-)
+from metamat.data.readers import read_cif, read_extxyz, read_matbench_json, read_table
+from metamat.data.structure_io import _fast_p1_cif, parse_cif_column, structure_from_cif_text
 from metamat.errors import InputError
 
 MESSY_CSV = """id,composition,gap_eV,temperature
