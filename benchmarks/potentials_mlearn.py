@@ -35,8 +35,8 @@ PUBLISHED = {
 
 def run_element(el: str, settings_override: dict) -> dict:
     from metamat.data.frames import read_frames
+    from metamat.files import write_json
     from metamat.potentials import TrainSettings, save_potential, test_potential, train_potential, write_test_report
-    from metamat.potentials.evaluation import atomic_write_text
 
     train = read_frames(DATA / f"{el}_training.extxyz.gz")
     test = read_frames(DATA / f"{el}_test.extxyz.gz")
@@ -48,7 +48,7 @@ def run_element(el: str, settings_override: dict) -> dict:
     save_potential(model, out / "model")
     metrics, preds = test_potential(model, test, return_predictions=True)
     write_test_report(metrics, preds, out)
-    atomic_write_text(out / "history.json", json.dumps(model.history) + "\n")
+    write_json(out / "history.json", model.history)
     best_e = min(PUBLISHED[m][el][0] for m in PUBLISHED)
     best_f = min(PUBLISHED[m][el][1] for m in PUBLISHED)
     return {
@@ -160,12 +160,12 @@ def main() -> None:
     ap.add_argument("--sizes", default="10,20,50")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    from metamat.potentials.evaluation import atomic_write_text
+    from metamat.files import write_json
 
     if args.finetune:
         src, dst = args.finetune.split(":")
         result = finetune_curve(src, dst, [int(x) for x in args.sizes.split(",")])
-        atomic_write_text(RESULTS / "potentials_finetune.json", json.dumps(result, indent=2) + "\n")
+        write_json(RESULTS / "potentials_finetune.json", result)
         plot_curve(result, RESULTS / "potentials_finetune.png")
         return
 
@@ -176,7 +176,7 @@ def main() -> None:
         res = summary[el]
         print(f"{el}: E MAE {res['energy_mae_mev_per_atom']:.2f} meV/atom, F MAE "
               f"{res['force_mae_ev_per_angstrom']:.4f} eV/Å, trained in {res['training_time_s']:.0f} s", flush=True)
-        atomic_write_text(summary_path, json.dumps(summary, indent=2) + "\n")
+        write_json(summary_path, summary)
         plot(summary, RESULTS / "potentials_mlearn.png")
 
 

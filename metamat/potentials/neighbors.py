@@ -1,8 +1,8 @@
-"""Periodic neighbour lists and angular triplets as flat index arrays.
+"""Periodic neighbour lists as flat index arrays.
 
-A :class:`Graph` holds one frame or a batch of frames concatenated: atoms, directed edges
+A :class:`Graph` holds one frame or a batch of frames concatenated: atoms and directed edges
 ``center -> neighbor`` with integer cell shifts (so edge vectors stay differentiable with respect to
-positions and cell), and pairs of edges sharing a centre (the angular triplets).
+positions and cell). Angular terms need no triplet list: the descriptor groups each centre's edges itself.
 """
 
 from __future__ import annotations
@@ -20,11 +20,15 @@ except ImportError:  # pragma: no cover - optional dependency
 
 # brute force (all pairs x all needed image shifts) is fastest below this many distance evaluations
 _BRUTE_FORCE_LIMIT = 30_000
+# fully periodic cells up to this many atoms with a cutoff beyond half a face distance: all pairs x only the
+# image shifts that can reach the cutoff (measured 3.5x faster than matscipy for 64 Si atoms, rc = 5.5 Å;
+# matscipy is faster from about 100 atoms, or when the cutoff is below half the face distances)
+_SMALL_PERIODIC_LIMIT = 100
 
 
 @dataclass
 class Graph:
-    """Atoms, edges and triplets of one or more frames (numpy arrays; index dtype int64)."""
+    """Atoms and edges of one or more frames (numpy arrays; index dtype int64)."""
 
     positions: np.ndarray  # (N, 3)
     cells: np.ndarray  # (B, 3, 3)
@@ -34,8 +38,6 @@ class Graph:
     neighbor: np.ndarray  # (E,)
     shift: np.ndarray  # (E, 3) integer image shifts stored as float
     edge_frame: np.ndarray  # (E,)
-    trip_a: np.ndarray  # (T,) first edge of an angular pair (same centre, a < b)
-    trip_b: np.ndarray  # (T,) second edge
 
     @property
     def n_atoms(self) -> int:
@@ -65,13 +67,30 @@ def _brute_force_pairs(positions: np.ndarray, cell: np.ndarray, pbc: np.ndarray,
     return i, j, shifts[s]
 
 
-def _wrap(positions: np.ndarray, cell: np.ndarray, pbc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Positions moved into the cell along periodic directions, and the integer image of each atom."""
-    if not np.any(pbc):
-        return positions, np.zeros_like(positions)
-    frac = np.linalg.solve(cell.T, positions.T).T
-    image = np.where(pbc, np.floor(frac), 0.0)
-    return positions - image @ cell, image
+def _small_periodic_pairs(frac: np.ndarray, cell: np.ndarray, heights: np.ndarray, cutoff: float):
+    """All pairs within ``cutoff`` in a fully periodic cell, from fractional positions inside it.
+
+    A pair's fractional offset ``d`` can reach the cutoff with shift ``s`` only if ``|d_k + s_k| <=
+    cutoff / h_k`` for every direction ``k`` (``h_k`` the distance between opposite faces), so only those
+    shifts are expanded: about one per pair when the cutoff is below the face distance.
+    """
+    reach = (cutoff / heights)[:, None]
+    d = (frac[None, :, :] - frac[:, None, :]).reshape(-1, 3).T  # (3, N * N), pair p = i * N + j
+    lo = np.ceil(-d - reach)
+    n_k = np.floor(reach - d) - lo + 1.0  # candidate shifts per direction (<= 0: none)
+    np.maximum(n_k, 0.0, out=n_k)
+    count = (n_k[0] * n_k[1] * n_k[2]).astype(np.int64)
+    pair = np.repeat(np.arange(count.size), count)
+    m = np.arange(pair.size) - np.repeat(np.cumsum(count) - count, count)  # candidate index within its pair
+    n_k = n_k[1:, pair].astype(np.int64)
+    q0, rest = np.divmod(m, n_k[0] * n_k[1])
+    q1, q2 = np.divmod(rest, n_k[1])
+    shift = lo[:, pair] + np.stack([q0, q1, q2])
+    disp = np.ascontiguousarray((d[:, pair] + shift).T) @ cell
+    d2 = np.einsum("ij,ij->i", disp, disp)
+    i, j = np.divmod(pair, len(frac))
+    keep = np.flatnonzero((d2 < cutoff * cutoff) & ((i != j) | (d2 > 0)))  # not an atom with itself
+    return i[keep], j[keep], np.ascontiguousarray(shift[:, keep].T)
 
 
 def pair_list(atoms: Atoms, cutoff: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -82,16 +101,22 @@ def pair_list(atoms: Atoms, cutoff: float) -> tuple[np.ndarray, np.ndarray, np.n
     """
     cell = np.asarray(atoms.cell.array, dtype=float)
     pbc = np.asarray(atoms.pbc, dtype=bool)
+    positions = np.asarray(atoms.positions, dtype=float)
     n = len(atoms)
-    if np.any(pbc) and abs(np.linalg.det(cell)) < 1e-9:
-        raise ValueError("periodic structure with a degenerate cell")
-    positions, image = _wrap(np.asarray(atoms.positions, dtype=float), cell, pbc)
-    nshift = 1
-    if np.any(pbc):
-        heights = 1.0 / np.linalg.norm(np.linalg.inv(cell), axis=0)
+    nshift, heights, image = 1, np.full(3, np.inf), np.zeros_like(positions)
+    if np.any(pbc):  # wrap into the cell along periodic directions, remembering each atom's image
+        if abs(np.linalg.det(cell)) < 1e-9:
+            raise ValueError("periodic structure with a degenerate cell")
+        inv = np.linalg.inv(cell)
+        heights = 1.0 / np.sqrt((inv * inv).sum(0))  # distances between opposite faces
         nshift = int(np.prod(np.where(pbc, 2 * np.ceil(cutoff / heights) + 1, 1)))
+        frac = positions @ inv
+        image = np.where(pbc, np.floor(frac), 0.0)
+        positions = positions - image @ cell
     if n * n * nshift <= _BRUTE_FORCE_LIMIT:
         i, j, shift = _brute_force_pairs(positions, cell, pbc, cutoff)
+    elif np.all(pbc) and n <= _SMALL_PERIODIC_LIMIT and cutoff > 0.5 * heights.min():
+        i, j, shift = _small_periodic_pairs(frac - image, cell, heights, cutoff)
     else:
         work = Atoms(numbers=atoms.numbers, positions=positions, cell=cell, pbc=pbc)
         if _matscipy_nl is not None and (np.all(pbc) or not np.any(pbc)):
@@ -104,40 +129,20 @@ def pair_list(atoms: Atoms, cutoff: float) -> tuple[np.ndarray, np.ndarray, np.n
             from ase.neighborlist import neighbor_list
 
             i, j, shift = neighbor_list("ijS", work, cutoff)
-    order = np.argsort(i, kind="stable")
-    i, j = i[order].astype(np.int64), j[order].astype(np.int64)
-    shift = shift[order].astype(float) + image[i] - image[j]
-    return i, j, shift
+        order = np.argsort(i, kind="stable")
+        i, j, shift = i[order].astype(np.int64), j[order].astype(np.int64), shift[order].astype(float)
+    return i, j, shift + image[i] - image[j]
 
 
-def edge_pairs(center: np.ndarray, n_atoms: int) -> tuple[np.ndarray, np.ndarray]:
-    """Unordered pairs ``(a, b)``, ``a < b``, of edges that share a centre (edges sorted by centre)."""
-    counts = np.bincount(center, minlength=n_atoms)
-    starts = np.cumsum(counts) - counts
-    reps = counts[center]
-    first = np.repeat(np.arange(len(center)), reps)
-    block = np.repeat(starts[center], reps)
-    local = np.arange(int(reps.sum())) - np.repeat(np.cumsum(reps) - reps, reps)
-    second = block + local
-    keep = first < second
-    return first[keep], second[keep]
-
-
-def build_graph(atoms: Atoms, cutoff: float, angular_cutoff: float, species: np.ndarray) -> Graph:
-    """Graph of one frame: edges within ``cutoff``, triplets from edges within ``angular_cutoff``."""
-    if angular_cutoff > cutoff:
-        raise ValueError("angular_cutoff must not exceed cutoff")
+def build_graph(atoms: Atoms, cutoff: float, species: np.ndarray) -> Graph:
+    """Graph of one frame: directed edges within ``cutoff``."""
     i, j, shift = pair_list(atoms, cutoff)
     pos = np.asarray(atoms.positions, dtype=float)
     cell = np.asarray(atoms.cell.array, dtype=float)
-    vec = pos[j] - pos[i] + shift @ cell
-    ang = np.flatnonzero(np.einsum("ij,ij->i", vec, vec) < angular_cutoff**2)
-    a, b = edge_pairs(i[ang], len(atoms))
-    n_edges = len(i)
     return Graph(
         positions=pos, cells=cell[None].copy(), species=np.asarray(species, dtype=np.int64),
         atom_frame=np.zeros(len(atoms), dtype=np.int64), center=i, neighbor=j, shift=shift,
-        edge_frame=np.zeros(n_edges, dtype=np.int64), trip_a=ang[a], trip_b=ang[b],
+        edge_frame=np.zeros(len(i), dtype=np.int64),
     )
 
 
@@ -146,7 +151,6 @@ def collate(graphs: Sequence[Graph]) -> Graph:
     if len(graphs) == 1:
         return graphs[0]
     n_atoms = np.cumsum([0] + [g.n_atoms for g in graphs])
-    n_edges = np.cumsum([0] + [len(g.center) for g in graphs])
     n_frames = np.cumsum([0] + [g.n_frames for g in graphs])
 
     def cat(name: str, offsets: np.ndarray | None = None) -> np.ndarray:
@@ -159,5 +163,4 @@ def collate(graphs: Sequence[Graph]) -> Graph:
         positions=cat("positions"), cells=cat("cells"), species=cat("species"),
         atom_frame=cat("atom_frame", n_frames), center=cat("center", n_atoms),
         neighbor=cat("neighbor", n_atoms), shift=cat("shift"), edge_frame=cat("edge_frame", n_frames),
-        trip_a=cat("trip_a", n_edges), trip_b=cat("trip_b", n_edges),
     )

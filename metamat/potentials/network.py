@@ -1,12 +1,14 @@
 """The potential: symmetry functions -> per-element feed-forward networks -> sum of atomic energies.
 
-``E = sum_i (e0[Z_i] + scale * NN_{Z_i}((G_i - mu[Z_i]) / sigma[Z_i]))``; forces and stress come from
-autograd with respect to the edge vectors (``F = -dE/dr``, ``sigma = (1/V) dE/d(strain)``, the virial).
+``E = sum_i (e0[Z_i] + scale * NN_{Z_i}((G_i - mu[Z_i]) / sigma[Z_i]))``; forces and stress come from the
+gradient with respect to the edge vectors (``F = -dE/dr``, ``sigma = (1/V) dE/d(strain)``, the virial),
+by hand through the networks and the descriptor (autograd throughout when ``create_graph`` is asked for).
+Edge vectors, forces, stress and the energy sum are float64 whatever the model's dtype (float32 is faster).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,6 +22,14 @@ from metamat.potentials.symmetry_functions import DescriptorSettings, SymmetryFu
 
 ACTIVATIONS: dict[str, type[torch.nn.Module]] = {"tanh": torch.nn.Tanh, "silu": torch.nn.SiLU,
                                                 "softplus": torch.nn.Softplus}
+
+
+# derivative of each activation from its input ``a`` and output ``y`` (as torch's own backward computes it)
+SLOPES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
+    "tanh": lambda a, y: 1.0 - y * y,
+    "silu": lambda a, y: torch.sigmoid(a) * (1.0 + a * (1.0 - torch.sigmoid(a))),
+    "softplus": lambda a, y: torch.where(a > 20.0, 1.0, torch.sigmoid(a)),  # Softplus(threshold=20)
+}
 
 
 def mlp(n_in: int, hidden: Sequence[int], activation: str) -> torch.nn.Sequential:
@@ -36,6 +46,22 @@ def mlp(n_in: int, hidden: Sequence[int], activation: str) -> torch.nn.Sequentia
     return torch.nn.Sequential(*layers)
 
 
+def mlp_value_and_grad(net: torch.nn.Sequential, x: torch.Tensor, activation: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Output ``(N,)`` of an :func:`mlp` and its gradient ``(N, n_in)`` with respect to ``x``, by hand."""
+    linears = list(net)[::2]
+    inputs, outputs = [], []
+    h = x
+    for lin, act in zip(linears[:-1], list(net)[1::2], strict=True):
+        inputs.append(torch.nn.functional.linear(h, lin.weight, lin.bias))
+        h = act(inputs[-1])
+        outputs.append(h)
+    y = torch.nn.functional.linear(h, linears[-1].weight, linears[-1].bias).squeeze(1)
+    grad = linears[-1].weight.expand(len(x), -1)
+    for lin, a, h in zip(linears[-2::-1], inputs[::-1], outputs[::-1], strict=True):
+        grad = (grad * SLOPES[activation](a, h)) @ lin.weight
+    return y, grad
+
+
 @dataclass
 class TorchGraph:
     """Index tensors of a :class:`Graph` (positions and cells are passed separately)."""
@@ -46,17 +72,15 @@ class TorchGraph:
     neighbor: torch.Tensor
     shift: torch.Tensor
     edge_frame: torch.Tensor
-    trip_a: torch.Tensor
-    trip_b: torch.Tensor
     n_frames: int
 
     @classmethod
-    def from_graph(cls, g: Graph, dtype: torch.dtype) -> TorchGraph:
+    def from_graph(cls, g: Graph, dtype: torch.dtype = torch.float64) -> TorchGraph:
         def t(x: np.ndarray) -> torch.Tensor:
             return torch.from_numpy(np.ascontiguousarray(x))
 
         return cls(t(g.species), t(g.atom_frame), t(g.center), t(g.neighbor), t(g.shift).to(dtype),
-                   t(g.edge_frame), t(g.trip_a), t(g.trip_b), g.n_frames)
+                   t(g.edge_frame), g.n_frames)
 
 
 class Potential(torch.nn.Module):
@@ -114,8 +138,7 @@ class Potential(torch.nn.Module):
         return species
 
     def graph(self, atoms: Atoms) -> Graph:
-        s = self.settings
-        return build_graph(atoms, s.cutoff, s.angular_cutoff, self.species_of(atoms))
+        return build_graph(atoms, self.settings.cutoff, self.species_of(atoms))
 
     def graphs(self, frames: Sequence[Atoms]) -> Graph:
         return collate([self.graph(a) for a in frames])
@@ -134,6 +157,8 @@ class Potential(torch.nn.Module):
     def atomic_energies(self, features: torch.Tensor, species: torch.Tensor) -> torch.Tensor:
         """Energy of each atom ``(N,)`` from its features ``(N, F)``."""
         x = (features - self.feature_mean[species]) / self.feature_std[species]
+        if len(self.nets) == 1:
+            return self.energy_offset[species] + self.energy_scale * self.nets[0](x).squeeze(1)
         out = torch.zeros(len(species), dtype=x.dtype, device=x.device)
         for k, net in enumerate(self.nets):
             idx = torch.nonzero(species == k).squeeze(1)
@@ -141,39 +166,73 @@ class Potential(torch.nn.Module):
                 out = out.index_copy(0, idx, net(x[idx]).squeeze(1))
         return self.energy_offset[species] + self.energy_scale * out
 
+    def atomic_energies_and_grad(self, features: torch.Tensor, species: torch.Tensor
+                                 ) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`atomic_energies` and their gradient ``(N, F)`` with respect to the features, without autograd."""
+        with torch.no_grad():
+            x = (features - self.feature_mean[species]) / self.feature_std[species]
+            if len(self.nets) == 1:
+                out, grad = mlp_value_and_grad(self.nets[0], x, self.activation)
+            else:
+                out, grad = torch.zeros(len(species), dtype=x.dtype, device=x.device), torch.zeros_like(x)
+                for k, net in enumerate(self.nets):
+                    idx = torch.nonzero(species == k).squeeze(1)
+                    if idx.numel():
+                        out[idx], grad[idx] = mlp_value_and_grad(net, x[idx], self.activation)
+            energies = self.energy_offset[species] + self.energy_scale * out
+            return energies, grad * (self.energy_scale / self.feature_std[species])
+
     def edge_vectors(self, positions: torch.Tensor, cells: torch.Tensor, g: TorchGraph) -> torch.Tensor:
-        offsets = torch.einsum("ek,ekl->el", g.shift, cells[g.edge_frame])
+        if g.n_frames == 1:
+            offsets = g.shift @ cells[0]
+        else:
+            offsets = torch.einsum("ek,ekl->el", g.shift, cells[g.edge_frame])
         return positions[g.neighbor] - positions[g.center] + offsets
+
+    def frame_energies(self, features: torch.Tensor, g: TorchGraph) -> torch.Tensor:
+        """Total energy of every frame ``(B,)``, summed in float64."""
+        e_atoms = self.atomic_energies(features, g.species).to(torch.float64)
+        return torch.zeros(g.n_frames, dtype=torch.float64).index_add(0, g.atom_frame, e_atoms)
 
     def energy_from_vectors(self, vectors: torch.Tensor, g: TorchGraph) -> torch.Tensor:
         """Total energy of every frame ``(B,)`` as a differentiable function of the edge vectors."""
-        feats = self.descriptor(vectors, g.center, g.neighbor, g.species, g.trip_a, g.trip_b)
-        e_atoms = self.atomic_energies(feats, g.species)
-        return torch.zeros(g.n_frames, dtype=e_atoms.dtype).index_add(0, g.atom_frame, e_atoms)
+        return self.frame_energies(self.descriptor(vectors, g.center, g.neighbor, g.species), g)
 
     def compute(self, graph: Graph, forces: bool = True, stress: bool = False,
                 create_graph: bool = False) -> dict[str, torch.Tensor]:
-        """Energy ``(B,)``, forces ``(N, 3)`` (eV/Å) and stress ``(B, 3, 3)`` (eV/Å³) of a graph batch."""
-        g = TorchGraph.from_graph(graph, self.dtype)
-        pos = torch.as_tensor(graph.positions, dtype=self.dtype)
-        cells = torch.as_tensor(graph.cells, dtype=self.dtype)
+        """Energy ``(B,)``, forces ``(N, 3)`` (eV/Å) and stress ``(B, 3, 3)`` (eV/Å³) of a graph batch.
+
+        ``create_graph`` keeps the result differentiable (full autograd, slower); otherwise the outputs
+        are detached float64 tensors.
+        """
+        g = TorchGraph.from_graph(graph)
+        pos = torch.as_tensor(graph.positions, dtype=torch.float64)
+        cells = torch.as_tensor(graph.cells, dtype=torch.float64)
         vec = self.edge_vectors(pos, cells, g)
-        need_grad = forces or stress
-        with torch.enable_grad():
-            if need_grad:
-                vec.requires_grad_(True)
-            energy = self.energy_from_vectors(vec, g)
-            out = {"energy": energy}
-            if not need_grad:
-                return out
-            (dvec,) = torch.autograd.grad(energy.sum(), vec, create_graph=create_graph)
+        if create_graph:
+            vec = vec.to(self.dtype).requires_grad_(True)
+            with torch.enable_grad():
+                energy = self.energy_from_vectors(vec, g)
+                (dvec,) = torch.autograd.grad(energy.sum(), vec, create_graph=True)
+        elif not (forces or stress):
+            with torch.no_grad():
+                return {"energy": self.energy_from_vectors(vec.to(self.dtype), g)}
+        else:
+            feats, vjp = self.descriptor.features_and_vjp(vec.to(self.dtype), g.center, g.neighbor, g.species)
+            e_atoms, de_dg = self.atomic_energies_and_grad(feats, g.species)
+            energy = torch.zeros(g.n_frames, dtype=torch.float64).index_add(0, g.atom_frame, e_atoms.double())
+            dvec = vjp(de_dg)
+        dvec = dvec.to(torch.float64)
+        out = {"energy": energy}
         if forces:
-            f = torch.zeros_like(pos).index_add(0, g.center, dvec).index_add(0, g.neighbor, -dvec)
-            out["forces"] = f
+            out["forces"] = torch.zeros_like(pos).index_add(0, g.center, dvec).index_add(0, g.neighbor, -dvec)
         if stress:
-            virial = torch.zeros(g.n_frames, 3, 3, dtype=self.dtype)
-            virial = virial.index_add(0, g.edge_frame, vec[:, :, None] * dvec[:, None, :])
-            volume = torch.abs(torch.linalg.det(cells))
+            if g.n_frames == 1:
+                virial = (vec.T @ dvec)[None]
+            else:
+                virial = torch.zeros(g.n_frames, 3, 3, dtype=torch.float64)
+                virial = virial.index_add(0, g.edge_frame, vec[:, :, None] * dvec[:, None, :])
+            volume = torch.as_tensor(np.abs(np.linalg.det(graph.cells)))
             s = virial / volume[:, None, None]
             out["stress"] = 0.5 * (s + s.transpose(1, 2))
         return out

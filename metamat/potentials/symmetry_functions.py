@@ -8,6 +8,7 @@ resolved by neighbour element and the angular ones by the unordered element pair
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import torch
@@ -72,10 +73,28 @@ def cosine_cutoff(r: torch.Tensor, cutoff: float) -> torch.Tensor:
     return torch.where(r < cutoff, 0.5 * (torch.cos(r * (math.pi / cutoff)) + 1.0), torch.zeros_like(r))
 
 
+def cosine_cutoff_slope(r: torch.Tensor, cutoff: float) -> torch.Tensor:
+    """Derivative of :func:`cosine_cutoff` with respect to ``r``."""
+    k = math.pi / cutoff
+    return torch.where(r < cutoff, -0.5 * k * torch.sin(r * k), torch.zeros_like(r))
+
+
+# angular terms are evaluated in chunks of atoms holding at most this many (atom, channel, edge, edge) entries
+_ANGULAR_CHUNK = 1 << 22
+
+VJP = Callable[[torch.Tensor], torch.Tensor]
+
+
 class SymmetryFunctions(torch.nn.Module):
     """Map edge vectors of a graph to per-atom features ``(N, n_features)``.
 
     Feature order: radial ``[neighbour element][G2]``, then angular ``[element pair][eta][zeta][lambda]``.
+
+    The angular sums run over each centre's neighbours in a padded ``(atom, slot)`` layout: with unit
+    vectors ``U`` and radial factors ``R`` of one centre, ``sum_{a<b} R_a R_b P(u_a.u_b)`` is
+    ``R^T P(U U^T) R / 2`` with the diagonal of ``P`` zeroed, a batched matrix product and no triplet list.
+    :meth:`forward` is differentiable by autograd (used for training Jacobians); :meth:`features_and_vjp`
+    gives the same features and an analytic vector-Jacobian product, several times faster for forces.
     """
 
     def __init__(self, settings: DescriptorSettings, n_elements: int):
@@ -95,63 +114,176 @@ class SymmetryFunctions(torch.nn.Module):
         self.register_buffer("lambdas", torch.tensor(settings.lambdas, dtype=torch.float64))
         self.register_buffer("zeta_norm", torch.tensor([2.0 ** (1 - z) for z in zetas], dtype=torch.float64))
         pair = torch.zeros(n_elements, n_elements, dtype=torch.long)  # unordered element pair -> channel
-        k = 0
+        first, second = [], []
         for a in range(n_elements):
             for b in range(a, n_elements):
-                pair[a, b] = pair[b, a] = k
-                k += 1
+                pair[a, b] = pair[b, a] = len(first)
+                first.append(a)
+                second.append(b)
         self.register_buffer("pair_index", pair)
-        self.n_pairs = k
+        self.n_pairs = len(first)
+        # derived (not saved): channel -> element pair; equal elements are counted from both ends in R^T P R
+        weight = [0.5 if a == b else 1.0 for a, b in zip(first, second, strict=True)]
+        self.register_buffer("pair_first", torch.tensor(first), persistent=False)
+        self.register_buffer("pair_second", torch.tensor(second), persistent=False)
+        self.register_buffer("pair_weight", torch.tensor(weight, dtype=torch.float64), persistent=False)
+        n_eta = len(settings.angular_eta)  # (element, eta) column pairs coupled by the angular terms
+        q = [(a * n_eta + e, b * n_eta + e) for a in range(n_elements) for b in range(n_elements) for e in range(n_eta)]
+        self.register_buffer("q_first", torch.tensor([a for a, _ in q]), persistent=False)
+        self.register_buffer("q_second", torch.tensor([b for _, b in q]), persistent=False)
+        self.register_buffer("zeta_scale", torch.tensor(zetas, dtype=torch.float64), persistent=False)
 
     @property
     def n_features(self) -> int:
         return self.settings.n_features(self.n_elements)
 
     def forward(self, vectors: torch.Tensor, center: torch.Tensor, neighbor: torch.Tensor,
-                species: torch.Tensor, trip_a: torch.Tensor, trip_b: torch.Tensor) -> torch.Tensor:
-        n_atoms = species.shape[0]
-        s = self.settings
+                species: torch.Tensor) -> torch.Tensor:
+        """Features ``(N, F)`` of the atoms; ``center``/``neighbor`` index ``species``, edges sorted by centre."""
+        return self._features(vectors, center, neighbor, species)[0]
+
+    def features_and_vjp(self, vectors: torch.Tensor, center: torch.Tensor, neighbor: torch.Tensor,
+                         species: torch.Tensor) -> tuple[torch.Tensor, VJP]:
+        """Features and a function mapping ``dL/dfeatures (N, F)`` to ``dL/dvectors (E, 3)`` (no autograd)."""
+        with torch.no_grad():
+            feats, saved = self._features(vectors, center, neighbor, species)
+
+        def vjp(grad: torch.Tensor) -> torch.Tensor:
+            with torch.no_grad():
+                return self._vjp(grad, saved)
+
+        return feats, vjp
+
+    # -- forward ---------------------------------------------------------------------------------
+    def _features(self, vectors, center, neighbor, species) -> tuple[torch.Tensor, dict]:
+        n_atoms, n_el, s = species.shape[0], self.n_elements, self.settings
         r = torch.linalg.vector_norm(vectors, dim=1)
         nb_species = species[neighbor]
-
-        g2 = torch.exp(-self.rad_eta * (r[:, None] - self.rad_rs) ** 2) * cosine_cutoff(r, s.cutoff)[:, None]
-        radial = torch.zeros(n_atoms * self.n_elements, g2.shape[1], dtype=g2.dtype, device=g2.device)
-        radial = radial.index_add(0, center * self.n_elements + nb_species, g2).reshape(n_atoms, -1)
-        if trip_a.numel() == 0:
+        x = r[:, None] - self.rad_rs
+        gauss = torch.exp(-self.rad_eta * x * x)
+        fc = cosine_cutoff(r, s.cutoff)
+        rows = center * n_el + nb_species
+        radial = torch.zeros(n_atoms * n_el, len(self.rad_eta), dtype=r.dtype, device=r.device)
+        radial = radial.index_add(0, rows, gauss * fc[:, None]).reshape(n_atoms, -1)
+        saved = {"vectors": vectors, "r": r, "x": x, "gauss": gauss, "fc": fc, "rows": rows, "chunks": []}
+        ang = torch.nonzero(r < s.angular_cutoff).squeeze(1)
+        saved["ang"] = ang
+        a_center = center[ang]
+        counts = torch.bincount(a_center, minlength=n_atoms)
+        if ang.numel() == 0 or int(counts.max()) < 2:
             angular = torch.zeros(n_atoms, self.n_pairs * s.n_angular(), dtype=r.dtype, device=r.device)
-        else:
-            angular = self._angular(vectors, r, center, nb_species, trip_a, trip_b, n_atoms)
-        return torch.cat([radial, angular], dim=1)
+            return torch.cat([radial, angular], dim=1), saved
+        # chunks of whole atoms (their angular edges are contiguous) bound the padded arrays' size
+        starts = (torch.cumsum(counts, 0) - counts).tolist()
+        counts_l = counts.tolist()
+        per_atom = len(self.lambdas) * len(self.zeta_ints) * max(counts_l) ** 2
+        step = max(1, _ANGULAR_CHUNK // per_atom)
+        parts = []
+        for a0 in range(0, n_atoms, step):
+            a1 = min(a0 + step, n_atoms)
+            e0, e1 = starts[a0], starts[a1 - 1] + counts_l[a1 - 1]
+            idx = ang[e0:e1]
+            feats, chunk = self._angular(vectors[idx], r[idx], a_center[e0:e1] - a0, nb_species[idx],
+                                         counts[a0:a1], a1 - a0)
+            parts.append(feats)
+            saved["chunks"].append(chunk)
+        return torch.cat([radial, torch.cat(parts)], dim=1), saved
 
-    def _angular(self, vectors, r, center, nb_species, trip_a, trip_b, n_atoms) -> torch.Tensor:
-        # per-edge factors first, then one gather per triplet and integer powers by repeated squaring
-        unit = vectors / r[:, None]
+    def _angular(self, v, r, c, s_nb, counts, n_atoms) -> tuple[torch.Tensor, dict]:
+        n_el, n_eta = self.n_elements, len(self.ang_eta)
+        width = int(counts.max())
+        if width < 2:  # no angular pair in this chunk
+            n_feat = self.n_pairs * self.settings.n_angular()
+            return torch.zeros(n_atoms, n_feat, dtype=r.dtype, device=r.device), {"n_atoms": n_atoms, "empty": v}
+        slot = torch.arange(len(c), device=c.device) - (torch.cumsum(counts, 0) - counts)[c]
+        flat = c * width + slot
+        unit = v / r[:, None]
         fc = cosine_cutoff(r, self.settings.angular_cutoff)
-        rad_edge = torch.exp(-self.ang_eta * (r * r)[:, None]) * fc[:, None]
-        cos = (unit[trip_a] * unit[trip_b]).sum(1)
-        n_trip = len(cos)
-        rad_pair = rad_edge[trip_a] * rad_edge[trip_b]  # (T, n_eta)
-        base = torch.clamp(1.0 + cos[:, None] * self.lambdas, min=0.0)  # (T, n_lambda)
-        powers = []
-        p, k = base, 1
+        gauss = torch.exp(-self.ang_eta * (r * r)[:, None])  # (Ea, n_eta)
+        rad = gauss * fc[:, None]
+        onehot = None
+        if n_el > 1:  # radial factors resolved by neighbour element: (Ea, n_el * n_eta)
+            onehot = torch.nn.functional.one_hot(s_nb, n_el).to(r.dtype)
+            rad = (onehot[:, :, None] * rad[:, None, :]).reshape(len(r), -1)
+        u_pad = torch.zeros(n_atoms * width, 3, dtype=r.dtype, device=r.device)
+        u_pad = u_pad.index_put((flat,), unit).reshape(n_atoms, width, 3)
+        r_pad = torch.zeros(n_atoms * width, rad.shape[1], dtype=r.dtype, device=r.device)
+        r_pad = r_pad.index_put((flat,), rad).reshape(n_atoms, width, -1)  # (n, K, D)
+        cos = torch.bmm(u_pad, u_pad.transpose(1, 2))  # (n, K, K)
+        off_diag = 1.0 - torch.eye(width, dtype=r.dtype, device=r.device)
+        base = torch.clamp(1.0 + cos[:, None] * self.lambdas[:, None, None], min=0.0) * off_diag  # (n, L, K, K)
+        pows, p, k, ys = {1: base}, base, 1, []  # pows: base^(2^j)
         for z in self.zeta_ints:
             while k < z:
                 p, k = p * p, 2 * k
-            powers.append(p)
-        ang = (torch.stack(powers, 1) * self.zeta_norm[:, None]).reshape(n_trip, -1)  # (T, n_zeta*n_lambda)
-        if self.n_pairs > 1:  # put each triplet's radial factors in the block of its element pair
-            pair = self.pair_index[nb_species[trip_a], nb_species[trip_b]]
-            onehot = torch.nn.functional.one_hot(pair, self.n_pairs).to(rad_pair.dtype)
-            rad_pair = (onehot[:, :, None] * rad_pair[:, None, :]).reshape(n_trip, -1)
-        # sum over each centre's triplets as one batched matmul over a padded (atom, slot) layout, so the
-        # (T, n_features) outer product is never materialised (triplets are sorted by centre)
-        tc = center[trip_a]
-        counts = torch.bincount(tc, minlength=n_atoms)
-        width = int(counts.max())
-        slot = torch.arange(n_trip, device=tc.device) - (torch.cumsum(counts, 0) - counts)[tc]
-        flat = tc * width + slot
-        rad_pad = torch.zeros(n_atoms * width, rad_pair.shape[1], dtype=r.dtype, device=r.device)
-        ang_pad = torch.zeros(n_atoms * width, ang.shape[1], dtype=r.dtype, device=r.device)
-        rad_pad = rad_pad.index_put((flat,), rad_pair).reshape(n_atoms, width, -1)
-        ang_pad = ang_pad.index_put((flat,), ang).reshape(n_atoms, width, -1)
-        return torch.bmm(rad_pad.transpose(1, 2), ang_pad).reshape(n_atoms, -1)
+                pows[k] = p
+            ys.append(torch.matmul(p, r_pad[:, None]))  # P R, (n, L, K, D)
+        y = (torch.stack(ys, 1) * self.zeta_norm[:, None, None, None]).reshape(n_atoms, -1, width, r_pad.shape[2])
+        m = torch.matmul(r_pad.transpose(1, 2)[:, None], y)  # R^T P R, (n, ZL, D, D)
+        m = m.reshape(n_atoms, -1, n_el, n_eta, n_el, n_eta).diagonal(dim1=3, dim2=5)  # (n, ZL, el, el, eta)
+        g = m[:, :, self.pair_first, self.pair_second] * self.pair_weight[:, None]  # (n, ZL, pair, eta)
+        feats = g.permute(0, 2, 3, 1).reshape(n_atoms, -1)
+        saved = {"n_atoms": n_atoms, "flat": flat, "unit": unit, "r": r, "fc": fc, "gauss": gauss, "onehot": onehot,
+                 "u_pad": u_pad, "r_pad": r_pad, "pows": pows, "y": y}
+        return feats, saved
+
+    # -- analytic vector-Jacobian product ---------------------------------------------------------
+    def _vjp(self, grad: torch.Tensor, saved: dict) -> torch.Tensor:
+        n_el, n_rad, s = self.n_elements, len(self.rad_eta), self.settings
+        vectors, r, x, gauss, fc = saved["vectors"], saved["r"], saved["x"], saved["gauss"], saved["fc"]
+        g_rad = grad[:, : n_el * n_rad].reshape(-1, n_rad)[saved["rows"]]  # (E, n_rad)
+        slope = cosine_cutoff_slope(r, s.cutoff)
+        dr = (g_rad * gauss * (slope[:, None] - 2.0 * self.rad_eta * x * fc[:, None])).sum(1)
+        dvec = dr[:, None] * (vectors / r[:, None])
+        if saved["chunks"]:
+            g_ang = grad[:, n_el * n_rad:]
+            parts, a0 = [], 0
+            for chunk in saved["chunks"]:
+                n = chunk["n_atoms"]
+                parts.append(torch.zeros_like(chunk["empty"]) if "empty" in chunk
+                             else self._angular_vjp(g_ang[a0:a0 + n], chunk))
+                a0 += n
+            dvec = dvec.index_add(0, saved["ang"], torch.cat(parts))
+        return dvec
+
+    def _angular_vjp(self, grad: torch.Tensor, sv: dict) -> torch.Tensor:
+        n_el, n_eta, n_lam, zetas = self.n_elements, len(self.ang_eta), len(self.lambdas), self.zeta_ints
+        n_atoms, width = sv["u_pad"].shape[:2]
+        dims = n_el * n_eta
+        # L = sum_zl <W_zl, R^T P_zl R> with W (n, ZL, D, D) symmetric and block diagonal in eta
+        w = 0.5 * grad.reshape(n_atoms, self.n_pairs, n_eta, -1)[:, self.pair_index]  # (n, el, el, eta, ZL)
+        w = torch.diag_embed(w.permute(0, 4, 1, 2, 3))  # (n, ZL, el, el, eta, eta)
+        w = w.permute(0, 1, 2, 4, 3, 5).reshape(n_atoms, -1, dims, dims)
+        r_pad, pows = sv["r_pad"], sv["pows"]
+        d_rpad = 2.0 * torch.matmul(sv["y"], w).sum(1)  # (n, K, D)
+        # dL/dcos_ab = sum_q R_a,q1 R_b,q2 sum_l lambda_l sum_z W_zl,q norm_z z base_l^(z - 1) over the nonzero
+        # entries q = ((el, eta), (el', eta)) of W; the sum over zeta is a polynomial in base, evaluated by
+        # Horner's rule from the powers base^(2^j) the forward pass kept
+        coef = w[:, :, self.q_first, self.q_second].reshape(n_atoms, len(zetas), n_lam, -1)  # (n, Z, L, Q)
+        coef = coef * (self.zeta_norm * self.zeta_scale)[:, None, None] * self.lambdas[:, None]
+        coef = coef.permute(0, 1, 3, 2)[..., None, None]  # (n, Z, Q, L, 1, 1)
+        cache: dict[int, torch.Tensor] = {}
+
+        def power(e: int) -> torch.Tensor:  # base^e from the kept powers of two
+            if e not in cache:
+                bits = [1 << j for j in range(e.bit_length()) if e >> j & 1]
+                cache[e] = pows[bits[0]] if len(bits) == 1 else power(e - bits[-1]) * pows[bits[-1]]
+            return cache[e]
+
+        poly = coef[:, -1]
+        for k in range(len(zetas) - 2, -1, -1):
+            poly = torch.addcmul(coef[:, k], poly, power(zetas[k + 1] - zetas[k])[:, None])
+        if zetas[0] > 1:
+            poly = poly * power(zetas[0] - 1)[:, None]
+        r_t = r_pad.transpose(1, 2)  # (n, D, K)
+        rr = r_t[:, self.q_first, :, None] * r_t[:, self.q_second, None, :]  # (n, Q, K, K)
+        d_cos = (rr * poly.sum(2)).sum(1) * (1.0 - torch.eye(width, dtype=r_pad.dtype, device=r_pad.device))
+        d_u = 2.0 * torch.bmm(d_cos, sv["u_pad"]).reshape(-1, 3)[sv["flat"]]  # (Ea, 3)
+        d_rad = d_rpad.reshape(-1, dims)[sv["flat"]]  # (Ea, D)
+        if sv["onehot"] is not None:
+            d_rad = (d_rad.reshape(-1, n_el, n_eta) * sv["onehot"][:, :, None]).sum(1)
+        unit, r, fc, gauss = sv["unit"], sv["r"], sv["fc"], sv["gauss"]
+        slope = cosine_cutoff_slope(r, self.settings.angular_cutoff)
+        d_r = (d_rad * gauss * (slope[:, None] - 2.0 * self.ang_eta * (r * fc)[:, None])).sum(1)
+        d_u = (d_u - (d_u * unit).sum(1, keepdim=True) * unit) / r[:, None]
+        return d_u + d_r[:, None] * unit

@@ -1,14 +1,16 @@
-"""Physics of the potential (float64, random weights): invariances, exact gradients, extensivity."""
+"""Physics of the potential (random weights): invariances, exact gradients, extensivity; the analytic
+descriptor gradient equals autograd and the float32 calculator agrees with float64."""
 
 import numpy as np
 import pytest
 import torch
 from ase import Atoms
 from ase.build import bulk
-from ase.calculators.calculator import PropertyNotImplementedError
+from ase.calculators.calculator import PropertyNotImplementedError, compare_atoms
 from scipy.spatial.transform import Rotation
 
 from metamat.potentials import Potential, PotentialCalculator
+from metamat.potentials import symmetry_functions as sf
 from metamat.potentials.dataset import fit_scaling_from_frames
 from metamat.potentials.symmetry_functions import DescriptorSettings
 
@@ -163,3 +165,84 @@ def test_unknown_element_is_an_input_error(model):
 
     with pytest.raises(InputError, match="Cu"):
         model.predict(Atoms("SiCu", positions=[[0, 0, 0], [2, 0, 0]]))
+
+
+def si64(rattle: float = 0.1, seed: int = 0) -> Atoms:
+    atoms = bulk("Si", "diamond", a=5.43, cubic=True).repeat((2, 2, 2))
+    atoms.rattle(rattle, seed=seed)
+    return atoms
+
+
+@pytest.mark.parametrize("chunk,activation", [(sf._ANGULAR_CHUNK, "silu"), (1, "softplus"), (1, "tanh")])
+def test_analytic_gradient_matches_autograd(monkeypatch, chunk, activation):  # chunk 1: one atom per chunk
+    monkeypatch.setattr(sf, "_ANGULAR_CHUNK", chunk)
+    with torch.random.fork_rng():
+        torch.manual_seed(2)
+        model = Potential(["Si", "Ge"], SETTINGS, hidden=(8, 6), activation=activation)
+    lonely = cluster()
+    lonely.positions[0] += [30.0, 0.0, 0.0]  # an atom without neighbours
+    frames = [si_ge_cell(1), lonely, si_ge_cell(2).repeat((1, 2, 1))]
+    fit_scaling_from_frames(model, frames)
+    graph = model.graphs(frames)
+    fast = model.compute(graph, stress=True)
+    ref = model.compute(graph, stress=True, create_graph=True)  # full autograd through the descriptor
+    for key in ("energy", "forces", "stress"):
+        np.testing.assert_allclose(fast[key].numpy(), ref[key].detach().numpy(), rtol=1e-10, atol=1e-12)
+    assert np.abs(fast["forces"].numpy()).max() > 1e-2
+
+
+def test_float32_calculator_agrees_with_float64():
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        model = Potential(["Si"])  # default descriptor: zeta up to 16
+    fit_scaling_from_frames(model, [si64(0.05, seed=1)])
+    model.energy_scale.fill_(3.0)  # forces of order 1 eV/Å, as for a trained model
+    atoms = si64()
+    results = []
+    for dtype in (None, "float32"):
+        a = atoms.copy()
+        a.calc = PotentialCalculator(model, dtype=dtype)
+        results.append((a.get_potential_energy() / len(a), a.get_forces(), a.get_stress()))
+    assert model.dtype == torch.float64  # the float32 copy leaves the model alone
+    (e64, f64, s64), (e32, f32, s32) = results
+    assert np.abs(f64).max() > 0.3
+    assert abs(e64 - e32) < 1e-4
+    assert np.abs(f64 - f32).max() < 1e-4
+    assert np.abs(s64 - s32).max() < 1e-5
+
+
+def test_calculator_evaluates_once_per_structure(monkeypatch):
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        model = Potential(["Si"], SETTINGS, hidden=(8,))
+    calls = []
+    compute = model.compute
+    monkeypatch.setattr(model, "compute", lambda *a, **k: calls.append(1) or compute(*a, **k))
+    atoms = si64(0.05)
+    atoms.calc = PotentialCalculator(model)
+    atoms.get_potential_energy()
+    atoms.get_forces()
+    atoms.get_stress()
+    assert len(calls) == 1
+    atoms.positions[0, 0] += 0.01
+    atoms.calc.threads = 2  # runs on two threads, then restores the global setting
+    atoms.get_forces()
+    assert len(calls) == 2 and torch.get_num_threads() == 1
+    with pytest.raises(ValueError, match="dtype"):
+        PotentialCalculator(model, dtype="int64")
+
+
+def test_check_state_reports_what_ase_reports():
+    atoms = si_ge_cell()
+    calc = PotentialCalculator(Potential(["Si", "Ge"], SETTINGS, hidden=(4,)))
+    assert sorted(calc.check_state(atoms)) == sorted(compare_atoms(None, atoms))
+    calc.atoms = atoms.copy()
+    changed = [atoms.copy() for _ in range(6)]
+    changed[1].positions[2, 1] += 1e-9
+    changed[2].set_cell(atoms.cell.array * 1.01)
+    changed[3].pbc = [True, False, True]
+    changed[4].numbers[0] = 14 if atoms.numbers[0] != 14 else 32
+    changed[5].set_initial_magnetic_moments(np.ones(len(atoms)))
+    for other in changed:
+        assert sorted(calc.check_state(other)) == sorted(compare_atoms(calc.atoms, other))
+    assert calc.check_state(changed[0]) == [] and calc.check_state(changed[1]) == ["positions"]
