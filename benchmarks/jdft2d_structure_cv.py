@@ -9,7 +9,7 @@ MODNet v0.1.12 33.19 meV/atom, CGCNN 49.24, RF-SCM/Magpie 50.04, Dummy 67.29.
 
 Models: random forests (500 trees) on composition features and on composition + structure descriptors
 (sorted inverse distances, ACSF); GP on composition + structure descriptors; and meta-trained models from
-``benchmarks/structure_fewshot.py`` (``--meta``; default: the Meta-SGD and transfer models with the graph
+``benchmarks/structure_fewshot.py`` (``--meta``; default: the deep-kernel GP and ANIL models with the graph
 encoder under runs/structure_fewshot/), which never saw an exfoliation-energy task, adapted on each training
 fold. Writes benchmarks/results/jdft2d_structure_cv.json and .png.
 """
@@ -17,6 +17,7 @@ fold. Writes benchmarks/results/jdft2d_structure_cv.json and .png.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -30,13 +31,12 @@ PUBLISHED = {"MODNet v0.1.12": 33.1918, "CGCNN v2019": 49.2440, "RF-SCM/Magpie":
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--meta", default=f"metasgd[graph]={RUNS / 'metasgd_cgcnn'},transfer_last[graph]="
-                                      f"{RUNS / 'transfer_last_cgcnn'}")
+    ap.add_argument("--meta", default=f"dkgp[graph]={RUNS / 'dkgp_cgcnn'},anil[graph]={RUNS / 'anil_cgcnn'}")
     ap.add_argument("--out", type=Path, default=HERE / "results" / "jdft2d_structure_cv.json")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     warnings.filterwarnings("ignore")
-    torch.set_num_threads(2)
+    torch.set_num_threads(1)
 
     from metamat.evaluate.crossval import cross_validate
     from metamat.evaluate.fewshot import ModelSpec
@@ -50,10 +50,7 @@ def main() -> None:
         model_layout,
     )
 
-    sys_path = Path(__file__).resolve().parent
-    import sys
-
-    sys.path.insert(0, str(sys_path))
+    sys.path.insert(0, str(HERE))
     from structure_fewshot import Baseline
 
     t0 = time.perf_counter()

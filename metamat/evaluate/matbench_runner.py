@@ -44,7 +44,15 @@ import numpy as np
 
 from metamat.errors import DataSourceError, InputError
 from metamat.evaluate import leaderboard as lb
-from metamat.evaluate.fewshot import ModelSpec, check_models, resolve_model_name, versions, write_json
+from metamat.evaluate.fewshot import (
+    ModelSpec,
+    check_models,
+    is_pretrained,
+    pretrained_spec,
+    resolve_model_name,
+    versions,
+    write_json,
+)
 from metamat.evaluate.metrics import roc_auc
 from metamat.tasks.task import Episode, Task
 
@@ -129,7 +137,11 @@ def run_matbench(task: str = "matbench_steels", model: str = "rf", *, featurizer
                  n_estimators: int = MATBENCH_RF_TREES, n_jobs: int | None = 1, seed: int = 0,
                  data_dir: str | os.PathLike | None = None, folds: Sequence[int] | None = None,
                  progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
-    """Train and test ``model`` on the official folds of a matbench task; returns the results document."""
+    """Train and test ``model`` on the official folds of a matbench task; returns the results document.
+
+    ``model`` may be ``pretrained`` or ``pretrained:PATH`` (a saved meta-model): it is adapted to each training
+    fold with ``fit`` and reads the 148 ``composition`` features it was meta-trained on (``featurizers`` and
+    column cleaning do not apply; its own pool statistics handle missing values)."""
     from metamat.data.registry import load_dataset
     from metamat.data.sources.matbench import MATBENCH_TASKS
     from metamat.featurize.pipeline import featurize_formulas
@@ -139,7 +151,10 @@ def run_matbench(task: str = "matbench_steels", model: str = "rf", *, featurizer
     check_models([model])
     meta = MATBENCH_TASKS[name.removeprefix("matbench_")]
     kind = meta.kind
-    resolved = resolve_model_name(model, kind)
+    pretrained = is_pretrained(model)
+    if pretrained:
+        featurizers = "composition"
+    resolved = model if pretrained else resolve_model_name(model, kind)
     split_ids = official_folds(name)  # fail on a missing package before loading data
     table = load_dataset(name, data_dir=data_dir)
     y = table.target("target")
@@ -158,12 +173,12 @@ def run_matbench(task: str = "matbench_steels", model: str = "rf", *, featurizer
         kwargs = {"n_estimators": n_estimators, "n_jobs": n_jobs}
     elif resolved in ("gbm", "mlp"):
         kwargs = {"n_threads": n_jobs}
-    spec = ModelSpec(model, kwargs)
+    spec = pretrained_spec(model) if pretrained else ModelSpec(model, kwargs)
     metric = "mae" if kind == "regression" else "roc_auc"
     records = []
     for j, f in enumerate(chosen):
         train, test = splits[f]
-        keep = clean_features(task_obj.X[train])
+        keep = np.ones(task_obj.X.shape[1], bool) if pretrained else clean_features(task_obj.X[train])
         sub = Task(name=name, X=task_obj.X[:, keep], y=y, formulas=table.formulas, kind=kind, units=meta.unit,
                    quantity=meta.quantity)
         episode = Episode(sub, np.sort(train), np.sort(test))

@@ -144,11 +144,16 @@ def task_specs(split: str | None = None) -> list[TaskSpec]:
     return [t for t in TASKS if split is None or t.split == split]
 
 
-def get_task_spec(name: str) -> TaskSpec:
-    for t in TASKS:
+def find_spec(specs, name: str, what: str = "task"):
+    """The spec called ``name`` in ``specs`` (KeyError listing the known names)."""
+    for t in specs:
         if t.name == name:
             return t
-    raise KeyError(f"unknown task {name!r}; known: {', '.join(t.name for t in TASKS)}")
+    raise KeyError(f"unknown {what} {name!r}; known: {', '.join(t.name for t in specs)}")
+
+
+def get_task_spec(name: str) -> TaskSpec:
+    return find_spec(TASKS, name)
 
 
 def resolve_tasks(names: str) -> list[TaskSpec]:

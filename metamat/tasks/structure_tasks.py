@@ -6,9 +6,8 @@ symmetry-invariant structure descriptors, for classical baselines) and ``graph``
 block followed by the composition features, for the graph encoder of the meta-learners).
 
 The default family split: bulk crystals (perovskites, carbon polymorphs, JARVIS superconductors) train,
-2D materials (2DMatPedia, JARVIS-DFT 2D) test. Leakage by quantity is handled per test task by
-:func:`training_tasks_for`: a test task never meets a training task of the same physical quantity
-(the 2D band gap is learned without the perovskite gaps).
+2D materials (2DMatPedia, JARVIS-DFT 2D) test; a benchmark leaves out every training task that measures a
+test quantity (``group``), e.g. the perovskite gaps when the 2D band gap is tested.
 """
 
 from __future__ import annotations
@@ -61,17 +60,9 @@ def structure_task_specs(family: str | None = None) -> list[StructureTaskSpec]:
 
 
 def get_structure_task_spec(name: str) -> StructureTaskSpec:
-    for s in STRUCTURE_TASKS:
-        if s.name == name:
-            return s
-    raise KeyError(f"unknown structure task {name!r}; known: {', '.join(s.name for s in STRUCTURE_TASKS)}")
+    from metamat.tasks.catalog import find_spec
 
-
-def training_tasks_for(test: StructureTaskSpec, train: Sequence[StructureTaskSpec] | None = None
-                       ) -> list[StructureTaskSpec]:
-    """Training specs that do not measure the test task's quantity."""
-    train = structure_task_specs("bulk") if train is None else list(train)
-    return [s for s in train if s.group != test.group]
+    return find_spec(STRUCTURE_TASKS, name, "structure task")
 
 
 @dataclass

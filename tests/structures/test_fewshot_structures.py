@@ -106,3 +106,19 @@ def test_cli_structure_column(files, model_path):
     assert r.exit_code == 0, r.output
     assert "row 4" in r.output and "row 5" in r.output and "crystal graphs" in r.output
     assert pd.read_csv(out)["prediction"].notna().sum() == 4
+
+
+def test_shipped_structure_model_adapts(crystals):
+    from metamat.fewshot import load_fewshot_model
+
+    m = load_fewshot_model("default", structure=True)
+    layout = model_layout(m)
+    assert layout is not None and m.encoder == "cgcnn"
+    cs, formulas = zip(*crystals[:40], strict=True)
+    X = model_inputs(m, cs, formulas)
+    vpa = np.array([c.volume / c.n_sites for c in cs])
+    m.fit(X[:20], vpa[:20])
+    mean, std = m.predict(X[20:], return_std=True)
+    assert np.all(np.isfinite(mean)) and np.all(std > 0)
+    # volume per atom of rattled fcc/bcc/rocksalt cells: better than predicting the support mean
+    assert np.mean(np.abs(mean - vpa[20:])) < np.mean(np.abs(vpa[:20].mean() - vpa[20:]))
