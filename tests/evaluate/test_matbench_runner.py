@@ -91,6 +91,15 @@ def test_run_one_fold_of_steels(tmp_path):
     assert {p.name for p in paths} == {"results.json", "matbench_steels.png"}
 
 
+def test_pretrained_meta_model_runs_on_official_folds():
+    base = data_dir()
+    need_matbench()
+    doc = R.run_matbench("matbench_steels", "pretrained", folds=[0], data_dir=base)
+    assert doc["model_resolved"] == "pretrained" and doc["config"]["featurizers"] == "composition"
+    assert doc["folds"][0]["n_features"] == 148  # the meta-model reads every composition feature
+    assert np.isfinite(doc["mean_mae"]) and 100 < doc["mean_mae"] < 400  # between RF (~105) and a blunder
+
+
 def test_leaderboard_table_has_sources_and_anchors():
     assert lb.reference("steels").mean_mae == pytest.approx(103.5125)
     assert lb.reference("matbench_expt_gap").mean_mae == pytest.approx(0.4461)
