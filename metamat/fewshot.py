@@ -110,14 +110,23 @@ def _structure_inputs(model, sub, column: str, support: Path, qdf: pd.DataFrame,
     """Support and query input matrices of a structure-aware model; query rows whose structure cannot be
     read or fails validation get no prediction and are listed."""
     from metamat.data.structures import crystals_from_objects, crystals_or_raise
+    from metamat.featurize.graphs import layout_misfits
     from metamat.featurize.structure import crystal_formula
-    from metamat.tasks.structure_tasks import model_inputs
+    from metamat.tasks.structure_tasks import model_inputs, model_layout
 
     rows = sub.data["source_row"].to_numpy() if "source_row" in sub.data else None
     crystals = crystals_or_raise(sub.structures, str(support), column, rows=rows, base_dir=support.parent)
     X = model_inputs(model, crystals, [crystal_formula(c) for c in crystals], source=str(support))
     qcrystals, problems = crystals_from_objects(qdf[column].to_numpy(dtype=object), str(query), column,
                                                 base_dir=query.parent)
+    layout = model_layout(model)
+    idx = [i for i, c in enumerate(qcrystals) if c is not None]
+    if layout is not None and idx:  # structures larger than the model's graph layout are listed, not fatal
+        for j, (_, why) in layout_misfits([qcrystals[i] for i in idx], layout).items():
+            problems.append(Problem(f"structure too large for the model's crystal graph: it {why}", str(query),
+                                    idx[j] + 1, column))
+            qcrystals[idx[j]] = None
+        problems.sort(key=lambda p: p.row or 0)
     ok = np.array([c is not None for c in qcrystals], bool)
     good = [c for c in qcrystals if c is not None]
     Xq = model_inputs(model, good, [crystal_formula(c) for c in good], source=str(query)) if good else np.zeros((0, 1))

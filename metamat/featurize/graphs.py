@@ -111,6 +111,30 @@ def _stats(batch, center: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return n_sites, max_deg
 
 
+def _misfits(batch, layout: GraphLayout, n_sites: np.ndarray, max_deg: np.ndarray) -> dict[int, tuple[str, str]]:
+    """Structure index -> (layout field, why) for structures that do not fit ``layout``."""
+    M, K, S = layout.max_sites, layout.max_neighbors, layout.species_slots
+    out: dict[int, tuple[str, str]] = {}
+    for b in np.flatnonzero(n_sites > M):
+        out[int(b)] = ("max_sites", f"has {n_sites[b]} sites; the layout allows max_sites={M}")
+    for b in np.flatnonzero(max_deg > K):
+        out.setdefault(int(b), ("max_neighbors", f"has a site with {max_deg[b]} neighbours within {layout.cutoff} Å; "
+                                                 f"the layout allows max_neighbors={K}"))
+    if batch.species.shape[1] > S:
+        used = (batch.occupancy > 0).sum(1)
+        for b in np.unique(batch.site_structure[used > S]):
+            out.setdefault(int(b), ("species_slots", f"has a site with {int(used[batch.site_structure == b].max())} "
+                                                     f"species; the layout allows species_slots={S}"))
+    return out
+
+
+def layout_misfits(crystals_or_batch: Any, layout: GraphLayout) -> dict[int, tuple[str, str]]:
+    """Which structures (by index) cannot be packed into ``layout``: index -> (layout field, why)."""
+    batch = _as_batch(crystals_or_batch)
+    center, _, _ = _edges(batch, layout.cutoff)
+    return _misfits(batch, layout, *_stats(batch, center))
+
+
 def graph_features(crystals_or_batch: Any, layout: GraphLayout, source: str | None = None) -> np.ndarray:
     """Pack structures (Crystals, anything :func:`~metamat.data.structures.to_crystal` reads, or a
     ``StructureBatch``) into ``(n, layout.width)`` float64 rows; one neighbour search for the batch."""
@@ -119,19 +143,9 @@ def graph_features(crystals_or_batch: Any, layout: GraphLayout, source: str | No
     center, neighbor, dist = _edges(batch, layout.cutoff)
     n_sites, max_deg = _stats(batch, center)
     width = batch.species.shape[1]
-    problems = [Problem(f"structure index {b} has {n} sites; the layout allows max_sites={M} "
-                        "(GraphLayout.fit picks limits from data)", source, None, "max_sites", int(n))
-                for b, n in enumerate(n_sites) if n > M]
-    problems += [Problem(f"structure index {b} has a site with {d} neighbours within {layout.cutoff} Å; the "
-                         f"layout allows max_neighbors={K}", source, None, "max_neighbors", int(d))
-                 for b, d in enumerate(max_deg) if d > K]
-    if width > S:
-        used = (batch.occupancy > 0).sum(1)
-        for b in np.unique(batch.site_structure[used > S]):
-            problems.append(Problem(f"structure index {b} has a site with {int(used[batch.site_structure == b].max())}"
-                                    f" species; the layout allows species_slots={S}", source, None,
-                                    "species_slots"))
-    if problems:
+    bad = _misfits(batch, layout, n_sites, max_deg)
+    if bad:
+        problems = [Problem(f"structure index {b} {why}", source, None, field) for b, (field, why) in bad.items()]
         raise InputError(f"{len(problems)} structures do not fit the graph layout", problems=problems)
     B = len(batch)
     struct = batch.site_structure

@@ -122,3 +122,19 @@ def test_shipped_structure_model_adapts(crystals):
     assert np.all(np.isfinite(mean)) and np.all(std > 0)
     # volume per atom of rattled fcc/bcc/rocksalt cells: better than predicting the support mean
     assert np.mean(np.abs(mean - vpa[20:])) < np.mean(np.abs(vpa[:20].mean() - vpa[20:]))
+
+
+def test_query_structure_larger_than_the_layout_is_listed(files, model_path, crystals):
+    from metamat.models.io import load_model
+
+    big = crystals[0][0].supercell((4, 4, 4))  # 128-512 sites, far above the layout
+    layout = model_layout(load_model(model_path))
+    assert big.n_sites > layout.max_sites
+    q = pd.read_csv(files["query"])
+    q.loc[len(q)] = ["g", _pmg(big).to(fmt="cif")]
+    q.to_csv(files["query"], index=False)
+    res = run_fewshot(files["support"], files["query"], target="vpa", model=model_path, structure_column="cif",
+                      plot=False)
+    reasons = {p.row: p.reason for p in res.query_problems}
+    assert "too large" in reasons[7] and "max_sites" in reasons[7]
+    assert res.predictions["prediction"].notna().sum() == 4
