@@ -116,10 +116,15 @@ def _structure_inputs(model, sub, column: str, support: Path, qdf: pd.DataFrame,
 
     rows = sub.data["source_row"].to_numpy() if "source_row" in sub.data else None
     crystals = crystals_or_raise(sub.structures, str(support), column, rows=rows, base_dir=support.parent)
+    layout = model_layout(model)
+    misfits = layout_misfits(crystals, layout) if layout is not None else {}
+    if misfits:
+        raise InputError(problems=[Problem(f"structure too large for the model's crystal graph: it {why}",
+                                           str(support), None if rows is None else int(rows[j]), column)
+                                   for j, (_, why) in misfits.items()])
     X = model_inputs(model, crystals, [crystal_formula(c) for c in crystals], source=str(support))
     qcrystals, problems = crystals_from_objects(qdf[column].to_numpy(dtype=object), str(query), column,
                                                 base_dir=query.parent)
-    layout = model_layout(model)
     idx = [i for i, c in enumerate(qcrystals) if c is not None]
     if layout is not None and idx:  # structures larger than the model's graph layout are listed, not fatal
         for j, (_, why) in layout_misfits([qcrystals[i] for i in idx], layout).items():

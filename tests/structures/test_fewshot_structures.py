@@ -138,3 +138,13 @@ def test_query_structure_larger_than_the_layout_is_listed(files, model_path, cry
     reasons = {p.row: p.reason for p in res.query_problems}
     assert "too large" in reasons[7] and "max_sites" in reasons[7]
     assert res.predictions["prediction"].notna().sum() == 4
+
+
+def test_support_structure_larger_than_the_layout_names_the_row(files, model_path, crystals):
+    sup = pd.read_csv(files["support"])
+    sup.loc[2, "cif"] = _pmg(crystals[0][0].supercell((4, 4, 4))).to(fmt="cif")
+    sup.to_csv(files["support"], index=False)
+    with pytest.raises(InputError, match="too large") as err:
+        run_fewshot(files["support"], files["query"], target="vpa", model=model_path, structure_column="cif",
+                    plot=False)
+    assert [p.row for p in err.value.problems] == [3] and err.value.field == "cif"
