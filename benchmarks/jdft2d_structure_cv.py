@@ -17,7 +17,6 @@ fold. Writes benchmarks/results/jdft2d_structure_cv.json and .png.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 import warnings
 from pathlib import Path
@@ -39,7 +38,7 @@ def main() -> None:
     torch.set_num_threads(1)
 
     from metamat.evaluate.crossval import cross_validate
-    from metamat.evaluate.fewshot import ModelSpec
+    from metamat.evaluate.fewshot import BaselineFactory, ModelSpec
     from metamat.evaluate.plots import save_figure
     from metamat.files import write_json
     from metamat.models.meta.registry import MetaModelFactory
@@ -50,14 +49,12 @@ def main() -> None:
         model_layout,
     )
 
-    sys.path.insert(0, str(HERE))
-    from structure_fewshot import Baseline
 
     t0 = time.perf_counter()
     rows = load_structure_rows(get_structure_task_spec("jdft2d:exfoliation_energy"))
-    specs = {"composition": [ModelSpec("rf[comp]", factory=Baseline("rf", n_estimators=500))],
-             "descriptors": [ModelSpec("rf[comp+struct]", factory=Baseline("rf", n_estimators=500)),
-                             ModelSpec("gp[comp+struct]", factory=Baseline("gp"))]}
+    specs = {"composition": [ModelSpec("rf[comp]", factory=BaselineFactory("rf", n_estimators=500))],
+             "descriptors": [ModelSpec("rf[comp+struct]", factory=BaselineFactory("rf", n_estimators=500)),
+                             ModelSpec("gp[comp+struct]", factory=BaselineFactory("gp"))]}
     layouts = {}
     for item in filter(None, args.meta.split(",")):
         label, path = item.split("=", 1)

@@ -37,18 +37,6 @@ GRAPH_CUTOFF = 4.0  # Å; 5 Å doubles the edges (carbon polymorphs have ~130 ne
 GRAPH_TRAIN = {"batch": 4, "n_query": 32}  # episodes of graphs are ~10x costlier than feature rows
 
 
-class Baseline:
-    """Picklable factory: a baseline by registry name (``label`` only names it in the results)."""
-
-    def __init__(self, name: str, **kw):
-        self.name, self.kw = name, kw
-
-    def __call__(self, kind: str, seed: int):
-        from metamat.models.baselines import make_model
-
-        return make_model(self.name, seed=seed, **self.kw)
-
-
 def build_all(max_rows: int, seed: int):
     from metamat.featurize.graphs import GraphLayout
     from metamat.tasks.structure_tasks import STRUCTURE_TASKS, build_structure_task, load_structure_rows
@@ -96,7 +84,14 @@ def main() -> None:
     warnings.filterwarnings("ignore")
     torch.set_num_threads(args.threads)
 
-    from metamat.evaluate.fewshot import ModelSpec, aggregate, run_fewshot_tasks, summarize, write_fewshot
+    from metamat.evaluate.fewshot import (
+        BaselineFactory,
+        ModelSpec,
+        aggregate,
+        run_fewshot_tasks,
+        summarize,
+        write_fewshot,
+    )
     from metamat.models.meta.registry import MetaModelFactory
     from metamat.tasks.structure_tasks import structure_task_specs
 
@@ -118,8 +113,9 @@ def main() -> None:
         paths[label] = (kind, path)
     shots = [int(k) for k in args.shots.split(",")]
     runs = {
-        "composition": [ModelSpec(f"{n}[comp]", factory=Baseline(n)) for n in ("dummy", "ridge", "knn", "gp", "rf")],
-        "descriptors": [ModelSpec(f"{n}[comp+struct]", factory=Baseline(n)) for n in ("gp", "rf")],
+        "composition": [ModelSpec(f"{n}[comp]", factory=BaselineFactory(n))
+                        for n in ("dummy", "ridge", "knn", "gp", "rf")],
+        "descriptors": [ModelSpec(f"{n}[comp+struct]", factory=BaselineFactory(n)) for n in ("gp", "rf")],
     }
     for label, (kind, path) in paths.items():
         runs.setdefault(kind, []).append(ModelSpec(label, factory=MetaModelFactory(str(path))))

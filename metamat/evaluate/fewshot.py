@@ -212,6 +212,17 @@ class ModelSpec:
         return make_eval_model(resolved, seed, kwargs)
 
 
+class BaselineFactory:
+    """Picklable ``factory(kind, seed)`` for a baseline by registry name with options, so one baseline can
+    appear under several labels (e.g. ``ModelSpec("rf[comp+struct]", factory=BaselineFactory("rf"))``)."""
+
+    def __init__(self, name: str, **kwargs: Any):
+        self.name, self.kwargs = name, kwargs
+
+    def __call__(self, kind: str, seed: int) -> Any:
+        return make_eval_model(resolve_model_name(self.name, kind), seed, self.kwargs)
+
+
 def pretrained_spec(name: str) -> ModelSpec:
     """Evaluate the shipped meta-learned model (``pretrained``) or a saved one (``pretrained:PATH``)."""
     from metamat.models.meta.registry import MetaModelFactory

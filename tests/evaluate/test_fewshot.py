@@ -248,3 +248,11 @@ def test_episode_scaler_never_sees_query_targets():
     ep2 = Episode(other, ep.support, ep.query)
     assert np.allclose(ep.y_support_fit, ep2.y_support_fit)
     assert ep.scaler.mean_ == pytest.approx(ep2.scaler.mean_)
+
+
+def test_baseline_factory_labels_one_baseline_with_options():
+    from metamat.evaluate.fewshot import BaselineFactory
+
+    reg = BaselineFactory("rf", n_estimators=7)("regression", 3)
+    clf = BaselineFactory("rf", n_estimators=7)("classification", 3)
+    assert reg.get_params()["n_estimators"] == 7 and type(reg) is not type(clf)
