@@ -4,7 +4,9 @@ The energy depends on positions only through the symmetry functions ``G`` and ``
 edge vectors of atom ``i``. So ``dE/dd_e = sum_f dE/dG_{i(e) f} J_{e f}`` with ``J_{e f} = dG_{i(e) f}/dd_e``,
 which the descriptor's analytic vector-Jacobian product gives once per frame (one pass per feature).
 Training then needs only the network and a small contraction per step, yet its forces equal autograd
-through the descriptors exactly.
+through the descriptors exactly. The Jacobians are stored per atom, its edges padded to the largest
+neighbour count ``K`` (``(N, F, K * 3)``, zeros in the padding), so that the contraction is one batched
+``(1, F) @ (F, 3K)`` product per atom (a training step takes half the time of one product per edge).
 """
 
 from __future__ import annotations
@@ -28,14 +30,13 @@ class FrameTensors:
     features: torch.Tensor  # (N, F)
     species: torch.Tensor  # (N,)
     forces: torch.Tensor  # (N, 3) reference
-    jacobian: torch.Tensor  # (E, F, 3)
-    center: torch.Tensor  # (E,) global atom index
-    neighbor: torch.Tensor  # (E,)
+    jacobian: torch.Tensor  # (N, F, K * 3): [i, f, 3 k + c] = dG_{i f} / d(edge vector k of atom i)_c
+    neighbor: torch.Tensor  # (N, K) global atom index of each edge's neighbour (the atom itself in padding)
+    n_edges: int  # real edges
     energy: torch.Tensor  # (B,) reference total energy, float64
     n_atoms: torch.Tensor  # (B,)
     counts: np.ndarray  # (B, n_elements) atoms of each element per frame
     atom_start: np.ndarray  # (B + 1,)
-    edge_start: np.ndarray  # (B + 1,)
 
     @property
     def n_frames(self) -> int:
@@ -51,7 +52,6 @@ class Batch:
     atom_frame: torch.Tensor
     forces: torch.Tensor
     jacobian: torch.Tensor
-    center: torch.Tensor
     neighbor: torch.Tensor
     energy: torch.Tensor
     n_atoms: torch.Tensor
@@ -72,36 +72,51 @@ def frame_jacobian(model: Potential, atoms: Atoms) -> tuple[torch.Tensor, torch.
     return feats.detach(), jac, g
 
 
+def _pad_per_atom(jac: torch.Tensor, center: torch.Tensor, neighbor: torch.Tensor, n_atoms: int,
+                  width: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Edge Jacobians ``(E, F, 3)`` -> per-atom ``(N, F, width * 3)`` and neighbour table ``(N, width)``."""
+    order = torch.argsort(center, stable=True)
+    c = center[order]
+    slot = torch.arange(len(c)) - torch.searchsorted(c, c)  # rank of the edge among its atom's edges
+    padded = jac.new_zeros(n_atoms, width, jac.shape[1], 3)
+    padded[c, slot] = jac[order]
+    table = torch.arange(n_atoms).unsqueeze(1).repeat(1, width)
+    table[c, slot] = neighbor[order]
+    return padded.permute(0, 2, 1, 3).reshape(n_atoms, jac.shape[1], width * 3), table
+
+
 def precompute(model: Potential, frames: Sequence[Atoms], dtype: torch.dtype = torch.float32,
                progress=None) -> FrameTensors:
     """Descriptors and Jacobians of every frame; ``progress(k)`` is called after each frame."""
     if not frames:
         raise InputError("no frames to precompute", field="frames")
-    feats, species, forces, jacs, centers, neighbors = [], [], [], [], [], []
+    feats, species, forces, per_frame = [], [], [], []
     energy, n_atoms, counts = [], [], []
-    atom_start, edge_start = [0], [0]
     n_el = len(model.elements)
     for k, atoms in enumerate(frames):
         f, j, g = frame_jacobian(model, atoms)
-        ref_f = frame_forces(atoms)
         feats.append(f.to(dtype))
-        jacs.append(j.to(dtype))
         species.append(g.species)
-        forces.append(torch.as_tensor(ref_f, dtype=dtype))
-        centers.append(g.center + atom_start[-1])
-        neighbors.append(g.neighbor + atom_start[-1])
+        forces.append(torch.as_tensor(frame_forces(atoms), dtype=dtype))
+        per_frame.append((j.to(dtype), g.center, g.neighbor))
         energy.append(frame_energy(atoms))
         n_atoms.append(len(atoms))
         counts.append(np.bincount(g.species.numpy(), minlength=n_el))
-        atom_start.append(atom_start[-1] + len(atoms))
-        edge_start.append(edge_start[-1] + len(g.center))
         if progress is not None:
             progress(k + 1)
+    width = max(int(torch.bincount(c).max()) if len(c) else 0 for _, c, _ in per_frame)
+    width = max(width, 1)
+    jacs, tables, offset = [], [], 0
+    for (j, c, nb), n in zip(per_frame, n_atoms, strict=True):
+        jp, table = _pad_per_atom(j, c, nb, n, width)
+        jacs.append(jp)
+        tables.append(table + offset)
+        offset += n
     return FrameTensors(
         features=torch.cat(feats), species=torch.cat(species), forces=torch.cat(forces),
-        jacobian=torch.cat(jacs), center=torch.cat(centers), neighbor=torch.cat(neighbors),
+        jacobian=torch.cat(jacs), neighbor=torch.cat(tables), n_edges=sum(len(c) for _, c, _ in per_frame),
         energy=torch.tensor(energy, dtype=torch.float64), n_atoms=torch.tensor(n_atoms),
-        counts=np.array(counts), atom_start=np.array(atom_start), edge_start=np.array(edge_start),
+        counts=np.array(counts), atom_start=np.concatenate([[0], np.cumsum(n_atoms)]),
     )
 
 
@@ -109,19 +124,19 @@ def make_batch(data: FrameTensors, frame_ids: Sequence[int] | np.ndarray) -> Bat
     """Gather frames into a batch with atom indices renumbered from 0."""
     ids = np.asarray(frame_ids, dtype=np.int64)
     a0, a1 = data.atom_start[ids], data.atom_start[ids + 1]
-    e0, e1 = data.edge_start[ids], data.edge_start[ids + 1]
-    na, ne = a1 - a0, e1 - e0
+    na = a1 - a0
     local_start = np.cumsum(na) - na
-    aidx = np.repeat(a0 - local_start, na) + np.arange(na.sum())
-    eidx = np.repeat(e0 - np.cumsum(ne) + ne, ne) + np.arange(ne.sum())
-    shift = torch.from_numpy(np.repeat(local_start - a0, ne))
-    aidx_t, eidx_t = torch.from_numpy(aidx), torch.from_numpy(eidx)
+    aidx = torch.from_numpy(np.repeat(a0 - local_start, na) + np.arange(na.sum()))
+    shift = torch.from_numpy(np.repeat(local_start - a0, na)).unsqueeze(1)
+
+    def take(t: torch.Tensor) -> torch.Tensor:
+        return t.index_select(0, aidx)  # 3x faster than t[aidx] for the large Jacobian
+
     return Batch(
-        features=data.features[aidx_t], species=data.species[aidx_t],
-        atom_frame=torch.from_numpy(np.repeat(np.arange(len(ids)), na)), forces=data.forces[aidx_t],
-        jacobian=data.jacobian[eidx_t], center=data.center[eidx_t] + shift,
-        neighbor=data.neighbor[eidx_t] + shift, energy=data.energy[torch.from_numpy(ids)],
-        n_atoms=data.n_atoms[torch.from_numpy(ids)],
+        features=take(data.features), species=take(data.species),
+        atom_frame=torch.from_numpy(np.repeat(np.arange(len(ids)), na)), forces=take(data.forces),
+        jacobian=take(data.jacobian), neighbor=take(data.neighbor) + shift,
+        energy=data.energy[torch.from_numpy(ids)], n_atoms=data.n_atoms[torch.from_numpy(ids)],
     )
 
 
@@ -133,9 +148,10 @@ def batch_energy_forces(model: Potential, batch: Batch, create_graph: bool) -> t
         n_frames = len(batch.energy)
         e_frames = torch.zeros(n_frames, dtype=e_atoms.dtype).index_add(0, batch.atom_frame, e_atoms)
         (de_dg,) = torch.autograd.grad(e_frames.sum(), feats, create_graph=create_graph)
-    dvec = torch.bmm(de_dg[batch.center].unsqueeze(1), batch.jacobian).squeeze(1)
-    forces = torch.zeros_like(batch.forces).index_add(0, batch.center, dvec).index_add(0, batch.neighbor, -dvec)
-    return e_frames, forces
+    n, width = batch.neighbor.shape
+    dvec = torch.bmm(de_dg.unsqueeze(1), batch.jacobian).view(n, width, 3)  # dE/d(edge vector), 0 in padding
+    return e_frames, dvec.sum(1) - torch.zeros_like(batch.forces).index_add(0, batch.neighbor.reshape(-1),
+                                                                             dvec.reshape(-1, 3))
 
 
 def fit_scaling_from_frames(model: Potential, frames: Sequence[Atoms]) -> Potential:

@@ -57,6 +57,7 @@ def load_potential(directory: str | os.PathLike) -> Potential:
     try:
         model = Potential.from_config(config["model"])
         state = load_file(str(w_path))
+        state.setdefault("descriptor.ang_rs", model.descriptor.ang_rs)  # files from before shifted channels
         model.load_state_dict(state, strict=True)
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
         raise InputError(f"weights do not match the configuration: {exc}", source=str(src)) from exc

@@ -192,7 +192,7 @@ def _copy_networks(model: Potential, source: Potential, element_map: dict[str, s
 def _fit(model: Potential, train: FrameTensors, valid: FrameTensors, s: TrainSettings, bar,
          deadline: float | None = None) -> tuple[list, dict]:
     rng = np.random.default_rng(s.seed)
-    max_epochs = s.max_epochs or auto_epochs(len(train.center))
+    max_epochs = s.max_epochs or auto_epochs(train.n_edges)
     opt = torch.optim.Adam(model.parameters(), lr=s.lr)
     if s.schedule == "plateau":
         sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=s.lr_factor, patience=s.lr_patience)

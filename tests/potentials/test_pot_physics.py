@@ -12,6 +12,7 @@ from scipy.spatial.transform import Rotation
 from metamat.potentials import Potential, PotentialCalculator
 from metamat.potentials import symmetry_functions as sf
 from metamat.potentials.dataset import fit_scaling_from_frames
+from metamat.potentials.network import TorchGraph
 from metamat.potentials.symmetry_functions import DescriptorSettings
 
 torch.set_num_threads(1)
@@ -173,12 +174,16 @@ def si64(rattle: float = 0.1, seed: int = 0) -> Atoms:
     return atoms
 
 
-@pytest.mark.parametrize("chunk,activation", [(sf._ANGULAR_CHUNK, "silu"), (1, "softplus"), (1, "tanh")])
-def test_analytic_gradient_matches_autograd(monkeypatch, chunk, activation):  # chunk 1: one atom per chunk
+SHIFTED = DescriptorSettings.from_dict({**SETTINGS.to_dict(), "angular_shifted": [(2.0, 2.4)]})
+
+
+@pytest.mark.parametrize("chunk,activation,settings", [(sf._ANGULAR_CHUNK, "silu", SETTINGS), (1, "softplus", SETTINGS),
+                                                       (1, "tanh", SETTINGS), (sf._ANGULAR_CHUNK, "tanh", SHIFTED)])
+def test_analytic_gradient_matches_autograd(monkeypatch, chunk, activation, settings):  # chunk 1: one atom per chunk
     monkeypatch.setattr(sf, "_ANGULAR_CHUNK", chunk)
     with torch.random.fork_rng():
         torch.manual_seed(2)
-        model = Potential(["Si", "Ge"], SETTINGS, hidden=(8, 6), activation=activation)
+        model = Potential(["Si", "Ge"], settings, hidden=(8, 6), activation=activation)
     lonely = cluster()
     lonely.positions[0] += [30.0, 0.0, 0.0]  # an atom without neighbours
     frames = [si_ge_cell(1), lonely, si_ge_cell(2).repeat((1, 2, 1))]
@@ -246,3 +251,29 @@ def test_check_state_reports_what_ase_reports():
     for other in changed:
         assert sorted(calc.check_state(other)) == sorted(compare_atoms(calc.atoms, other))
     assert calc.check_state(changed[0]) == [] and calc.check_state(changed[1]) == ["positions"]
+
+
+def test_shifted_angular_function_matches_hand_value():
+    """G5 with a shift r_s on a 3-atom cluster: the one neighbour pair of atom 0, by hand."""
+    eta, rs, zeta, lam, rc = 1.5, 2.2, 4.0, -1.0, 3.5
+    settings = DescriptorSettings(cutoff=4.0, angular_cutoff=rc, radial=[(0.1, 0.0)], angular_eta=[],
+                                  angular_shifted=[(eta, rs)], zeta=[zeta], lambdas=[lam])
+    atoms = Atoms("Si3", positions=[[0.0, 0.0, 0.0], [2.1, 0.0, 0.0], [0.8, 2.3, 0.4]])
+    model = Potential(["Si"], settings, hidden=(4,))
+    g = model.graphs([atoms])
+    tg = TorchGraph.from_graph(g)
+    vec = model.edge_vectors(torch.as_tensor(g.positions), torch.as_tensor(g.cells), tg)
+    feats = model.descriptor(vec, tg.center, tg.neighbor, tg.species).numpy()
+    a, b = atoms.positions[1], atoms.positions[2]
+    ra, rb = np.linalg.norm(a), np.linalg.norm(b)
+    cos = a @ b / (ra * rb)
+
+    def fc(r):
+        return 0.5 * (np.cos(np.pi * r / rc) + 1.0)
+
+    gauss = np.exp(-eta * ((ra - rs) ** 2 + (rb - rs) ** 2))
+    hand = 2 ** (1 - zeta) * (1 + lam * cos) ** zeta * gauss * fc(ra) * fc(rb)
+    assert hand > 1e-3
+    np.testing.assert_allclose(feats[0, 1], hand, rtol=1e-12)
+    old = DescriptorSettings.from_dict({"angular_eta": [0.005, 0.06]})  # a file from before shifted channels
+    assert old.angular_shifted == [] and old.n_angular() == 16
