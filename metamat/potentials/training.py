@@ -66,8 +66,9 @@ class TrainSettings:
         return cls(**d)
 
 
-EDGE_EPOCH_BUDGET = 9.64e8  # edges x epochs of a default training (~10 min for mlearn Cu/Ni: 699/650 epochs)
-MAX_AUTO_EPOCHS = 1000
+EDGE_EPOCH_BUDGET = 1.446e9  # edges x epochs of a default training (mlearn Cu/Ni: 1048/975 epochs, ~10 min on
+# 2 threads including ~2 min of descriptor Jacobians)
+MAX_AUTO_EPOCHS = 2000
 
 
 def auto_epochs(n_edges: int) -> int:
