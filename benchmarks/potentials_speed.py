@@ -70,10 +70,10 @@ def metamat_model(model_dir: str | None):
     from metamat.potentials import Potential, load_potential
     from metamat.potentials.dataset import fit_scaling_from_frames
 
-    if model_dir:
+    if model_dir and model_dir != "untrained":
         return load_potential(model_dir), model_dir
     default = RESULTS / "potentials_mlearn" / "Si" / "model"
-    if (default / "config.json").exists():
+    if model_dir is None and (default / "config.json").exists():
         return load_potential(default), str(default.relative_to(HERE.parent))
     torch.manual_seed(0)  # untrained weights cost exactly as much as trained ones
     model = fit_scaling_from_frames(Potential(["Si"]), [si64(1)])
@@ -98,7 +98,8 @@ def sevennet_calculator():
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", help="saved metamat potential directory")
+    ap.add_argument("--model", help="saved metamat potential directory, or 'untrained' for the default "
+                                    "architecture (default: the mlearn Si model if present)")
     ap.add_argument("--calls", type=int, default=50)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--skip-others", action="store_true", help="do not time CHGNet / SevenNet")

@@ -33,7 +33,7 @@ class DescriptorSettings:
     summed over unordered neighbour pairs within ``angular_cutoff``, for every ``(eta, r_s)`` channel x
     ``zeta`` x ``lambda`` (``zeta`` powers of two). Channels: ``(eta, 0)`` for each ``angular_eta`` (Behler's
     G5), then the ``(eta, r_s)`` pairs of ``angular_shifted``, narrow channels that resolve the angles within
-    one neighbour shell (on mlearn Ni they cut the test energy MAE from 0.95 to 0.65 meV/atom).
+    one neighbour shell (mlearn Ni, 650 epochs: test MAE 0.95 -> 0.72 meV/atom, 0.024 -> 0.021 eV/Å).
     """
 
     cutoff: float = 5.5
@@ -101,7 +101,7 @@ VJP = Callable[[torch.Tensor], torch.Tensor]
 class SymmetryFunctions(torch.nn.Module):
     """Map edge vectors of a graph to per-atom features ``(N, n_features)``.
 
-    Feature order: radial ``[neighbour element][G2]``, then angular ``[element pair][eta][zeta][lambda]``.
+    Feature order: radial ``[neighbour element][G2]``, then angular ``[element pair][channel][zeta][lambda]``.
 
     The angular sums run over each centre's neighbours in a padded ``(atom, slot)`` layout: with unit
     vectors ``U`` and radial factors ``R`` of one centre, ``sum_{a<b} R_a R_b P(u_a.u_b)`` is

@@ -3,7 +3,8 @@
 Per-element energy offsets are fitted first (least squares of total energies on element counts), then the
 networks with Adam on ``energy_weight * MSE(E/atom) + force_weight * MSE(F)``, the LR decayed exponentially
 from ``lr`` to ``min_lr`` over the epochs (or halved on validation plateaus) and the weights of the best
-validation loss kept (early stopping after ``patience`` epochs without improvement).
+validation score (the loss with MAEs in place of RMSEs) kept (early stopping after ``patience`` epochs without
+improvement).
 """
 
 from __future__ import annotations
@@ -104,7 +105,12 @@ def _loss(model: Potential, batch: Batch, s: TrainSettings, create_graph: bool) 
     df = forces - batch.forces
     e_mse, f_mse = (de * de).mean(), (df * df).mean()
     loss = s.energy_weight * e_mse + s.force_weight * f_mse
-    return loss, {"energy_rmse": float(e_mse.detach()) ** 0.5, "force_rmse": float(f_mse.detach()) ** 0.5}
+    with torch.no_grad():
+        e_mae, f_mae = float(de.abs().mean()), float(df.abs().mean())
+    return loss, {"energy_rmse": float(e_mse.detach()) ** 0.5, "force_rmse": float(f_mse.detach()) ** 0.5,
+                  # model selection: the loss with MAEs in place of RMSEs, so that one validation frame
+                  # far from the rest (mlearn Si) cannot pick the weights of an early epoch
+                  "score": s.energy_weight * e_mae**2 + s.force_weight * f_mae**2}
 
 
 def _progress(enabled: bool):
@@ -218,18 +224,19 @@ def _fit(model: Potential, train: FrameTensors, valid: FrameTensors, s: TrainSet
             opt.step()
             tr_loss += float(loss.detach()) * len(batch.energy)
         v_loss, v_metrics = _loss(model, valid_batch, s, create_graph=False)
-        v_loss = float(v_loss.detach())
+        v_loss, v_score = float(v_loss.detach()), v_metrics["score"]
         lr = opt.param_groups[0]["lr"]
         if s.schedule == "plateau":
-            sched.step(v_loss)
+            sched.step(v_score)
         else:
             sched.step()
         history.append({"epoch": epoch, "train_loss": tr_loss / train.n_frames, "valid_loss": v_loss,
+                        "valid_score": v_score,
                         "valid_energy_rmse_mev_per_atom": 1e3 * v_metrics["energy_rmse"],
                         "valid_force_rmse": v_metrics["force_rmse"], "lr": lr,
                         "time_s": time.perf_counter() - t0})
-        if v_loss < best:
-            best, since_best = v_loss, 0
+        if v_score < best:
+            best, since_best = v_score, 0
             best_state = copy.deepcopy(model.state_dict())
         else:
             since_best += 1
@@ -246,5 +253,5 @@ def _fit(model: Potential, train: FrameTensors, valid: FrameTensors, s: TrainSet
         break
     if best_state is not None:
         model.load_state_dict(best_state)
-    return history, {"epochs": len(history), "max_epochs": max_epochs, "stop_reason": stop, "best_valid_loss": best,
+    return history, {"epochs": len(history), "max_epochs": max_epochs, "stop_reason": stop, "best_valid_score": best,
                      "fit_s": time.perf_counter() - t0}
