@@ -97,6 +97,13 @@ def test_training_learns_and_is_reproducible(data, trained):
     e_ref = np.array([a.info["energy"] / len(a) for a in test])
     assert metrics["energy_mae_mev_per_atom"] < 1e3 * np.abs(e_ref - e_ref.mean()).mean()
     assert trained.train_info["n_valid"] == 2 and len(trained.history) == trained.train_info["epochs"]
+    # weights are selected by the MAE-based validation score, not by the MSE loss
+    assert trained.train_info["best_valid_score"] == min(h["valid_score"] for h in trained.history)
+    _, valid = split_frames(train, SMALL.valid_fraction, SMALL.seed)
+    m = test_potential(trained, valid)  # the returned weights reproduce the best score
+    score = SMALL.energy_weight * (m["energy_mae_mev_per_atom"] / 1e3) ** 2 + \
+        SMALL.force_weight * m["force_mae_ev_per_angstrom"] ** 2
+    assert score == pytest.approx(trained.train_info["best_valid_score"], rel=1e-4)
     again = train_potential(train, settings=SMALL, progress=False)
     for (k, v), w in zip(trained.state_dict().items(), again.state_dict().values(), strict=True):
         assert torch.equal(v, w), k
