@@ -1,6 +1,6 @@
 """How far can the few-shot error fall? A random forest given n = 10 ... all materials of the very property.
 
-    METAMAT_DATA_DIR=../shared/data python benchmarks/fewshot_ceiling.py [--episodes 20] [--n-jobs 2]
+    METAMAT_DATA_DIR=../shared/data python benchmarks/fewshot_ceiling.py [--episodes 4] [--n-jobs 2]
 
 For each meta-test task and each of the first ``--episodes`` k = 10 episodes of ``metamat bench fewshot``
 (same seed, so the same query materials), a random forest (100 trees, composition features) is trained on
@@ -9,7 +9,8 @@ them) and scored on that query. The "all" column is what composition features ca
 property has been measured on thousands of materials instead of ten: a ceiling for any k = 10 learner
 that sees only composition. The meta-learner target of issue 4 (30% below RF at k = 10) is compared to it.
 
-Writes benchmarks/results/fewshot_ceiling.{json,png} and prints a markdown table.
+Writes benchmarks/results/fewshot_ceiling.{json,png} and prints a markdown table. Cost: the forests on all
+rows of the large tasks take most of the time (4 episodes: about 10 minutes on 2 cores).
 """
 
 from __future__ import annotations
@@ -90,7 +91,7 @@ def plot(table: dict, target: float, path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--episodes", type=int, default=20)
+    ap.add_argument("--episodes", type=int, default=4)
     ap.add_argument("--n-jobs", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
