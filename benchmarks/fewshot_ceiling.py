@@ -26,15 +26,16 @@ from joblib import Parallel, delayed
 
 from metamat.evaluate.fewshot import (
     DEFAULT_MAX_QUERY,
-    _model_seed,
     build_tasks,
     effective_policy,
     make_episode,
     make_eval_model,
+    model_seed,
     score_model,
     task_key,
     write_json,
 )
+from metamat.evaluate.plots import save_figure
 from metamat.tasks.task import Episode, Task
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -58,7 +59,7 @@ def run_episode(task: Task, i: int, policy: str, seed: int) -> list[dict]:
     episode = make_episode(task, K, i, seed=seed, policy=policy, max_query=DEFAULT_MAX_QUERY)
     pool = eligible_rows(task, episode, policy)
     rng = np.random.default_rng([seed, task_key(task), i, 7])
-    mseed = _model_seed(seed, task_key(task), K, i)
+    mseed = model_seed(seed, task_key(task), K, i)
     rows = [{"task": task.name, "episode": i, "n": "support", "n_train": K,
              "smae": score_model(make_eval_model("rf", mseed), episode)["smae"]}]
     for n in SIZES:
@@ -85,7 +86,7 @@ def plot(table: dict, target: float, path: Path) -> None:
     ax.set_ylabel("scale-free MAE on the k = 10 queries")
     ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
-    fig.savefig(path, dpi=130)
+    save_figure(fig, path)
     plt.close(fig)
 
 

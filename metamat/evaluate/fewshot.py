@@ -328,7 +328,7 @@ def make_episode(task: Task, k: int, i: int, *, seed: int = 0, policy: str = "ch
     return sample_episode(task, int(k), n_query=max_query, policy=policy, rng=rng)
 
 
-def _model_seed(seed: int, key: int, k: int, i: int) -> int:
+def model_seed(seed: int, key: int, k: int, i: int) -> int:
     return int(np.random.SeedSequence([int(seed), key, int(k), int(i), 1]).generate_state(1)[0] % (2**31 - 1))
 
 
@@ -354,7 +354,7 @@ def run_chunk(task: Task, k: int, episodes: Sequence[int], specs: Sequence[Model
                 except ValueError as exc:
                     records.append({**base, "skipped": str(exc)})
                     continue
-                mseed = _model_seed(seed, key, k, i)
+                mseed = model_seed(seed, key, k, i)
                 for spec in specs:
                     start, cpu = time.perf_counter(), time.process_time()
                     try:

@@ -105,12 +105,12 @@ def _loss(model: Potential, batch: Batch, s: TrainSettings, create_graph: bool) 
     df = forces - batch.forces
     e_mse, f_mse = (de * de).mean(), (df * df).mean()
     loss = s.energy_weight * e_mse + s.force_weight * f_mse
-    with torch.no_grad():
+    metrics = {"energy_rmse": float(e_mse.detach()) ** 0.5, "force_rmse": float(f_mse.detach()) ** 0.5}
+    if not create_graph:  # validation: model selection uses the loss with MAEs in place of RMSEs, so that one
+        # frame far from the rest (mlearn Si) cannot pick the weights of an early epoch
         e_mae, f_mae = float(de.abs().mean()), float(df.abs().mean())
-    return loss, {"energy_rmse": float(e_mse.detach()) ** 0.5, "force_rmse": float(f_mse.detach()) ** 0.5,
-                  # model selection: the loss with MAEs in place of RMSEs, so that one validation frame
-                  # far from the rest (mlearn Si) cannot pick the weights of an early epoch
-                  "score": s.energy_weight * e_mae**2 + s.force_weight * f_mae**2}
+        metrics["score"] = s.energy_weight * e_mae**2 + s.force_weight * f_mae**2
+    return loss, metrics
 
 
 def _progress(enabled: bool):
