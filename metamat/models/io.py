@@ -77,7 +77,9 @@ def load_model(path: str | os.PathLike, **overrides: Any):
         raise ValueError(f"{base}.json: unsupported model format {cfg.get('format_version')!r}")
     tensors = load_file(str(base.with_suffix(".safetensors")))
     params = dict(cfg["params"])
-    params.update(overrides)
+    model = make_meta_model(cfg["model"])
+    # options added after a file was written keep the behaviour the file was trained with
+    params = {**getattr(model, "legacy_params", {}), **params, **overrides}
     model = make_meta_model(cfg["model"], **params)
     model.prep_ = PoolFeaturePrep.from_tensors({k[5:]: v for k, v in tensors.items() if k.startswith("prep.")})
     model.load_extra_config(cfg.get("fitted", {}))

@@ -63,3 +63,28 @@ def test_protonet_classifier(tasks, tmp_path):
 def test_unknown_name():
     with pytest.raises(ValueError, match="unknown meta-model"):
         make_meta_model("nope")
+
+
+def test_files_from_before_an_option_keep_their_losses(tasks, tmp_path):
+    """A MAML-family file written before ``query_loss``/``inner_loss`` existed adapts with the squared error it
+    was trained with (not the new Huber default): predictions equal those of the model with inner_loss='mse'."""
+    import json
+
+    reg = [t for t in tasks if t.kind == "regression"]
+    m = make_meta_model("metasgd", hidden=(16,), embed_dim=8, inner_steps=2, query_loss="gaussian",
+                        inner_loss="mse").meta_fit(reg[:3], reg[3:], **FAST)
+    save_model(m, tmp_path / "old")
+    cfg_path = tmp_path / "old.json"
+    cfg = json.loads(cfg_path.read_text())
+    del cfg["params"]["query_loss"], cfg["params"]["inner_loss"]
+    cfg_path.write_text(json.dumps(cfg))
+    old = load_model(tmp_path / "old")
+    assert (old.query_loss, old.inner_loss) == ("gaussian", "mse")
+    ep = sample_episode(reg[3], 10, n_query=30, rng=1)
+    y = ep.y_support.copy()
+    y[0] += 50 * np.std(y)  # an outlying support value: Huber and squared error adapt differently
+    expected = m.fit(ep.X_support, y).predict(ep.X_query)
+    np.testing.assert_allclose(old.fit(ep.X_support, y).predict(ep.X_query), expected, rtol=1e-6, atol=1e-9)
+    huber = load_model(tmp_path / "old", inner_loss="huber").fit(ep.X_support, y).predict(ep.X_query)
+    assert np.max(np.abs(huber - expected)) > 1e-3 * np.std(ep.y_support)
+    assert load_model(tmp_path / "old", inner_loss="huber").inner_loss == "huber"  # overrides still win

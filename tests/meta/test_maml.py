@@ -43,8 +43,11 @@ def _reference_loss(m, xs, ys, xq, yq):
         shift = torch.func.functional_call(body, params, (xs[b],))[:, 0].mean()
         params["head.bias"] = params["head.bias"] - torch.stack([shift, torch.zeros_like(shift)])
         for _ in range(m.inner_steps):
+            # fresh graph nodes: the inner gradient is taken at the shifted start, not through the shift itself
+            params = {n: p * 1.0 for n, p in params.items()}
             out = torch.func.functional_call(body, params, (xs[b],))
-            loss = ((out[:, 0] - ys[b]) ** 2).mean()
+            loss = (2.0 * torch.nn.functional.huber_loss(out[:, 0], ys[b], delta=1.0) if m.inner_loss == "huber"
+                    else ((out[:, 0] - ys[b]) ** 2).mean())
             adapt = [n for n in names if n in lrs]
             grads = torch.autograd.grad(loss, [params[n] for n in adapt], create_graph=not m.first_order,
                                         retain_graph=True)
@@ -54,14 +57,19 @@ def _reference_loss(m, xs, ys, xq, yq):
             grads = [g * torch.clamp(m.inner_clip / (norm + 1e-12), max=1.0) for g in grads]
             params = {**params, **{n: params[n] - lrs[n] * g for n, g in zip(adapt, grads, strict=True)}}
         out = torch.func.functional_call(body, params, (xq[b],))
-        mean, log_std = out[:, 0], out[:, 1].clamp(-5.0, 3.0)
-        total = total + (log_std + 0.5 * ((yq[b] - mean) / torch.exp(log_std)) ** 2).mean() + 0.5 * np.log(2 * np.pi)
+        mean, std = out[:, 0], torch.exp(out[:, 1].clamp(-5.0, 3.0))
+        dist = (torch.distributions.Laplace(mean, std / np.sqrt(2.0)) if m.query_loss == "laplace"
+                else torch.distributions.Normal(mean, std))
+        total = total - dist.log_prob(yq[b]).mean()
     return total / len(xs)
 
 
-@pytest.mark.parametrize("name", ["maml", "fomaml", "anil", "metasgd"])
-def test_meta_gradient_matches_autograd_loop(name, tasks):
-    m = _built(name, tasks)
+@pytest.mark.parametrize(("name", "query_loss", "inner_loss"),
+                         [("maml", "gaussian", "mse"), ("fomaml", "gaussian", "mse"), ("anil", "gaussian", "mse"),
+                          ("metasgd", "gaussian", "mse"), ("metasgd", "laplace", "mse"),
+                          ("metasgd", "laplace", "huber"), ("fomaml", "laplace", "huber")])
+def test_meta_gradient_matches_autograd_loop(name, query_loss, inner_loss, tasks):
+    m = _built(name, tasks, query_loss=query_loss, inner_loss=inner_loss)
     rng = np.random.default_rng(0)
     eps = [sample_episode(tasks[i], 8, n_query=20, rng=rng) for i in range(4)]
     batch = m.episode_tensors(eps)
@@ -82,6 +90,24 @@ def test_second_order_differs_from_first_order(tasks):
         enc = m.net_.body.encoder.net[0].weight
         g[name] = torch.autograd.grad(m.batch_loss(*m.episode_tensors(eps)), enc)[0]
     assert not torch.allclose(g["maml"], g["fomaml"])
+
+
+def test_laplace_query_loss_is_the_laplace_nll_with_the_predicted_std(tasks):
+    """Hand value: zero adaptation, so the loss is the Laplace NLL of the raw network output, scale std/sqrt 2."""
+    m = _built("metasgd", tasks, query_loss="laplace")
+    m.inner_steps = 0
+    rng = np.random.default_rng(2)
+    xs, ys, xq, yq = m.episode_tensors([sample_episode(tasks[0], 8, n_query=20, rng=rng)])
+    with torch.no_grad():
+        out = m.net_.body(xq[0]).double()
+        shift = m.net_.body(xs[0])[:, 0].double().mean()
+        mu, b = out[:, 0] - shift, np.exp(out[:, 1].clamp(-5, 3).numpy()) / np.sqrt(2.0)
+        expected = np.mean(np.log(2 * b) + np.abs(yq[0].double().numpy() - mu.numpy()) / b)
+        assert float(m.batch_loss(xs, ys, xq, yq)) == pytest.approx(expected, rel=1e-5)
+    with pytest.raises(ValueError, match="query_loss"):
+        _built("metasgd", tasks, query_loss="cauchy")
+    with pytest.raises(ValueError, match="inner_loss"):
+        _built("metasgd", tasks, inner_loss="l1")
 
 
 @pytest.mark.parametrize("name", ["maml", "anil"])

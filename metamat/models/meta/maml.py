@@ -6,18 +6,24 @@ a predictive std).
 
 - Inner loop (per task, written with ``torch.func.grad`` + ``functional_call``): the head bias is first
   shifted so that the mean prediction on the support equals the support mean, then ``inner_steps`` SGD
-  steps (gradient norm clipped at ``inner_clip``) on the support's mean-squared error adapt every parameter
-  (MAML) or only the head (``anil=True``).
-- Outer loop: Gaussian negative log-likelihood of the query under the adapted parameters, averaged over a
-  batch of tasks with ``torch.func.vmap``; gradients flow through the inner loop (second order) or treat the
-  inner gradients as constants (``first_order=True``, FOMAML).
+  steps (gradient norm clipped at ``inner_clip``) on a support loss adapt every parameter (MAML) or only the
+  head (``anil=True``). The support loss is 2 x Huber with delta = 1 standardized unit (default: squared
+  error for small residuals, linear beyond, so one outlying support material cannot drag the fit) or the
+  plain squared error (``inner_loss='mse'``).
+- Outer loop: negative log-likelihood of the query under the adapted parameters, averaged over a batch of
+  tasks with ``torch.func.vmap``: Laplace (default; the predicted mean is then a median, which minimizes the
+  absolute error the benchmarks score) or Gaussian (``query_loss='gaussian'``). Laplace + Huber beat
+  Gaussian + squared error on meta-validation and by 3-6% on the meta-test tasks over three seeds
+  (``benchmarks/meta_ablation.py``).
+  Gradients flow through the inner loop (second order) or treat the inner gradients as constants
+  (``first_order=True``, FOMAML).
 - ``meta_sgd=True`` learns one inner learning rate per parameter entry (Meta-SGD; stored as log-rates).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -55,12 +61,15 @@ class _MAMLNet(nn.Module):
 
 
 class MAMLRegressor(MetaLearner):
-    """MAML / FOMAML / ANIL / Meta-SGD regressor with a heteroscedastic Gaussian head."""
+    """MAML / FOMAML / ANIL / Meta-SGD regressor with a heteroscedastic head."""
+
+    # saved files without these options were trained (and are adapted) with the losses of that time
+    legacy_params: ClassVar[dict[str, str]] = {"query_loss": "gaussian", "inner_loss": "mse"}
 
     def __init__(self, hidden: Sequence[int] = (128,), embed_dim: int = 64, encoder: str = "mlp",
                  inner_steps: int = 5, inner_lr: float = 0.3, first_order: bool = False, anil: bool = False,
                  meta_sgd: bool = False, inner_clip: float = 10.0, target_transform: str = "identity",
-                 seed: int = 0,
+                 query_loss: str = "laplace", inner_loss: str = "huber", seed: int = 0,
                  encoder_options: dict[str, Any] | None = None):
         self.hidden = hidden
         self.embed_dim = embed_dim
@@ -73,9 +82,15 @@ class MAMLRegressor(MetaLearner):
         self.meta_sgd = meta_sgd
         self.inner_clip = inner_clip
         self.target_transform = target_transform
+        self.query_loss = query_loss
+        self.inner_loss = inner_loss
         self.seed = seed
 
     def _build(self, in_dim: int) -> None:
+        if self.query_loss not in ("gaussian", "laplace"):
+            raise ValueError(f"query_loss must be 'gaussian' or 'laplace', got {self.query_loss!r}")
+        if self.inner_loss not in ("mse", "huber"):
+            raise ValueError(f"inner_loss must be 'mse' or 'huber', got {self.inner_loss!r}")
         enc = build_encoder(self._encoder_config(in_dim))
         body = _Body(enc)
         names = [n for n, _ in body.named_parameters() if not self.anil or n.startswith("head.")]
@@ -93,7 +108,7 @@ class MAMLRegressor(MetaLearner):
         return functional_call(self.net_.body, params, (x,))
 
     def adapt_params(self, params, lrs, xs, ys):
-        """Inner loop: ``inner_steps`` SGD steps on the support MSE (differentiable unless first order)."""
+        """Inner loop: ``inner_steps`` SGD steps on the support loss (differentiable unless first order)."""
         fixed = {n: p for n, p in params.items() if n not in lrs}
         fast = {n: params[n] for n in lrs}
         # start every task from a head whose mean output matches the support mean (0 after standardization):
@@ -108,8 +123,11 @@ class MAMLRegressor(MetaLearner):
             fixed = {**fixed, "head.bias": bias}
 
         def support_loss(fast_p):
-            out = self._forward({**fixed, **fast_p}, xs)
-            return ((out[..., 0] - ys) ** 2).mean()
+            r = self._forward({**fixed, **fast_p}, xs)[..., 0] - ys
+            if self.inner_loss == "huber":  # 2 x Huber(delta=1): equals r^2 for |r| <= 1
+                a = r.abs()
+                return torch.where(a <= 1.0, r * r, 2.0 * a - 1.0).mean()
+            return (r * r).mean()
 
         for _ in range(self.inner_steps):
             g = grad(support_loss)(fast)
@@ -122,9 +140,13 @@ class MAMLRegressor(MetaLearner):
         return {**fixed, **fast}
 
     def task_loss(self, params, lrs, xs, ys, xq, yq) -> torch.Tensor:
-        """Query Gaussian NLL after adapting on the support (one task)."""
+        """Query negative log-likelihood after adapting on the support (one task): Gaussian, or Laplace
+        (``query_loss='laplace'``, same std; its mean is a median, so the outer loop minimizes an MAE)."""
         out = self._forward(self.adapt_params(params, lrs, xs, ys), xq)
         mean, log_std = out[..., 0], out[..., 1].clamp(_LOG_STD_MIN, _LOG_STD_MAX)
+        if self.query_loss == "laplace":  # scale b = std / sqrt(2)
+            log_b = log_std - 0.5 * float(np.log(2.0))
+            return (log_b + torch.abs(yq - mean) / torch.exp(log_b)).mean() + float(np.log(2.0))
         return (log_std + 0.5 * ((yq - mean) / torch.exp(log_std)) ** 2).mean() + 0.5 * float(np.log(2 * np.pi))
 
     def batch_loss(self, xs, ys, xq, yq) -> torch.Tensor:
