@@ -69,7 +69,7 @@ def read_config(path: str | os.PathLike) -> dict[str, Any]:
 def load_model(path: str | os.PathLike, **overrides: Any):
     """Rebuild a saved model; ``overrides`` replace constructor params (e.g. ``target_transform='log10'``)."""
     from metamat.models.meta.base import PoolFeaturePrep
-    from metamat.models.meta.registry import make_meta_model
+    from metamat.models.meta.registry import make_meta_model, meta_model_class
 
     base = _base(path)
     cfg = read_config(base)
@@ -77,9 +77,8 @@ def load_model(path: str | os.PathLike, **overrides: Any):
         raise ValueError(f"{base}.json: unsupported model format {cfg.get('format_version')!r}")
     tensors = load_file(str(base.with_suffix(".safetensors")))
     params = dict(cfg["params"])
-    model = make_meta_model(cfg["model"])
     # options added after a file was written keep the behaviour the file was trained with
-    params = {**getattr(model, "legacy_params", {}), **params, **overrides}
+    params = {**getattr(meta_model_class(cfg["model"]), "legacy_params", {}), **params, **overrides}
     model = make_meta_model(cfg["model"], **params)
     model.prep_ = PoolFeaturePrep.from_tensors({k[5:]: v for k, v in tensors.items() if k.startswith("prep.")})
     model.load_extra_config(cfg.get("fitted", {}))

@@ -25,12 +25,16 @@ def _load_class(path: str):
     return getattr(importlib.import_module(mod), cls)
 
 
-def make_meta_model(name: str, seed: int = 0, **kw: Any):
-    """A new (not yet meta-trained) meta-learner: ``make_meta_model("dkgp").meta_fit(tasks)``."""
+def meta_model_class(name: str) -> type:
+    """The class behind a registry name."""
     if name not in META_MODELS:
         raise ValueError(f"unknown meta-model {name!r}; choose from {sorted(META_MODELS)}")
-    path, defaults = META_MODELS[name]
-    return _load_class(path)(**{**defaults, "seed": seed, **kw})
+    return _load_class(META_MODELS[name][0])
+
+
+def make_meta_model(name: str, seed: int = 0, **kw: Any):
+    """A new (not yet meta-trained) meta-learner: ``make_meta_model("dkgp").meta_fit(tasks)``."""
+    return meta_model_class(name)(**{**META_MODELS[name][1], "seed": seed, **kw})
 
 
 def registry_name(model) -> str:
