@@ -16,7 +16,8 @@ task and k, the very episodes of the README tables):
   of a squared-error support loss in the inner loop (heavy-tailed targets: one outlying support material
   no longer drags the adapted fit) - the new default;
 - training length: 14,400 steps with early stopping on meta-val; seeds 1 and 2 show the seed noise;
-- the previous default's three seeds adapted with the Huber loss without retraining (``*_huber_fit``).
+- the three seeds of the previous default and of the Laplace variant adapted with the Huber loss without
+  retraining (``*_huber_fit``; their meta-val score is recomputed with that adaptation).
 
 Trained models go to ``--work`` (reused when present: training is deterministic for a fixed step budget);
 writes ``benchmarks/results/meta_ablation.json`` and ``.png`` and prints a markdown table. Cost: about 40
