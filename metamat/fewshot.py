@@ -157,7 +157,7 @@ def leave_one_out(model, X: np.ndarray, y: np.ndarray, level: float = 0.9, max_f
     for f in np.unique(folds):
         test = folds == f
         model.fit(X[~test], y[~test])
-        mean[test], std[test], lo[test], hi[test] = model.predict_interval(X[test], level=level)
+        mean[test], std[test], lo[test], hi[test] = model.predict_dist(X[test], level=level)
     inside = (y >= lo) & (y <= hi)
     mad = float(np.mean(np.abs(y - y.mean())))
     return {"mean": mean, "std": std, "lower": lo, "upper": hi, "mae": float(np.mean(np.abs(y - mean))),
@@ -264,7 +264,7 @@ def run_fewshot(support: str | os.PathLike, query: str | os.PathLike, *, target:
     notes: list[str] = []  # the support's own notes are in support_report
     check_support(y, formulas, source=str(support), target=tname, log_target=log_target, min_rows=min_support,
                   distinct_compositions=not structure)
-    m = model if hasattr(model, "predict_interval") else load_fewshot_model(model, log_target=log_target,
+    m = model if hasattr(model, "predict_dist") else load_fewshot_model(model, log_target=log_target,
                                                                              structure=structure)
     qnotes: list[str] = []
     qdf, qcol = _read_query(query, formula_column, qnotes, structure_column)
@@ -286,7 +286,7 @@ def run_fewshot(support: str | os.PathLike, query: str | os.PathLike, *, target:
     for c in OUTPUT_COLUMNS:
         out[c] = np.nan
     if ok.any():
-        mean, std, lo, hi = m.predict_interval(Xq, level=level)
+        mean, std, lo, hi = m.predict_dist(Xq, level=level)
         out.loc[ok, "prediction"], out.loc[ok, "std"] = mean, std
         out.loc[ok, "lower90"], out.loc[ok, "upper90"] = lo, hi
     res = FewShotResult(out, loo, tname, len(y), table.report, qproblems, notes)
@@ -334,7 +334,7 @@ def run_fewshot_demo(target: str = "S_p", k: int = 20, seed: int = 0, n_query: i
     m = load_fewshot_model(model, log_target=log)
     t = time.perf_counter()
     m.fit(ep.X_support, ep.y_support)
-    mean, std, lo, hi = m.predict_interval(ep.X_query)
+    mean, std, lo, hi = m.predict_dist(ep.X_query)
     adapt_s = time.perf_counter() - t
     yq = ep.y_query
     res: dict[str, Any] = {"target": target, "k": k, "n_query": len(yq), "seed": seed}

@@ -109,6 +109,19 @@ class Regressor(Model):
             return mean
         return mean, np.maximum(np.asarray(std, dtype=float), self.std_floor_)
 
+    def predict_dist(self, X: np.ndarray, level: float = 0.9) -> tuple[np.ndarray, ...]:
+        """``(mean, std, lower, upper)``: the central ``level`` interval is Gaussian around the mean
+        (subclasses with a better predictive distribution override this)."""
+        from scipy.stats import norm
+
+        mean, std = self.predict(X, return_std=True)
+        q = float(norm.ppf(0.5 + level / 2))
+        return mean, std, mean - q * std, mean + q * std
+
+    def predict_interval(self, X: np.ndarray, level: float = 0.9) -> tuple[np.ndarray, np.ndarray]:
+        """``(lower, upper)``: central ``level`` predictive interval per row."""
+        return self.predict_dist(X, level)[2:]
+
     def _fit(self, Z: np.ndarray, y: np.ndarray) -> None:
         raise NotImplementedError
 

@@ -42,7 +42,7 @@ def test_interface_and_units(trained, tasks):
     mean3, std3 = m.predict(ep.X_query, return_std=True)
     np.testing.assert_allclose(mean3, 3.0 * mean + 100.0, rtol=1e-6)
     np.testing.assert_allclose(std3, 3.0 * std, rtol=1e-6)
-    mu, sd, lo, hi = m.predict_interval(ep.X_query, level=0.9)
+    mu, sd, lo, hi = m.predict_dist(ep.X_query, level=0.9)
     assert np.all(lo < mu) and np.all(mu < hi)
     assert trained.calibration_ is not None and len(trained.history_["history"]) >= 1
 
@@ -53,7 +53,7 @@ def test_log_target_predictions_positive(trained, tasks):
     ep = sample_episode(t, 10, n_query=50, rng=1)
     trained.set_params(target_transform="log10")
     try:
-        mu, sd, lo, hi = trained.fit(ep.X_support, ep.y_support).predict_interval(ep.X_query)
+        mu, sd, lo, hi = trained.fit(ep.X_support, ep.y_support).predict_dist(ep.X_query)
     finally:
         trained.set_params(target_transform="identity")
     assert np.all(lo > 0) and np.all(lo < mu) and np.all(mu < hi) and np.all(sd > 0)

@@ -247,7 +247,11 @@ class MetaLearner(BaseEstimator):
         sd = np.asarray(sd, dtype=float) * self._std_scale(self.k_)
         return mean, self.transform_.inverse_std(z, self.target_scaler_.inverse_std(sd))
 
-    def predict_interval(self, X: np.ndarray, level: float = 0.9):
+    def predict_interval(self, X: np.ndarray, level: float = 0.9) -> tuple[np.ndarray, np.ndarray]:
+        """``(lower, upper)``: central ``level`` predictive interval per row, in original units."""
+        return self.predict_dist(X, level)[2:]
+
+    def predict_dist(self, X: np.ndarray, level: float = 0.9) -> tuple[np.ndarray, ...]:
         """``(mean, std, lower, upper)`` in original units; the central ``level`` interval is computed in
         model space and mapped back (for log10 targets: a log-normal interval around the median)."""
         from scipy.stats import norm
