@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
+
+import numpy as np
 
 
 @contextmanager
@@ -42,19 +45,49 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
 
 
 def jsonable(obj: Any) -> Any:
-    """``json.dumps`` default for numpy scalars and arrays, tuples and paths."""
-    if hasattr(obj, "tolist"):  # numpy scalars and arrays, torch tensors
-        return obj.tolist()
-    if isinstance(obj, (tuple, set)):
-        return list(obj)
+    """Plain JSON types, recursively: numpy scalars and arrays (and torch tensors) become numbers and lists,
+    tuples and sets lists, paths strings, mapping keys strings; NaN and infinities become ``None`` (JSON
+    has no NaN). Anything else raises ``TypeError``. Also usable as ``json.dumps(default=jsonable)``."""
+    if obj is None or isinstance(obj, str):
+        return obj
+    if isinstance(obj, Mapping):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple, set)):
+        return [jsonable(v) for v in obj]
+    if isinstance(obj, (bool, np.bool_)):
+        return bool(obj)
+    if isinstance(obj, (int, np.integer)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        return float(obj) if math.isfinite(obj) else None
+    if hasattr(obj, "tolist"):  # numpy arrays, torch tensors
+        return jsonable(obj.tolist())
     if isinstance(obj, os.PathLike):
         return os.fspath(obj)
     raise TypeError(f"not JSON-serializable: {type(obj).__name__}")
 
 
 def write_json(path: str | os.PathLike, obj: Any, indent: int = 2, **dumps: Any) -> Path:
-    """Write ``obj`` as JSON atomically (numpy values converted); returns the path."""
-    text = json.dumps(obj, indent=indent, default=jsonable, **dumps) + "\n"
+    """Write ``obj`` as JSON atomically (converted by :func:`jsonable`: NaN is written as null); returns
+    the path. The one JSON writer of the package."""
+    text = json.dumps(jsonable(obj), indent=indent, allow_nan=False, **dumps) + "\n"
     with atomic_write(path, "w") as fh:
         fh.write(text)
     return Path(path)
+
+
+TABLE_SUFFIXES = (".csv", ".csv.gz", ".parquet", ".pq")
+
+
+def write_table(df: Any, path: str | os.PathLike, *, float_format: str | None = None) -> Path:
+    """Write a pandas DataFrame atomically without its index: parquet for ``.parquet``/``.pq``, else CSV
+    (gzip-compressed when the name ends in ``.gz``); returns the path."""
+    path = Path(path)
+    name = path.name.lower()
+    with atomic_path(path) as tmp:
+        if name.endswith((".parquet", ".pq")):
+            df.to_parquet(tmp, index=False)
+        else:
+            df.to_csv(tmp, index=False, float_format=float_format,
+                      compression="gzip" if name.endswith(".gz") else None)
+    return path

@@ -292,9 +292,7 @@ def write_cv(doc: Mapping[str, Any], out_dir: str | os.PathLike) -> list[Path]:
     out = Path(out_dir)
     paths = [write_json(out / "results.json", doc)]
     frame = pd.DataFrame(doc["predictions"])
-    with atomic_path(out / "predictions.csv") as tmp:
-        frame.to_csv(tmp, index=False)
-    paths.append(out / "predictions.csv")
+    paths.append(write_table(frame, out / "predictions.csv"))
     cfg, data, m = doc["config"], doc["data"], doc["metrics"]
     title = f"{Path(cfg['data']).name}: {cfg['target']}, {cfg['model']}, {cfg['cv']} ({data['n']} rows)"
     if data["kind"] == "classification":

@@ -8,6 +8,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
+from metamat.models.probability import check_binary, log_loss
+
 #: z such that a central Gaussian interval mu +/- z*s holds 90% of the mass (norm.ppf(0.95)).
 Z90 = float(stats.norm.ppf(0.95))
 CALIBRATION_LEVELS = np.round(np.arange(1, 10) / 10, 1)
@@ -105,13 +107,7 @@ def regression_metrics(y: np.ndarray, mu: np.ndarray, std: np.ndarray | None = N
     return out
 
 
-def _binary(y: np.ndarray, proba: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    y, p = _pair(y, proba)
-    if not np.all((y == 0) | (y == 1)):
-        raise ValueError("classification targets must be 0 or 1")
-    if np.any((p < 0) | (p > 1)) or not np.all(np.isfinite(p)):
-        raise ValueError("probabilities must lie in [0, 1]")
-    return y.astype(np.int64), p
+_binary = check_binary
 
 
 def roc_auc(y: np.ndarray, proba: np.ndarray) -> float:
@@ -133,13 +129,6 @@ def balanced_accuracy(y: np.ndarray, proba: np.ndarray, threshold: float = 0.5) 
     y, p = _binary(y, proba)
     correct = (p >= threshold) == y
     return float(np.mean([correct[y == c].mean() for c in np.unique(y)]))
-
-
-def log_loss(y: np.ndarray, proba: np.ndarray, eps: float = 1e-12) -> float:
-    """Mean binary cross-entropy (probabilities clipped to [eps, 1 - eps])."""
-    y, p = _binary(y, proba)
-    p = np.clip(p, eps, 1 - eps)
-    return float(-np.mean(y * np.log(p) + (1 - y) * np.log1p(-p)))
 
 
 def classification_metrics(y: np.ndarray, proba: np.ndarray, threshold: float = 0.5) -> dict[str, float]:

@@ -15,7 +15,7 @@ same crystals (occupancy-weighted species counts, no formula strings needed) in 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -151,8 +151,11 @@ def _chunks(crystals: list[Crystal], max_sites: int) -> list[tuple[int, int]]:
 
 def featurize_structures(crystals_or_batch: StructureBatch | Sequence[object],
                          names: str | Sequence[str | StructureFeaturizer] = ("sorted_inverse_distance", "acsf"),
-                         progress: bool = False, max_sites_per_chunk: int = 4096) -> tuple[np.ndarray, list[str]]:
-    """Feature matrix (n_structures, n_features) and labels of the named structure descriptors."""
+                         progress: Callable[[int, int], None] | None = None, max_sites_per_chunk: int = 4096
+                         ) -> tuple[np.ndarray, list[str]]:
+    """Feature matrix (n_structures, n_features) and labels of the named structure descriptors.
+
+    ``progress(done, total)`` is called after each chunk of structures (counted in structures)."""
     feats = resolve_structure_featurizers(names)
     crystals = as_crystals(crystals_or_batch)
     if not crystals:
@@ -161,10 +164,6 @@ def featurize_structures(crystals_or_batch: StructureBatch | Sequence[object],
     edges = np.cumsum([0] + [len(f.feature_labels()) for f in feats])
     out = np.empty((len(crystals), len(labels)))
     ranges = _chunks(crystals, max_sites_per_chunk)
-    if progress:
-        from rich.progress import track
-
-        ranges = track(ranges, description="structure descriptors")
     largest = max(f.cutoff for f in feats)
     for lo, hi in ranges:
         batch = StructureBatch.from_crystals(crystals[lo:hi])
@@ -173,6 +172,8 @@ def featurize_structures(crystals_or_batch: StructureBatch | Sequence[object],
             cache.get(largest)  # one search; smaller cutoffs filter it
         for f, a, b in zip(feats, edges[:-1], edges[1:], strict=True):
             out[lo:hi, a:b] = f.featurize(batch, cache)
+        if callable(progress):
+            progress(hi, len(crystals))
     return out, labels
 
 
@@ -200,7 +201,8 @@ def featurize_composition_structure(crystals_or_batch: StructureBatch | Sequence
                                     composition: str = "composition",
                                     names: str | Sequence[str | StructureFeaturizer] = ("sorted_inverse_distance",
                                                                                          "acsf"),
-                                    progress: bool = False) -> tuple[np.ndarray, list[str]]:
+                                    progress: Callable[[int, int], None] | None = None
+                                    ) -> tuple[np.ndarray, list[str]]:
     """Composition features (metamat.featurize.pipeline presets) then structure descriptors, for the
     "composition+structure" random-forest baseline."""
     from metamat.featurize.pipeline import featurize_compositions

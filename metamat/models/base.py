@@ -15,6 +15,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 
 from metamat.featurize.scaling import Standardizer
+from metamat.models.probability import smoothed_rate
 
 
 class FeaturePrep:
@@ -143,7 +144,7 @@ class Classifier(Model):
         if not np.all((y == 0) | (y == 1)):
             raise ValueError("classification targets must be 0 or 1")
         y = y.astype(np.int64)
-        self.constant_ = None if len(np.unique(y)) == 2 else (y.sum() + 0.5) / (len(y) + 1)
+        self.constant_ = None if len(np.unique(y)) == 2 else smoothed_rate(y)
         if self.constant_ is None:
             self._fit(Z, y)
         return self

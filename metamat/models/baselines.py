@@ -276,17 +276,14 @@ class MLPRegressor(Regressor):
     def _fit(self, Z: np.ndarray, y: np.ndarray) -> None:
         import torch
 
+        from metamat.threads import torch_threads
+
         self.y_mean_, self.y_scale_ = float(y.mean()), float(y.std()) or 1.0
         seeds = np.random.SeedSequence(self.seed).generate_state(self.n_ensemble)
         Zt = torch.as_tensor(Z, dtype=torch.float32)
         yt = torch.as_tensor((y - self.y_mean_) / self.y_scale_, dtype=torch.float32)
-        old_threads = torch.get_num_threads()
-        try:
-            if self.n_threads is not None:
-                torch.set_num_threads(self.n_threads)
+        with torch_threads(self.n_threads):
             members = [self._train_member(Zt, yt, int(s)) for s in seeds]
-        finally:
-            torch.set_num_threads(old_threads)
         self.nets_ = [m[0] for m in members]
         self.noise_var_ = float(np.mean([m[1] for m in members]))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +29,7 @@ def energy_drift(times_ps: np.ndarray, total_energy: np.ndarray, n_atoms: int) -
 def run_md(model: Potential, atoms: Atoms, ensemble: str = "nve", temperature: float = 300.0,
            steps: int = 1000, timestep_fs: float = 1.0, trajectory: str | os.PathLike | None = None,
            seed: int = 0, friction_per_fs: float = 0.01, interval: int = 10,
-           progress: bool = False) -> dict:
+           progress: Callable[[int, int], None] | None = None) -> dict:
     """Run MD from ``atoms`` (a copy is used); velocities drawn at ``temperature`` K with ``seed``.
 
     Returns a report: ensemble, steps, timestep, final temperature, mean temperature and, for NVE, the
@@ -95,18 +96,16 @@ def _thermalize(atoms: Atoms, temperature: float, rng: np.random.Generator) -> N
     thermalize_momenta(atoms, temperature, rng=rng)
 
 
-def _run(dyn, steps: int, progress: bool) -> None:
-    if not progress:
+def _run(dyn, steps: int, progress: Callable[[int, int], None] | None) -> None:
+    """Run ``steps`` steps; with ``progress`` in about 100 chunks, calling ``progress(done, steps)`` after each."""
+    if not callable(progress):
         dyn.run(steps)
         return
-    from rich.progress import Progress
-
     chunk = max(1, steps // 100)
-    with Progress() as bar:
-        task = bar.add_task("MD", total=steps)
-        done = 0
-        while done < steps:
-            n = min(chunk, steps - done)
-            dyn.run(n)
-            done += n
-            bar.update(task, completed=done)
+    done = 0
+    progress(0, steps)
+    while done < steps:
+        n = min(chunk, steps - done)
+        dyn.run(n)
+        done += n
+        progress(done, steps)

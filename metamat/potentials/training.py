@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -113,16 +113,17 @@ def _loss(model: Potential, batch: Batch, s: TrainSettings, create_graph: bool) 
     return loss, metrics
 
 
-def _progress(enabled: bool):
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+#: ``progress(stage, done, total, info)``: how training reports where it is (stages "descriptors", "training").
+StageProgress = Callable[[str, int, int, str], None]
 
-    return Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                    TimeElapsedColumn(), TextColumn("{task.fields[info]}"), disable=not enabled, transient=False)
+
+def _no_progress(stage: str, done: int, total: int, info: str = "") -> None:
+    return None
 
 
 def train_potential(train_frames: Sequence[Atoms], valid_frames: Sequence[Atoms] | None = None,
                     elements: Sequence[str] | None = None, settings: TrainSettings | None = None,
-                    progress: bool = True, init_from: Potential | None = None,
+                    progress: StageProgress | None = None, init_from: Potential | None = None,
                     element_map: dict[str, str] | None = None) -> Potential:
     """Train a potential on frames carrying reference energies and forces (see ``read_frames``).
 
@@ -133,6 +134,9 @@ def train_potential(train_frames: Sequence[Atoms], valid_frames: Sequence[Atoms]
     Fine-tuning: with ``init_from`` the architecture (descriptor, layers) is taken from that potential and
     each element's network starts from the network of ``element_map.get(element, element)`` in it (e.g.
     ``{"Ni": "Cu"}``); feature scaling and energy offsets are refitted on the new frames.
+
+    ``progress(stage, done, total, info)`` is called as descriptors are computed and after every epoch
+    (the command line shows it as a bar; the library prints nothing).
     """
     s = settings or TrainSettings()
     train_frames = list(train_frames)
@@ -151,20 +155,20 @@ def train_potential(train_frames: Sequence[Atoms], valid_frames: Sequence[Atoms]
         torch.manual_seed(s.seed)
         model = Potential(elements, s.descriptor, s.hidden, s.activation)
 
-    with _progress(progress) as bar:
-        n_pre = len(train_frames) + len(valid_frames)
-        task = bar.add_task("descriptors", total=n_pre, info="")
-        train = precompute(model, train_frames, dtype, progress=lambda k: bar.update(task, completed=k))
-        valid = precompute(model, valid_frames, dtype,
-                           progress=lambda k: bar.update(task, completed=len(train_frames) + k))
-        t_pre = time.perf_counter() - t_start
-        _initialise(model, train)
-        if init_from is not None:
-            _copy_networks(model, init_from, element_map or {})
-        model.to(dtype)
-        model.train()
-        deadline = None if s.max_time_s is None else t_start + s.max_time_s
-        history, info = _fit(model, train, valid, s, bar, deadline)
+    bar = progress if callable(progress) else _no_progress  # False/None: silent
+    n_pre = len(train_frames) + len(valid_frames)
+    bar("descriptors", 0, n_pre, "")
+    train = precompute(model, train_frames, dtype, progress=lambda k: bar("descriptors", k, n_pre, ""))
+    valid = precompute(model, valid_frames, dtype,
+                       progress=lambda k: bar("descriptors", len(train_frames) + k, n_pre, ""))
+    t_pre = time.perf_counter() - t_start
+    _initialise(model, train)
+    if init_from is not None:
+        _copy_networks(model, init_from, element_map or {})
+    model.to(dtype)
+    model.train()
+    deadline = None if s.max_time_s is None else t_start + s.max_time_s
+    history, info = _fit(model, train, valid, s, bar, deadline)
     model.double().eval()
     info.update(precompute_s=t_pre, total_s=time.perf_counter() - t_start, n_train=len(train_frames),
                 n_valid=len(valid_frames), settings=s.to_dict())
@@ -196,7 +200,7 @@ def _copy_networks(model: Potential, source: Potential, element_map: dict[str, s
     model.energy_scale.copy_(source.energy_scale.to(model.dtype))
 
 
-def _fit(model: Potential, train: FrameTensors, valid: FrameTensors, s: TrainSettings, bar,
+def _fit(model: Potential, train: FrameTensors, valid: FrameTensors, s: TrainSettings, bar: StageProgress,
          deadline: float | None = None) -> tuple[list, dict]:
     rng = np.random.default_rng(s.seed)
     max_epochs = s.max_epochs or auto_epochs(train.n_edges)
@@ -212,7 +216,7 @@ def _fit(model: Potential, train: FrameTensors, valid: FrameTensors, s: TrainSet
     best, best_state, since_best, history = float("inf"), None, 0, []
     stop = "max_epochs"
     t0 = time.perf_counter()
-    task = bar.add_task("training", total=max_epochs, info="")
+    bar("training", 0, max_epochs, "")
     for epoch in range(1, max_epochs + 1):
         perm = rng.permutation(train.n_frames)
         tr_loss = 0.0
@@ -240,8 +244,8 @@ def _fit(model: Potential, train: FrameTensors, valid: FrameTensors, s: TrainSet
             best_state = copy.deepcopy(model.state_dict())
         else:
             since_best += 1
-        bar.update(task, completed=epoch, info=f"val E {1e3 * v_metrics['energy_rmse']:.2f} meV/at "
-                                               f"F {v_metrics['force_rmse']:.3f} eV/Å lr {lr:.1e}")
+        bar("training", epoch, max_epochs, f"val E {1e3 * v_metrics['energy_rmse']:.2f} meV/at "
+                                            f"F {v_metrics['force_rmse']:.3f} eV/Å lr {lr:.1e}")
         if since_best >= s.patience:
             stop = "early_stopping"
         elif s.schedule == "plateau" and lr < s.min_lr:

@@ -20,6 +20,7 @@ from torch import nn
 from metamat.models.base import check_X, check_y
 from metamat.models.meta.base import MetaLearner, query_targets
 from metamat.models.meta.encoders import build_encoder
+from metamat.models.probability import smoothed_rate
 
 
 class _ProtoNet(nn.Module):
@@ -111,7 +112,7 @@ class ProtoNetClassifier(_ProtoBase):
         y = check_y(y, len(X))
         if not np.all((y == 0) | (y == 1)):
             raise ValueError("classification targets must be 0 or 1")
-        self.constant_ = None if len(np.unique(y)) == 2 else (y.sum() + 0.5) / (len(y) + 1)
+        self.constant_ = None if len(np.unique(y)) == 2 else smoothed_rate(y)
         with torch.no_grad():
             self.Es_ = self._embed(self.prepare(X))
         self.ys_ = torch.as_tensor(y, dtype=torch.float32)
@@ -134,7 +135,7 @@ class ProtoNetClassifier(_ProtoBase):
 
     def val_score(self, episodes) -> float:
         """Mean query log loss."""
-        from metamat.evaluate.metrics import log_loss
+        from metamat.models.probability import log_loss
 
         return float(np.mean([log_loss(ep.y_query, self.fit(ep.X_support, ep.y_support).predict_proba(ep.X_query))
                               for ep in episodes]))

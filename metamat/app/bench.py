@@ -7,60 +7,15 @@ and prints a short table. Bad input raises :class:`~metamat.errors.InputError` (
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-from rich.table import Table
 
-from metamat.errors import InputError
+from metamat.app.console import ProgressBar, console, err_console, out_dir, print_table
 
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks: few-shot curves, cross-validation, matbench.")
 
-console = Console(soft_wrap=True)
-err_console = Console(stderr=True, soft_wrap=True)
-
 DataDirOption = typer.Option(None, "--data-dir", help="Folder of the shared datasets (default: $METAMAT_DATA_DIR).")
-
-
-class _Bar:
-    """A rich progress bar on stderr, driven by ``callback(done, total)``."""
-
-    def __init__(self, description: str):
-        self.progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                 TimeElapsedColumn(), TimeRemainingColumn(), console=err_console, transient=False)
-        self.description = description
-        self.task_id: int | None = None
-
-    def __enter__(self) -> Callable[[int, int], None]:
-        self.progress.__enter__()
-
-        def update(done: int, total: int) -> None:
-            if self.task_id is None:
-                self.task_id = self.progress.add_task(self.description, total=total)
-            self.progress.update(self.task_id, completed=done, total=total)
-
-        return update
-
-    def __exit__(self, *exc: object) -> None:
-        self.progress.__exit__(*exc)
-
-
-def _out_dir(out: Path) -> Path:
-    if out.exists() and not out.is_dir():
-        raise InputError("output must be a folder, not a file", source=str(out), field="--out")
-    return out
-
-
-def _print_table(title: str, header: list[str], rows: list[list[str]]) -> None:
-    table = Table(title=title, title_justify="left")
-    for h in header:
-        table.add_column(h)
-    for r in rows:
-        table.add_row(*r)
-    console.print(table)
 
 
 # ----------------------------------------------------------------------------------------------- fewshot
@@ -90,8 +45,8 @@ def fewshot(
         write_fewshot,
     )
 
-    out = _out_dir(out)
-    with _Bar("episodes x models") as progress:
+    out = out_dir(out)
+    with ProgressBar("episodes x models") as progress:
         doc = run_fewshot(tasks, [m.strip() for m in models.split(",") if m.strip()],
                           shots=parse_int_list(shots, "--shots"), episodes=episodes, seed=seed, policy=policy,
                           max_query=max_query, max_rows=max_rows, featurizers=features, n_jobs=n_jobs,
@@ -100,12 +55,12 @@ def fewshot(
         info = doc["tasks"][task]
         metric, label = ("smae", "scale-free MAE") if info["kind"] == "regression" else ("roc_auc", "ROC-AUC")
         header, rows = table_rows(doc, metric, task)
-        _print_table(f"{task} (n={info['n']}, {info['transform']}, {info['policy']} episodes): {label}",
+        print_table(f"{task} (n={info['n']}, {info['transform']}, {info['policy']} episodes): {label}",
                      header, rows)
     for metric in ("smae", "coverage90", "roc_auc"):
         header, rows = table_rows(doc, metric)
         if any(cell != "-" for row in rows for cell in row[1:]):  # skip metrics no task has (e.g. ROC-AUC)
-            _print_table(f"mean over tasks: {metric} (95% CI over episodes)", header, rows)
+            print_table(f"mean over tasks: {metric} (95% CI over episodes)", header, rows)
     if doc["failures"] or doc["skipped"]:
         err_console.print(f"{len(doc['failures'])} model fits failed, {len(doc['skipped'])} episodes skipped "
                           "(listed in results.json)")
@@ -135,8 +90,8 @@ def cv(
     from metamat.evaluate.crossval import cross_validate_file, write_cv
     from metamat.evaluate.fewshot import format_cell
 
-    out = _out_dir(out)
-    with _Bar("folds") as progress:
+    out = out_dir(out)
+    with ProgressBar("folds") as progress:
         doc = cross_validate_file(data, target, model, scheme, group_column=group_column,
                                   formula_column=formula_column, n_splits=n_splits, featurizers=features,
                                   transform=transform, kind=kind, seed=seed, n_jobs=n_jobs, progress=progress)
@@ -144,7 +99,7 @@ def cv(
     rows = [[k, f"{v:.4g}" if v is not None else "-", format_cell(doc["ci"].get(k) or doc["fold_summary"].get(k), 4)]
             for k, v in doc["metrics"].items() if k != "n"]
     cfg = doc["config"]
-    _print_table(f"{cfg['model']} on {data.name}:{target}, {cfg['cv']} ({cfg['n_folds']} folds, "
+    print_table(f"{cfg['model']} on {data.name}:{target}, {cfg['cv']} ({cfg['n_folds']} folds, "
                  f"{doc['data']['n']} rows, units {doc['data']['units'] or '-'})",
                  ["metric", "pooled", "mean [95% CI]"], rows)
     paths = write_cv(doc, out)
@@ -169,14 +124,14 @@ def matbench(
     from metamat.evaluate.matbench_runner import run_matbench, write_matbench
 
     if out is not None:
-        out = _out_dir(out)
-    with _Bar("folds") as progress:
+        out = out_dir(out)
+    with ProgressBar("folds") as progress:
         doc = run_matbench(task, model, featurizers=features, n_estimators=n_estimators, n_jobs=n_jobs, seed=seed,
                            data_dir=data_dir, folds=None if folds is None else parse_int_list(folds, "--folds"),
                            progress=progress)
     metric, unit = doc["metric"], doc["units"]
     cols = ["fold", "n_train", "n_test", metric] + (["rmse", "max_error"] if metric == "mae" else [])
-    _print_table(f"{doc['task']}: {doc['model']} on {doc['config']['featurizers']} features ({unit or 'no unit'})",
+    print_table(f"{doc['task']}: {doc['model']} on {doc['config']['featurizers']} features ({unit or 'no unit'})",
                  cols, [[str(f[c]) if isinstance(f[c], int) else f"{f[c]:.4f}" for c in cols] for f in doc["folds"]])
     console.print(f"mean {metric} = {doc[f'mean_{metric}']:.4f} ± {doc[f'std_{metric}']:.4f} (std over folds)")
     if doc.get("reference"):
@@ -185,7 +140,7 @@ def matbench(
                       f"(this run {ref['rel_diff']:+.1%})")
     entries = (doc.get("leaderboard") or {}).get("entries", [])
     if entries:
-        _print_table(f"published leaderboard ({doc['leaderboard']['source']})", ["algorithm", "mean MAE", "std MAE"],
+        print_table(f"published leaderboard ({doc['leaderboard']['source']})", ["algorithm", "mean MAE", "std MAE"],
                      [[e["algorithm"] + (" (structure)" if e["uses_structure"] else ""), f"{e['mean_mae']:.4f}",
                        f"{e['std_mae']:.4f}"] for e in entries])
     for note in doc.get("notes", []):

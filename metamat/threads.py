@@ -1,0 +1,37 @@
+"""Thread control: how many BLAS/OpenMP and torch intra-op threads a block of work may use.
+
+The one place that sets torch's thread count (the evaluator, the MLP baseline and the ASE calculator use
+it), so the previous setting is always restored. torch is never imported here: if it is not loaded yet
+there is nothing to limit.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+
+@contextmanager
+def torch_threads(n: int | None) -> Iterator[None]:
+    """Run the block on ``n`` intra-op torch threads (``None``, or torch not imported: leave it alone), then
+    restore the previous setting."""
+    torch = sys.modules.get("torch")
+    if torch is None or n is None or n == torch.get_num_threads():
+        yield
+        return
+    old = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+@contextmanager
+def limit_threads(n: int) -> Iterator[None]:
+    """Run the block with ``n`` BLAS/OpenMP threads (threadpoolctl) and ``n`` torch threads."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(n), torch_threads(n):
+        yield
