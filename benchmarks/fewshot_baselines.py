@@ -10,7 +10,7 @@ gbm and mlp are left out of the default: on these supports one episode costs the
 models / a 5-network ensemble), which alone would exceed the 15-minute budget on 2 cores.
 ``--quick`` is the tiny version (2 tasks, k = 5 and 10, 5 episodes, 2 models) for a smoke test.
 
-Writes ``benchmarks/results/fewshot_baselines/``: results.json (schema in metamat.evaluate.fewshot),
+Writes ``benchmarks/results/fewshot_baselines/``: results.json (schema in metamat.evaluate.running),
 episodes.csv.gz (per-episode metrics), fewshot_smae.png, fewshot_coverage90.png and summary.md (tables).
 """
 
@@ -22,7 +22,8 @@ import sys
 import time
 from pathlib import Path
 
-from metamat.evaluate.fewshot import markdown_table, parse_int_list, run_fewshot, write_fewshot
+from metamat.evaluate.reporting import markdown_table, write_benchmark
+from metamat.evaluate.running import parse_int_list, run_benchmark
 
 RESULTS = Path(__file__).resolve().parent / "results" / "fewshot_baselines"
 
@@ -54,13 +55,13 @@ def main(argv: list[str] | None = None) -> int:
             last[0] = now
             print(f"  {done}/{total} fits, {now - start:.0f} s", file=sys.stderr, flush=True)
 
-    doc = run_fewshot(args.tasks, args.models.split(","), shots=parse_int_list(args.shots, "--shots"),
+    doc = run_benchmark(args.tasks, args.models.split(","), shots=parse_int_list(args.shots, "--shots"),
                       episodes=args.episodes, seed=args.seed, n_jobs=args.n_jobs, progress=progress,
                       keep_records=True)
     wall = time.perf_counter() - start
     doc["timing"]["wall_seconds"] = wall
     doc["timing"]["cpu_count"] = os.cpu_count()
-    paths = write_fewshot(doc, args.out)
+    paths = write_benchmark(doc, args.out)
     lines = [f"# Few-shot baselines ({doc['config']['task_selection']}, {args.episodes} episodes, seed {args.seed})",
              "", f"Wall time {wall:.0f} s with n_jobs={args.n_jobs}.", "",
              "## Scale-free MAE (MAE / MAD; log10 tasks in decades), mean over tasks [95% CI over episodes]", "",

@@ -24,18 +24,13 @@ from pathlib import Path
 import numpy as np
 from joblib import Parallel, delayed
 
-from metamat.evaluate.fewshot import (
-    DEFAULT_MAX_QUERY,
-    build_tasks,
-    effective_policy,
-    make_episode,
-    make_eval_model,
-    model_seed,
-    score_model,
-    task_key,
-    write_json,
-)
+from metamat.evaluate.episodes import DEFAULT_MAX_QUERY, effective_policy, make_episode, model_seed, task_key
+from metamat.evaluate.model_specs import make_eval_model
 from metamat.evaluate.plots import save_figure
+from metamat.evaluate.reporting import RESULTS_INDENT
+from metamat.evaluate.running import build_tasks
+from metamat.evaluate.scoring import score_model
+from metamat.files import write_json
 from metamat.tasks.task import Episode, Task
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -117,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     doc = {"k": K, "episodes": args.episodes, "seed": args.seed, "model": "rf (100 trees, composition)",
            "tasks": per_task, "mean": mean, "target_0p7_rf_at_k10": target,
            "wall_s": time.perf_counter() - start, "records": records}
-    write_json(RESULTS / "fewshot_ceiling.json", doc)
+    write_json(RESULTS / "fewshot_ceiling.json", doc, indent=RESULTS_INDENT)
     plot(doc, target, RESULTS / "fewshot_ceiling.png")
     print("| task | RF k=10 (support) | " + " | ".join(f"n={lab}" for lab in labels[1:]) + " |")
     print("|---" * len(labels) + "|---|")

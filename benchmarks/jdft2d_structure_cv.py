@@ -38,7 +38,7 @@ def main() -> None:
     torch.set_num_threads(1)
 
     from metamat.evaluate.crossval import cross_validate
-    from metamat.evaluate.fewshot import BaselineFactory, ModelSpec
+    from metamat.evaluate.model_specs import BaselineFactory, ModelSpec
     from metamat.evaluate.plots import save_figure
     from metamat.files import write_json
     from metamat.models.meta.registry import MetaModelFactory

@@ -21,8 +21,9 @@ import sys
 import time
 from pathlib import Path
 
-from metamat.evaluate.fewshot import write_json
 from metamat.evaluate.matbench_runner import run_matbench, write_matbench
+from metamat.evaluate.reporting import RESULTS_INDENT
+from metamat.files import write_json
 
 RESULTS = Path(__file__).resolve().parent / "results" / "matbench_rf"
 TOLERANCE = 0.10
@@ -59,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
                     f"{'within' if within else 'OUTSIDE'} {TOLERANCE:.0%})"
         print(line)
         print(f"  wrote {', '.join(map(str, paths))} in {time.perf_counter() - start:.0f} s", file=sys.stderr)
-    write_json(args.out / "summary.json", summary)
+    write_json(args.out / "summary.json", summary, indent=RESULTS_INDENT)
     return 0 if ok else 1
 
 

@@ -154,7 +154,10 @@ def main() -> None:
         paths = dict(zip(trained, pool.map(lambda n: train(n, work), trained), strict=True))
     train_s = time.perf_counter() - t0
 
-    from metamat.evaluate.fewshot import ModelSpec, run_fewshot, write_json
+    from metamat.evaluate.model_specs import ModelSpec
+    from metamat.evaluate.reporting import RESULTS_INDENT
+    from metamat.evaluate.running import run_benchmark
+    from metamat.files import write_json
     from metamat.models.meta.registry import MetaModelFactory
 
     def source(n: str) -> tuple[str, dict[str, str]]:
@@ -162,7 +165,7 @@ def main() -> None:
 
     specs = [ModelSpec(n, factory=MetaModelFactory(str(paths[source(n)[0]]), overrides=source(n)[1]))
              for n in names]
-    doc = run_fewshot("meta-test", [*specs, "rf"], episodes=args.episodes, n_jobs=2)
+    doc = run_benchmark("meta-test", [*specs, "rf"], episodes=args.episodes, n_jobs=2)
     summary = doc["summary"]
     rows = []
     for n in names:
@@ -181,7 +184,8 @@ def main() -> None:
     out = Path(args.out)
     write_json(out.with_suffix(".json"), {"schema_version": 1, "episodes": args.episodes, "rows": rows,
                                           "rf": {k: v["smae"] for k, v in summary["rf"].items()},
-                                          "seconds": {"train": train_s, "score": doc["timing"]["total_seconds"]}})
+                                          "seconds": {"train": train_s, "score": doc["timing"]["total_seconds"]}},
+               indent=RESULTS_INDENT)
     plot(rows, out.with_suffix(".png"))
     print("| variant | groups | k=5 | k=10 [95% CI] | k=20 | k=50 | meta-val |\n|---|---|---|---|---|---|---|")
     for r in rows:

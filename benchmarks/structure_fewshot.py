@@ -84,14 +84,10 @@ def main() -> None:
     warnings.filterwarnings("ignore")
     torch.set_num_threads(args.threads)
 
-    from metamat.evaluate.fewshot import (
-        BaselineFactory,
-        ModelSpec,
-        aggregate,
-        run_fewshot_tasks,
-        summarize,
-        write_fewshot,
-    )
+    from metamat.evaluate.model_specs import BaselineFactory, ModelSpec
+    from metamat.evaluate.reporting import write_benchmark
+    from metamat.evaluate.running import run_episodes
+    from metamat.evaluate.scoring import aggregate, summarize
     from metamat.models.meta.registry import MetaModelFactory
     from metamat.tasks.structure_tasks import structure_task_specs
 
@@ -122,7 +118,7 @@ def main() -> None:
     records = []
     timing = {}
     for kind, specs in runs.items():
-        doc = run_fewshot_tasks([tasks[kind][n] for n in test_names], specs, shots=shots, episodes=args.episodes,
+        doc = run_episodes([tasks[kind][n] for n in test_names], specs, shots=shots, episodes=args.episodes,
                                 seed=args.seed, keep_records=True, n_jobs=1,
                                 max_query=args.max_query)
         records += doc["episodes"]
@@ -135,7 +131,7 @@ def main() -> None:
     doc["results"], doc["summary"] = aggregate(records), summarize(records)
     doc["timing"] = {"total_seconds": time.perf_counter() - t0, "fit_predict_seconds": timing}
     doc["episodes"] = records
-    write_fewshot(doc, args.out)
+    write_benchmark(doc, args.out)
     k10 = {m: doc["summary"][m].get("10", {}).get("smae", {}).get("mean") for m in doc["summary"]}
     for m, v in sorted(k10.items(), key=lambda t: np.inf if t[1] is None else t[1]):
         print(f"{m:28s} k=10 scale-free MAE {v:.3f}")

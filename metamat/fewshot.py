@@ -5,8 +5,8 @@ meta-trained model to it (the shipped ``default`` model, see ``metamat/pretraine
 saved model path), predicts the query table and writes it back with ``prediction``, ``std``, ``lower90``,
 ``upper90`` (original units). A leave-one-out check on the support (MAE and 90% interval coverage) tells
 the user whether to trust the predictions, and a parity plot of the leave-one-out predictions is saved as
-PNG. :func:`run_fewshot_demo` runs the same model on built-in data (Ricci transport, a meta-test quantity
-the model never saw) against a random forest.
+PNG. This module returns data and prints nothing: ``metamat fewshot`` (:mod:`metamat.app.fewshot`) prints
+:meth:`FewShotResult.summary`.
 """
 
 from __future__ import annotations
@@ -20,12 +20,9 @@ import numpy as np
 import pandas as pd
 
 from metamat.errors import InputError, Problem
-from metamat.files import atomic_path
+from metamat.files import write_table
 
 MIN_SUPPORT = 5
-PRETTY = {"dkgp": "deep-kernel GP", "maml": "MAML", "fomaml": "first-order MAML", "anil": "ANIL",
-          "metasgd": "Meta-SGD", "transfer_head": "transfer, head", "transfer_last": "transfer, last layer",
-          "protonet": "prototypes"}
 OUTPUT_COLUMNS = ("prediction", "std", "lower90", "upper90")
 
 
@@ -98,14 +95,6 @@ def _read_query(path: Path, formula_column: str | None, notes: list[str], struct
     return df, col
 
 
-def _write_csv_atomic(df: pd.DataFrame, path: Path) -> None:
-    with atomic_path(path) as tmp:
-        if path.suffix.lower() in (".parquet", ".pq"):
-            df.to_parquet(tmp, index=False)
-        else:
-            df.to_csv(tmp, index=False)
-
-
 def _too_large(crystals: list, layout, source: str, rows, column: str) -> dict[int, Problem]:
     """Index -> Problem for structures that do not fit the model's graph ``layout`` (none for composition models)."""
     from metamat.featurize.graphs import layout_misfits
@@ -164,31 +153,6 @@ def leave_one_out(model, X: np.ndarray, y: np.ndarray, level: float = 0.9, max_f
             "scale_free_mae": float(np.mean(np.abs(y - mean)) / mad) if mad > 0 else float("nan"),
             "coverage": float(inside.mean()), "level": level, "n": n,
             "scheme": "leave-one-out" if n <= max_folds else f"{max_folds}-fold"}
-
-
-def parity_plot(y: np.ndarray, mean: np.ndarray, lower: np.ndarray, upper: np.ndarray, path: Path, *,
-                title: str = "", log: bool = False) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(4.5, 4.5))
-    err = np.vstack([np.maximum(mean - lower, 0), np.maximum(upper - mean, 0)])
-    ax.errorbar(y, mean, yerr=err, fmt="o", ms=4, alpha=0.8, elinewidth=0.8, capsize=2)
-    lims = [np.nanmin(np.r_[y, lower]), np.nanmax(np.r_[y, upper])]
-    ax.plot(lims, lims, "k--", lw=1)
-    if log:
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-    ax.set_xlabel("measured")
-    ax.set_ylabel("leave-one-out prediction (90% interval)")
-    ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=120)
-    plt.close(fig)
-    return path
 
 
 # ------------------------------------------------------------------------------------------------ main
@@ -292,81 +256,18 @@ def run_fewshot(support: str | os.PathLike, query: str | os.PathLike, *, target:
     res = FewShotResult(out, loo, tname, len(y), table.report, qproblems, notes)
     if output is not None:
         res.output = Path(output)
-        _write_csv_atomic(out, res.output)
+        write_table(out, res.output)
     if plot:
         if plot is True:
             base = res.output if res.output is not None else Path(f"fewshot_{tname}.csv")
             ppath = base.with_name(f"{base.stem}_loo_parity.png")
         else:
             ppath = Path(plot)
-        res.plot = parity_plot(y, loo["mean"], loo["lower"], loo["upper"], ppath, log=log_target,
+        from metamat.evaluate.plots import plot_parity
+
+        yerr = np.vstack([loo["mean"] - loo["lower"], loo["upper"] - loo["mean"]])
+        res.plot = plot_parity(y, loo["mean"], ppath, yerr=yerr, log=log_target,
+                               ylabel="leave-one-out prediction (90% interval)",
                                title=f"{tname}: {loo['scheme']} on {len(y)} support rows\nMAE {loo['mae']:.3g}, "
                                      f"coverage {loo['coverage']:.0%}")
-    return res
-
-
-# ------------------------------------------------------------------------------------------------ demo
-def run_fewshot_demo(target: str = "S_p", k: int = 20, seed: int = 0, n_query: int | None = 5000,
-                     model: str | os.PathLike = "default", console=None) -> dict[str, Any]:
-    """Few-shot on built-in data: ``k`` measured materials of one Ricci transport target as the support
-    (drawn so that no query material shares a chemical system with them), predict the rest, and compare
-    MAE and 90% coverage with a random forest fitted on the same support. No data directory needed."""
-    import time
-
-    from rich.console import Console
-
-    from metamat.data.registry import load_dataset
-    from metamat.evaluate.metrics import regression_metrics
-    from metamat.models.baselines import make_model
-    from metamat.tasks.splits import sample_episode
-    from metamat.tasks.task import Task
-
-    console = console or Console()
-    t0 = time.perf_counter()
-    table = load_dataset("ricci_transport").for_target(target)
-    spec = table.targets[target]
-    log = spec.transform == "log10"
-    task = Task.from_formulas(f"ricci_transport:{target}", table.formulas, table.target(target),
-                              units=spec.unit, transform=spec.transform)
-    ep = sample_episode(task, k, n_query=n_query, policy="chemical_system", rng=seed)
-    console.print(f"[bold]few-shot demo[/]: {target} ({spec.unit}; a quantity no training task measures), "
-                  f"{k} support materials, {len(ep.query)} query materials in other chemical systems")
-    m = load_fewshot_model(model, log_target=log)
-    t = time.perf_counter()
-    m.fit(ep.X_support, ep.y_support)
-    mean, std, lo, hi = m.predict_dist(ep.X_query)
-    adapt_s = time.perf_counter() - t
-    yq = ep.y_query
-    res: dict[str, Any] = {"target": target, "k": k, "n_query": len(yq), "seed": seed}
-    zt = task.transform.forward
-    meta = regression_metrics(zt(yq), zt(mean), mad=None)
-    res["meta"] = {"mae": float(np.mean(np.abs(yq - mean))), "mae_model_space": meta["mae"],
-                   "coverage90": float(np.mean((yq >= lo) & (yq <= hi))), "seconds": adapt_s}
-    # random forest on the same support (fitted in model space: log10 for conductivities)
-    rf = make_model("rf", seed=seed)
-    t = time.perf_counter()
-    rf.fit(ep.X_support, zt(ep.y_support))
-    rmu, rsd = rf.predict(ep.X_query, return_std=True)
-    res["rf"] = {"mae": float(np.mean(np.abs(yq - task.transform.inverse(rmu)))),
-                 "mae_model_space": float(np.mean(np.abs(zt(yq) - rmu))),
-                 "coverage90": float(np.mean(np.abs(zt(yq) - rmu) <= 1.6449 * rsd)),
-                 "seconds": time.perf_counter() - t}
-    dummy_mae = float(np.mean(np.abs(zt(yq) - zt(ep.y_support).mean())))
-    res["support_mean_mae_model_space"] = dummy_mae
-    from rich.table import Table as RTable
-
-    tab = RTable(title=f"{target}: k={k} support, {len(yq)} unseen-chemistry queries"
-                       + (" (errors in log10 units)" if log else ""))
-    for c in ("model", "MAE", "MAE / support-mean MAE", "90% coverage", "seconds"):
-        tab.add_column(c)
-    from metamat.models.meta.registry import registry_name
-
-    label = f"meta-learned ({PRETTY.get(registry_name(m), registry_name(m))})"
-    res["meta"]["model"] = registry_name(m)
-    for name, r in ((label, res["meta"]), ("random forest", res["rf"])):
-        tab.add_row(name, f"{r['mae_model_space']:.4g}", f"{r['mae_model_space'] / dummy_mae:.2f}",
-                    f"{r['coverage90']:.0%}", f"{r['seconds']:.2f}")
-    console.print(tab)
-    res["seconds"] = time.perf_counter() - t0
-    console.print(f"total {res['seconds']:.1f} s")
     return res

@@ -134,7 +134,7 @@ def test_cv_missing_file_is_named(tmp_path):
 
 
 def test_pretrained_meta_model_is_accepted_by_name() -> None:
-    from metamat.evaluate.fewshot import check_models, model_specs
+    from metamat.evaluate.model_specs import check_models, model_specs
 
     assert check_models(["rf", "pretrained", "pretrained:some/path"]) == ["rf", "pretrained", "pretrained:some/path"]
     spec = model_specs(["pretrained"])[0]

@@ -38,17 +38,13 @@ def fewshot(
     data_dir: Path | None = DataDirOption,
 ) -> None:
     """Few-shot curves: fit every model on k-shot supports, score on held-out chemical systems."""
-    from metamat.evaluate.fewshot import (
-        parse_int_list,
-        run_fewshot,
-        table_rows,
-        write_fewshot,
-    )
+    from metamat.evaluate.reporting import table_rows, write_benchmark
+    from metamat.evaluate.running import parse_int_list, run_benchmark
 
     out = out_dir(out)
     with ProgressBar("episodes x models") as progress:
-        doc = run_fewshot(tasks, [m.strip() for m in models.split(",") if m.strip()],
-                          shots=parse_int_list(shots, "--shots"), episodes=episodes, seed=seed, policy=policy,
+        doc = run_benchmark(tasks, [m.strip() for m in models.split(",") if m.strip()],
+                            shots=parse_int_list(shots, "--shots"), episodes=episodes, seed=seed, policy=policy,
                           max_query=max_query, max_rows=max_rows, featurizers=features, n_jobs=n_jobs,
                           rf_trees=rf_trees, data_dir=data_dir, progress=progress, keep_records=True)
     for task in doc["results"]:
@@ -56,7 +52,7 @@ def fewshot(
         metric, label = ("smae", "scale-free MAE") if info["kind"] == "regression" else ("roc_auc", "ROC-AUC")
         header, rows = table_rows(doc, metric, task)
         print_table(f"{task} (n={info['n']}, {info['transform']}, {info['policy']} episodes): {label}",
-                     header, rows)
+                    header, rows)
     for metric in ("smae", "coverage90", "roc_auc"):
         header, rows = table_rows(doc, metric)
         if any(cell != "-" for row in rows for cell in row[1:]):  # skip metrics no task has (e.g. ROC-AUC)
@@ -64,7 +60,7 @@ def fewshot(
     if doc["failures"] or doc["skipped"]:
         err_console.print(f"{len(doc['failures'])} model fits failed, {len(doc['skipped'])} episodes skipped "
                           "(listed in results.json)")
-    paths = write_fewshot(doc, out)
+    paths = write_benchmark(doc, out)
     err_console.print(f"wrote {', '.join(str(p) for p in paths)} in {doc['timing']['total_seconds']:.0f} s")
 
 
@@ -88,7 +84,7 @@ def cv(
 ) -> None:
     """Cross-validate a model on your own small table (leave-one-out, k-fold or group k-fold)."""
     from metamat.evaluate.crossval import cross_validate_file, write_cv
-    from metamat.evaluate.fewshot import format_cell
+    from metamat.evaluate.reporting import format_cell
 
     out = out_dir(out)
     with ProgressBar("folds") as progress:
@@ -100,7 +96,7 @@ def cv(
             for k, v in doc["metrics"].items() if k != "n"]
     cfg = doc["config"]
     print_table(f"{cfg['model']} on {data.name}:{target}, {cfg['cv']} ({cfg['n_folds']} folds, "
-                 f"{doc['data']['n']} rows, units {doc['data']['units'] or '-'})",
+                f"{doc['data']['n']} rows, units {doc['data']['units'] or '-'})",
                  ["metric", "pooled", "mean [95% CI]"], rows)
     paths = write_cv(doc, out)
     err_console.print(f"wrote {', '.join(str(p) for p in paths)}")
@@ -120,8 +116,8 @@ def matbench(
     data_dir: Path | None = DataDirOption,
 ) -> None:
     """Official matbench v0.1 folds of one task, side by side with the published leaderboard."""
-    from metamat.evaluate.fewshot import parse_int_list
     from metamat.evaluate.matbench_runner import run_matbench, write_matbench
+    from metamat.evaluate.running import parse_int_list
 
     if out is not None:
         out = out_dir(out)
@@ -132,7 +128,7 @@ def matbench(
     metric, unit = doc["metric"], doc["units"]
     cols = ["fold", "n_train", "n_test", metric] + (["rmse", "max_error"] if metric == "mae" else [])
     print_table(f"{doc['task']}: {doc['model']} on {doc['config']['featurizers']} features ({unit or 'no unit'})",
-                 cols, [[str(f[c]) if isinstance(f[c], int) else f"{f[c]:.4f}" for c in cols] for f in doc["folds"]])
+                cols, [[str(f[c]) if isinstance(f[c], int) else f"{f[c]:.4f}" for c in cols] for f in doc["folds"]])
     console.print(f"mean {metric} = {doc[f'mean_{metric}']:.4f} ± {doc[f'std_{metric}']:.4f} (std over folds)")
     if doc.get("reference"):
         ref = doc["reference"]
@@ -141,7 +137,7 @@ def matbench(
     entries = (doc.get("leaderboard") or {}).get("entries", [])
     if entries:
         print_table(f"published leaderboard ({doc['leaderboard']['source']})", ["algorithm", "mean MAE", "std MAE"],
-                     [[e["algorithm"] + (" (structure)" if e["uses_structure"] else ""), f"{e['mean_mae']:.4f}",
+                    [[e["algorithm"] + (" (structure)" if e["uses_structure"] else ""), f"{e['mean_mae']:.4f}",
                        f"{e['std_mae']:.4f}"] for e in entries])
     for note in doc.get("notes", []):
         err_console.print(f"note: {note}", highlight=False, markup=False)

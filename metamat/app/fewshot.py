@@ -1,7 +1,8 @@
 """``metamat fewshot``: adapt a meta-trained model to a small measured table and predict candidates.
 
-Register on the main app with ``app.command("fewshot")(fewshot)``; imports stay light (the heavy work is in
-:mod:`metamat.fewshot`, imported when the command runs).
+The app flow over the library call :func:`metamat.fewshot.run_fewshot` (which a notebook can make too):
+parse options, run it, print the support's row report and the result summary. Imports stay light (the
+library is imported when the command runs).
 """
 
 from __future__ import annotations
@@ -31,12 +32,11 @@ def fewshot(
                                          "paths relative to the table: use the structure-aware model."),
 ) -> None:
     """Learn a new property from a few measurements and predict candidates, with uncertainty."""
-    from rich.console import Console
     from rich.markup import escape
 
+    from metamat.app.console import console
     from metamat.fewshot import run_fewshot
 
-    console = Console(soft_wrap=True)
     res = run_fewshot(support, query, target=target, model=model, formula_column=formula_column,
                       log_target=log_target, output=output, plot=plot if plot is not None else True,
                       structure_column=structure_column)

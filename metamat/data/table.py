@@ -285,12 +285,6 @@ class MaterialTable:
         out[parsed.valid] = systems[parsed.codes[parsed.valid]]
         return out
 
-    def featurize(self, featurizers: Any = "composition"):
-        """Composition features of every row (:class:`~metamat.featurize.pipeline.FeatureMatrix`)."""
-        from metamat.featurize.pipeline import featurize_formulas
-
-        return featurize_formulas(self.formulas, featurizers, errors="mask", source=self.name, field="formula")
-
     def describe(self, name: str | None = None) -> dict[str, Any]:
         """Count, missing, mean, std, min, quartiles, max and unit of a target (in its own units)."""
         spec = self._spec(name)

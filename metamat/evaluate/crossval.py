@@ -3,7 +3,7 @@
 Each fold is an :class:`~metamat.tasks.task.Episode` with the training rows as support: the model is fitted
 on targets standardized with training-fold statistics only and its out-of-fold predictions are mapped
 back to original units. Metrics are those of the few-shot evaluator
-(:func:`~metamat.evaluate.fewshot.regression_scores` / ``classification_scores``), computed on the pooled
+(:func:`~metamat.evaluate.scoring.regression_scores` / ``classification_scores``), computed on the pooled
 out-of-fold predictions of all rows (leave-one-out folds hold one row, so per-fold R² or AUC do not
 exist); ``smae`` divides by the MAD of the whole table. ``ci`` holds 95% t-intervals of the MAE (and
 ``smae``, ``mae_log10``) over rows; ``fold_summary`` the mean and CI over folds of each metric for
@@ -37,19 +37,11 @@ from typing import Any
 import numpy as np
 
 from metamat.errors import InputError
-from metamat.evaluate.fewshot import (
-    ModelSpec,
-    check_models,
-    classification_scores,
-    predict_model_space,
-    regression_scores,
-    resolve_model_name,
-    task_mad_model,
-    versions,
-    write_json,
-)
 from metamat.evaluate.metrics import Z90, mean_ci
-from metamat.files import atomic_path
+from metamat.evaluate.model_specs import ModelSpec, check_models, resolve_model_name
+from metamat.evaluate.reporting import RESULTS_INDENT, versions
+from metamat.evaluate.scoring import classification_scores, predict_model_space, regression_scores, task_mad_model
+from metamat.files import write_json, write_table
 from metamat.tasks.task import Episode, Task
 
 SCHEMA_VERSION = 1
@@ -290,7 +282,7 @@ def write_cv(doc: Mapping[str, Any], out_dir: str | os.PathLike) -> list[Path]:
     from metamat.evaluate.plots import plot_parity, plot_roc
 
     out = Path(out_dir)
-    paths = [write_json(out / "results.json", doc)]
+    paths = [write_json(out / "results.json", doc, indent=RESULTS_INDENT)]
     frame = pd.DataFrame(doc["predictions"])
     paths.append(write_table(frame, out / "predictions.csv"))
     cfg, data, m = doc["config"], doc["data"], doc["metrics"]

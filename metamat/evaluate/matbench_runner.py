@@ -44,16 +44,10 @@ import numpy as np
 
 from metamat.errors import DataSourceError, InputError
 from metamat.evaluate import leaderboard as lb
-from metamat.evaluate.fewshot import (
-    ModelSpec,
-    check_models,
-    is_pretrained,
-    pretrained_spec,
-    resolve_model_name,
-    versions,
-    write_json,
-)
 from metamat.evaluate.metrics import roc_auc
+from metamat.evaluate.model_specs import ModelSpec, check_models, is_pretrained, pretrained_spec, resolve_model_name
+from metamat.evaluate.reporting import RESULTS_INDENT, versions
+from metamat.files import write_json
 from metamat.tasks.task import Episode, Task
 
 SCHEMA_VERSION = 1
@@ -235,4 +229,5 @@ def write_matbench(doc: dict[str, Any], out_dir: str | os.PathLike) -> list[Path
     from metamat.evaluate.plots import plot_matbench
 
     out = Path(out_dir)
-    return [write_json(out / "results.json", doc), plot_matbench(doc, out / f"{doc['task']}.png")]
+    return [write_json(out / "results.json", doc, indent=RESULTS_INDENT),
+            plot_matbench(doc, out / f"{doc['task']}.png")]

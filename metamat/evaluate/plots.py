@@ -115,8 +115,10 @@ def plot_fewshot(doc: Mapping[str, Any], path: str | os.PathLike, metric: str = 
 
 def plot_parity(y: np.ndarray, pred: np.ndarray, path: str | os.PathLike, *, yerr: np.ndarray | None = None,
                 title: str = "", units: str = "", log: bool = False,
-                metrics: Mapping[str, float] | None = None) -> Path:
-    """Predicted vs measured (out-of-fold), with error bars ``yerr`` (shape (n,) or (2, n)) if given."""
+                metrics: Mapping[str, float] | None = None, ylabel: str = "predicted") -> Path:
+    """Predicted vs measured (out-of-fold), with error bars ``yerr`` (shape (n,) or (2, n)) if given.
+
+    The one parity plot (cross-validation, the few-shot leave-one-out check)."""
     plt = _pyplot()
     y = np.asarray(y, dtype=float)
     pred = np.asarray(pred, dtype=float)
@@ -138,7 +140,7 @@ def plot_parity(y: np.ndarray, pred: np.ndarray, path: str | os.PathLike, *, yer
         ax.set_yscale("log")
     unit = f" ({units})" if units else ""
     ax.set_xlabel(f"measured{unit}")
-    ax.set_ylabel(f"predicted{unit}")
+    ax.set_ylabel(f"{ylabel}{unit}")
     if metrics:
         text = "\n".join(f"{k} = {v:.3g}" for k, v in metrics.items() if v is not None and np.isfinite(v))
         ax.text(0.03, 0.97, text, transform=ax.transAxes, va="top", fontsize=8,

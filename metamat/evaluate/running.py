@@ -1,4 +1,5 @@
-"""Few-shot evaluation: many support/query episodes per task and shot count, every model on the same episodes.
+"""Running the few-shot benchmark: many support/query episodes per task and shot count, every model on
+the same episodes.
 
 For each task, each k in ``shots`` and each episode index ``i`` one episode is drawn with
 :func:`~metamat.tasks.splits.sample_episode` from the generator ``np.random.default_rng([seed,
@@ -55,281 +56,35 @@ indices (tasks fixed, the interval reflects episode sampling). Summary metrics: 
 
 from __future__ import annotations
 
-import json
-import math
 import os
-import platform
 import time
-import zlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from metamat.errors import InputError
-from metamat.evaluate.metrics import (
-    accuracy,
-    balanced_accuracy,
-    calibration_error,
-    gaussian_nll,
-    interval_coverage,
-    log_loss,
-    mae,
-    mean_absolute_deviation,
-    mean_ci,
-    r2,
-    rmse,
-    roc_auc,
+from metamat.evaluate.episodes import (
+    DEFAULT_MAX_QUERY,
+    DEFAULT_MIN_SYSTEMS,
+    check_shots,
+    effective_policy,
+    make_episode,
+    model_seed,
+    task_key,
 )
-from metamat.files import atomic_path, atomic_write
-from metamat.tasks.splits import POLICIES, sample_episode
-from metamat.tasks.task import Episode, Task
+from metamat.evaluate.model_specs import FEWSHOT_RF_TREES, ModelSpec, model_specs, resolve_model_name
+from metamat.evaluate.reporting import versions
+from metamat.evaluate.scoring import aggregate, score_model, summarize, task_mad_model
+from metamat.tasks.splits import POLICIES
+from metamat.tasks.task import Task
+from metamat.threads import limit_threads
 
 SCHEMA_VERSION = 1
 DEFAULT_MODELS: tuple[str, ...] = ("dummy", "ridge", "knn", "gp", "rf")
 DEFAULT_SHOTS: tuple[int, ...] = (5, 10, 20, 50)
 DEFAULT_EPISODES = 100
-DEFAULT_MAX_QUERY = 1000
 DEFAULT_MAX_ROWS = 5000
-DEFAULT_MIN_SYSTEMS = 30
-FEWSHOT_RF_TREES = 100
-#: Metrics averaged across tasks in ``summary`` (scale-free ones only).
-SUMMARY_METRICS: tuple[str, ...] = ("smae", "coverage90", "calibration_error", "roc_auc", "accuracy",
-                                    "balanced_accuracy")
-#: Classifier used for a 0/1 task when a regressor name is asked for.
-CLASSIFIER_FOR: dict[str, str] = {"dummy": "dummy_clf", "ridge": "logistic", "logistic": "logistic",
-                                  "knn": "knn_clf", "knn_clf": "knn_clf", "gp": "gp_clf", "gp_clf": "gp_clf",
-                                  "rf": "rf_clf", "rf_clf": "rf_clf", "dummy_clf": "dummy_clf"}
-_LN10 = math.log(10.0)
-
-
-# ----------------------------------------------------------------------------------------------- models
-class PriorClassifier:
-    """Baseline classifier: P(class 1) = smoothed support rate (n1 + 0.5) / (n + 1) for every query row."""
-
-    kind = "classification"
-
-    def __init__(self, seed: int = 0):
-        self.seed = seed
-
-    def fit(self, X: np.ndarray, y: np.ndarray) -> PriorClassifier:
-        y = np.asarray(y, dtype=float)
-        self.rate_ = (float(y.sum()) + 0.5) / (len(y) + 1)
-        return self
-
-    def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        return np.full(len(X), self.rate_)
-
-
-PRETRAINED = "pretrained"
-
-
-def is_pretrained(name: str) -> bool:
-    """``pretrained`` (the shipped meta-learned model) or ``pretrained:PATH`` (a saved meta-model)."""
-    return name == PRETRAINED or name.startswith(PRETRAINED + ":")
-
-
-def model_names() -> list[str]:
-    """Every model name the evaluators accept: the baseline registry, ``dummy_clf`` and ``pretrained[:PATH]``."""
-    from metamat.models.baselines import MODELS
-
-    return sorted([*MODELS, "dummy_clf", PRETRAINED])
-
-
-def model_kind(name: str) -> str:
-    from metamat.models.baselines import CLASSIFIERS
-
-    return "classification" if name in CLASSIFIERS or name == "dummy_clf" else "regression"
-
-
-def resolve_model_name(name: str, kind: str) -> str:
-    """The registry name to use for a task of ``kind`` (``rf`` -> ``rf_clf`` on 0/1 tasks)."""
-    if kind == "classification":
-        if name not in CLASSIFIER_FOR:
-            raise InputError(f"model {name!r} has no classifier for 0/1 targets; use one of "
-                             f"{sorted(set(CLASSIFIER_FOR))}", field="--models", value=name)
-        return CLASSIFIER_FOR[name]
-    if model_kind(name) == "classification":
-        raise InputError(f"model {name!r} is a classifier but the task is a regression", field="--models",
-                         value=name)
-    return name
-
-
-def check_models(names: Sequence[str]) -> list[str]:
-    """Validate model names; unknown names raise :class:`InputError` listing the valid ones."""
-    names = [n.strip() for n in names if n and n.strip()]
-    if not names:
-        raise InputError("no model given", field="--models")
-    valid = model_names()
-    bad = [n for n in names if n not in valid and not is_pretrained(n)]
-    if bad:
-        raise InputError(f"unknown model(s) {bad}; choose from {', '.join(valid)}", field="--models",
-                         value=",".join(bad))
-    if len(set(names)) != len(names):
-        raise InputError(f"model listed twice in {names}", field="--models")
-    return names
-
-
-def default_model_kwargs(name: str, *, rf_trees: int = FEWSHOT_RF_TREES) -> dict[str, Any]:
-    """Few-shot settings: one thread per model, ``rf_trees`` trees for random forests."""
-    if name in ("rf", "rf_clf"):
-        return {"n_estimators": rf_trees, "n_jobs": 1}
-    if name in ("gbm", "mlp"):
-        return {"n_threads": 1}
-    return {}
-
-
-def make_eval_model(name: str, seed: int, kwargs: Mapping[str, Any] | None = None) -> Any:
-    """A fresh model by (resolved) registry name; ``dummy_clf`` is :class:`PriorClassifier`."""
-    if name == "dummy_clf":
-        return PriorClassifier(seed=seed)
-    from metamat.models.baselines import make_model
-
-    return make_model(name, seed=seed, **dict(kwargs or {}))
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """A model to evaluate: a name (label in the results), options, and optionally a factory.
-
-    ``factory(kind, seed)`` returns an unfitted model with ``fit`` and ``predict(X, return_std=True)`` (or
-    ``predict_proba`` for 0/1 tasks); without one the baseline registry is used (``rf`` becomes ``rf_clf``
-    on 0/1 tasks). A factory must be picklable (a module-level function) when ``n_jobs > 1``.
-    """
-
-    name: str
-    kwargs: dict[str, Any] = field(default_factory=dict)
-    factory: Callable[[str, int], Any] | None = None
-
-    def build(self, kind: str, seed: int) -> Any:
-        if self.factory is not None:
-            return self.factory(kind, seed)
-        resolved = resolve_model_name(self.name, kind)
-        kwargs = (self.kwargs if resolved == self.name else
-                  default_model_kwargs(resolved, rf_trees=self.kwargs.get("n_estimators", FEWSHOT_RF_TREES)))
-        return make_eval_model(resolved, seed, kwargs)
-
-
-class BaselineFactory:
-    """Picklable ``factory(kind, seed)`` for a baseline by registry name with options, so one baseline can
-    appear under several labels (e.g. ``ModelSpec("rf[comp+struct]", factory=BaselineFactory("rf"))``)."""
-
-    def __init__(self, name: str, **kwargs: Any):
-        self.name, self.kwargs = name, kwargs
-
-    def __call__(self, kind: str, seed: int) -> Any:
-        return make_eval_model(resolve_model_name(self.name, kind), seed, self.kwargs)
-
-
-def pretrained_spec(name: str) -> ModelSpec:
-    """Evaluate the shipped meta-learned model (``pretrained``) or a saved one (``pretrained:PATH``)."""
-    from metamat.models.meta.registry import MetaModelFactory
-
-    return ModelSpec(name, factory=MetaModelFactory(name.split(":", 1)[1] if ":" in name else "default"))
-
-
-def model_specs(models: Sequence[str | ModelSpec], *, rf_trees: int = FEWSHOT_RF_TREES) -> list[ModelSpec]:
-    names = [m for m in models if isinstance(m, str)]
-    if names:
-        check_models(names)
-    specs = [m if isinstance(m, ModelSpec) else pretrained_spec(m) if is_pretrained(m)
-             else ModelSpec(m, default_model_kwargs(m, rf_trees=rf_trees))
-             for m in models]
-    if len({s.name for s in specs}) != len(specs):
-        raise InputError("model names must be unique", field="--models")
-    return specs
-
-
-# --------------------------------------------------------------------------------------------- scoring
-def task_mad_model(task: Task) -> float:
-    """MAD of the task's targets in model space (= ``task.mad`` for identity tasks)."""
-    return task.mad if task.transform.kind == "identity" else mean_absolute_deviation(task.y_model)
-
-
-def regression_scores(task: Task, rows: np.ndarray, z_mu: np.ndarray, z_std: np.ndarray | None = None, *,
-                      mad: float | None = None, mad_model: float | None = None) -> dict[str, float]:
-    """Metrics of predictions ``(z_mu, z_std)`` made in model space for ``task`` rows ``rows``.
-
-    ``mad``/``mad_model`` default to the task's (original / model space). See the module docstring for the
-    definitions; this is the only place query targets are read.
-    """
-    rows = np.asarray(rows)
-    z_mu = np.asarray(z_mu, dtype=float)
-    y = task.y[rows]
-    mu = task.transform.inverse(z_mu)
-    out = {"n_query": float(len(y)), "mae": mae(y, mu), "rmse": rmse(y, mu), "r2": r2(y, mu)}
-    log10 = task.transform.kind == "log10"
-    if log10:
-        z = task.y_model[rows]
-        out.update(mae_log10=mae(z, z_mu), rmse_log10=rmse(z, z_mu), r2_log10=r2(z, z_mu))
-        scale = task_mad_model(task) if mad_model is None else mad_model
-        out["smae"] = out["mae_log10"] / scale if scale > 0 else float("nan")
-    else:
-        z = y
-        scale = task.mad if mad is None else mad
-        out["smae"] = out["mae"] / scale if scale > 0 else float("nan")
-    if z_std is not None:
-        s = np.asarray(z_std, dtype=float)
-        if np.all(np.isfinite(s)) and np.all(s > 0):
-            nll = gaussian_nll(z, z_mu, s)
-            if log10:
-                nll += float(np.mean(np.log(y * _LN10)))
-            out.update(nll=nll, coverage90=interval_coverage(z, z_mu, s, 0.9),
-                       calibration_error=calibration_error(z, z_mu, s), mean_std=float(np.mean(s)))
-    return out
-
-
-def classification_scores(task: Task, rows: np.ndarray, proba: np.ndarray) -> dict[str, float]:
-    """roc_auc (NaN with one class in the query), accuracy, balanced_accuracy, log_loss, n_query."""
-    y = task.y[np.asarray(rows)]
-    p = np.clip(np.asarray(proba, dtype=float), 0.0, 1.0)
-    return {"n_query": float(len(y)), "roc_auc": roc_auc(y, p), "accuracy": accuracy(y, p),
-            "balanced_accuracy": balanced_accuracy(y, p), "log_loss": log_loss(y, p)}
-
-
-def predict_model_space(model: Any, episode: Episode) -> tuple[np.ndarray, np.ndarray | None]:
-    """Fit ``model`` on the support and predict the query in model space (undoing the support scaler)."""
-    model.fit(episode.X_support, episode.y_support_fit)
-    out = model.predict(episode.X_query, return_std=True)
-    mean, std = out if isinstance(out, tuple) else (out, None)
-    z_mu = episode.scaler.inverse(np.asarray(mean, dtype=float))
-    z_std = None if std is None else episode.scaler.inverse_std(np.asarray(std, dtype=float))
-    return z_mu, z_std
-
-
-def score_model(model: Any, episode: Episode) -> dict[str, float]:
-    """Fit on the episode's support, score on its query."""
-    if episode.task.kind == "classification":
-        model.fit(episode.X_support, episode.y_support_fit)
-        return classification_scores(episode.task, episode.query, model.predict_proba(episode.X_query))
-    z_mu, z_std = predict_model_space(model, episode)
-    return regression_scores(episode.task, episode.query, z_mu, z_std)
-
-
-# -------------------------------------------------------------------------------------------- episodes
-def task_key(task: Task) -> int:
-    """Stable integer for a task's episodes: crc32 of its name."""
-    return zlib.crc32(task.name.encode("utf-8"))
-
-
-def effective_policy(task: Task, policy: str, min_systems: int = DEFAULT_MIN_SYSTEMS) -> str:
-    """``policy``, or ``random`` when ``chemical_system`` is degenerate (< ``min_systems`` systems)."""
-    if policy == "chemical_system" and len(np.unique(task.system_codes)) < min_systems:
-        return "random"
-    return policy
-
-
-def make_episode(task: Task, k: int, i: int, *, seed: int = 0, policy: str = "chemical_system",
-                 max_query: int | None = DEFAULT_MAX_QUERY) -> Episode:
-    """Episode ``i`` of ``task`` at ``k`` shots: a pure function of (seed, task name, k, i, policy)."""
-    rng = np.random.default_rng([int(seed), task_key(task), int(k), int(i)])
-    return sample_episode(task, int(k), n_query=max_query, policy=policy, rng=rng)
-
-
-def model_seed(seed: int, key: int, k: int, i: int) -> int:
-    return int(np.random.SeedSequence([int(seed), key, int(k), int(i), 1]).generate_state(1)[0] % (2**31 - 1))
 
 
 def run_chunk(task: Task, k: int, episodes: Sequence[int], specs: Sequence[ModelSpec], *, seed: int,
@@ -340,127 +95,37 @@ def run_chunk(task: Task, k: int, episodes: Sequence[int], specs: Sequence[Model
     fit gives a record with ``error`` instead of metrics; an episode that cannot be drawn gives one
     record with ``skipped``.
     """
-    from threadpoolctl import threadpool_limits
-
     key = task_key(task)
     records: list[dict[str, Any]] = []
-    with threadpool_limits(1):
-        torch_threads = _torch_threads(1)
-        try:
-            for i in episodes:
-                base = {"task": task.name, "k": int(k), "episode": int(i)}
+    with limit_threads(1):
+        for i in episodes:
+            base = {"task": task.name, "k": int(k), "episode": int(i)}
+            try:
+                episode = make_episode(task, k, i, seed=seed, policy=policy, max_query=max_query)
+            except ValueError as exc:
+                records.append({**base, "skipped": str(exc)})
+                continue
+            mseed = model_seed(seed, key, k, i)
+            for spec in specs:
+                start, cpu = time.perf_counter(), time.process_time()
                 try:
-                    episode = make_episode(task, k, i, seed=seed, policy=policy, max_query=max_query)
-                except ValueError as exc:
-                    records.append({**base, "skipped": str(exc)})
-                    continue
-                mseed = model_seed(seed, key, k, i)
-                for spec in specs:
-                    start, cpu = time.perf_counter(), time.process_time()
-                    try:
-                        metrics = score_model(spec.build(task.kind, mseed), episode)
-                        rec = {**base, "model": spec.name, "metrics": metrics}
-                    except Exception as exc:  # a model failing on one episode is recorded, not fatal
-                        rec = {**base, "model": spec.name, "error": f"{type(exc).__name__}: {exc}"}
-                    rec["seconds"] = time.perf_counter() - start
-                    rec["cpu_seconds"] = time.process_time() - cpu
-                    records.append(rec)
-        finally:
-            _torch_threads(torch_threads)
+                    metrics = score_model(spec.build(task.kind, mseed), episode)
+                    rec = {**base, "model": spec.name, "metrics": metrics}
+                except Exception as exc:  # a model failing on one episode is recorded, not fatal
+                    rec = {**base, "model": spec.name, "error": f"{type(exc).__name__}: {exc}"}
+                rec["seconds"] = time.perf_counter() - start
+                rec["cpu_seconds"] = time.process_time() - cpu
+                records.append(rec)
     return records
 
 
-def _torch_threads(n: int | None) -> int | None:
-    """Set torch's intra-op threads if torch is already imported; returns the previous value."""
-    import sys
-
-    torch = sys.modules.get("torch")
-    if torch is None or n is None:
-        return None
-    old = torch.get_num_threads()
-    torch.set_num_threads(n)
-    return old
-
-
-# ----------------------------------------------------------------------------------------- aggregation
-def aggregate(records: Iterable[Mapping[str, Any]], level: float = 0.95
-              ) -> dict[str, dict[str, dict[str, dict[str, dict[str, float]]]]]:
-    """``{task: {model: {k: {metric: {mean, ci_low, ci_high, n}}}}}`` from per-episode records.
-
-    ``n`` counts episodes with a finite value; keys of k are strings; order: tasks, models and k as they
-    first appear (k sorted numerically).
-    """
-    values: dict[str, dict[str, dict[int, dict[str, list[float]]]]] = {}
-    for rec in records:
-        if "metrics" not in rec:
-            continue
-        by_k = values.setdefault(rec["task"], {}).setdefault(rec["model"], {}).setdefault(int(rec["k"]), {})
-        for metric, v in rec["metrics"].items():
-            by_k.setdefault(metric, []).append(float(v))
-    out: dict[str, Any] = {}
-    for task, models in values.items():
-        for model, ks in models.items():
-            for k in sorted(ks):
-                cell = out.setdefault(task, {}).setdefault(model, {}).setdefault(str(k), {})
-                for metric, vs in ks[k].items():
-                    arr = np.asarray(vs, dtype=float)
-                    m, lo, hi = mean_ci(arr[np.isfinite(arr)], level)
-                    cell[metric] = {"mean": m, "ci_low": lo, "ci_high": hi, "n": int(np.isfinite(arr).sum())}
-    return out
-
-
-def summarize(records: Iterable[Mapping[str, Any]], metrics: Sequence[str] = SUMMARY_METRICS,
-              level: float = 0.95) -> dict[str, dict[str, dict[str, dict[str, float]]]]:
-    """Across-task summary ``{model: {k: {metric: {mean, ci_low, ci_high, n_tasks, n_episodes}}}}``.
-
-    For each episode index the metric is averaged over the tasks that have a finite value for it; mean and
-    CI are then taken over episode indices.
-    """
-    table: dict[str, dict[int, dict[str, dict[int, dict[str, float]]]]] = {}
-    for rec in records:
-        if "metrics" not in rec:
-            continue
-        by_metric = table.setdefault(rec["model"], {}).setdefault(int(rec["k"]), {})
-        for metric in metrics:
-            v = rec["metrics"].get(metric)
-            if v is not None and np.isfinite(v):
-                by_metric.setdefault(metric, {}).setdefault(int(rec["episode"]), {})[rec["task"]] = float(v)
-    out: dict[str, Any] = {}
-    for model, ks in table.items():
-        for k in sorted(ks):
-            cell = out.setdefault(model, {}).setdefault(str(k), {})
-            for metric in metrics:
-                per_episode = ks[k].get(metric)
-                if not per_episode:
-                    continue
-                avg = np.array([np.mean(list(t.values())) for _, t in sorted(per_episode.items())])
-                m, lo, hi = mean_ci(avg, level)
-                tasks = {t for v in per_episode.values() for t in v}
-                cell[metric] = {"mean": m, "ci_low": lo, "ci_high": hi, "n_tasks": len(tasks),
-                                "n_episodes": len(avg)}
-    return out
-
-
-# ------------------------------------------------------------------------------------------ the runner
 def task_info(task: Task, policy: str) -> dict[str, Any]:
     return {"n": len(task), "kind": task.kind, "units": task.units, "quantity": task.quantity,
             "transform": task.transform.kind, "mad": task.mad, "mad_model": task_mad_model(task),
             "n_chemical_systems": int(len(np.unique(task.system_codes))), "policy": policy}
 
 
-def versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {"python": platform.python_version()}
-    for pkg in ("metamat", "numpy", "scipy", "scikit-learn", "torch"):
-        try:
-            out[pkg] = version(pkg)
-        except PackageNotFoundError:
-            pass
-    return out
-
-
-def run_fewshot_tasks(tasks: Sequence[Task], models: Sequence[str | ModelSpec] = DEFAULT_MODELS, *,
+def run_episodes(tasks: Sequence[Task], models: Sequence[str | ModelSpec] = DEFAULT_MODELS, *,
                       shots: Sequence[int] = DEFAULT_SHOTS, episodes: int = DEFAULT_EPISODES, seed: int = 0,
                       policy: str = "chemical_system", min_systems: int = DEFAULT_MIN_SYSTEMS,
                       max_query: int | None = DEFAULT_MAX_QUERY, n_jobs: int = 1, chunk_size: int = 10,
@@ -472,11 +137,11 @@ def run_fewshot_tasks(tasks: Sequence[Task], models: Sequence[str | ModelSpec] =
     ``progress(done, total)`` is called as model fits complete (counted in episode x model units).
     ``n_jobs > 1`` runs chunks of ``chunk_size`` episodes in that many processes (joblib/loky); the
     numbers are identical for every ``n_jobs``. With ``keep_records`` the per-episode records are kept
-    under ``"episodes"`` (not written to results.json by :func:`write_fewshot`).
+    under ``"episodes"`` (not written to results.json by :func:`~metamat.evaluate.reporting.write_benchmark`).
     """
     start = time.perf_counter()
     specs = model_specs(models, rf_trees=rf_trees)
-    shots = _check_shots(shots)
+    shots = check_shots(shots)
     if episodes < 1:
         raise InputError("episodes must be at least 1", field="--episodes", value=episodes)
     if policy not in POLICIES:
@@ -546,17 +211,6 @@ def run_fewshot_tasks(tasks: Sequence[Task], models: Sequence[str | ModelSpec] =
     return doc
 
 
-def _check_shots(shots: Sequence[int]) -> list[int]:
-    out = []
-    for k in shots:
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-            raise InputError(f"shots must be positive integers, got {k!r}", field="--shots", value=k)
-        out.append(int(k))
-    if not out or len(set(out)) != len(out):
-        raise InputError(f"shots must be distinct and non-empty, got {list(shots)}", field="--shots")
-    return sorted(out)
-
-
 def parse_int_list(text: str, field: str) -> list[int]:
     """``"5,10,20"`` -> ``[5, 10, 20]``; anything else raises :class:`InputError` naming ``field``."""
     try:
@@ -589,20 +243,20 @@ def build_tasks(names: str | Sequence[str], *, data_dir: str | os.PathLike | Non
     return tasks, seconds
 
 
-def run_fewshot(tasks: str | Sequence[str] = "meta-test", models: Sequence[str | ModelSpec] = DEFAULT_MODELS, *,
+def run_benchmark(tasks: str | Sequence[str] = "meta-test", models: Sequence[str | ModelSpec] = DEFAULT_MODELS, *,
                 shots: Sequence[int] = DEFAULT_SHOTS, episodes: int = DEFAULT_EPISODES, seed: int = 0,
                 policy: str = "chemical_system", min_systems: int = DEFAULT_MIN_SYSTEMS,
                 max_query: int | None = DEFAULT_MAX_QUERY, max_rows: int | None = DEFAULT_MAX_ROWS,
                 featurizers: str = "composition", n_jobs: int = 1, rf_trees: int = FEWSHOT_RF_TREES,
                 data_dir: str | os.PathLike | None = None, progress: Callable[[int, int], None] | None = None,
                 keep_records: bool = False) -> dict[str, Any]:
-    """Build catalogue tasks (``'meta-test'`` or names) and run :func:`run_fewshot_tasks` on them."""
+    """Build catalogue tasks (``'meta-test'`` or names) and run :func:`run_episodes` on them."""
     start = time.perf_counter()
     model_specs(models, rf_trees=rf_trees)  # validate names before loading any data
-    _check_shots(shots)
+    check_shots(shots)
     built, build_seconds = build_tasks(tasks, data_dir=data_dir, max_rows=max_rows, featurizers=featurizers,
                                        seed=seed)
-    doc = run_fewshot_tasks(built, models, shots=shots, episodes=episodes, seed=seed, policy=policy,
+    doc = run_episodes(built, models, shots=shots, episodes=episodes, seed=seed, policy=policy,
                             min_systems=min_systems, max_query=max_query, n_jobs=n_jobs, rf_trees=rf_trees,
                             progress=progress, keep_records=keep_records,
                             extra_config={"max_rows": max_rows, "featurizers": featurizers,
@@ -610,91 +264,3 @@ def run_fewshot(tasks: str | Sequence[str] = "meta-test", models: Sequence[str |
     doc["timing"]["build_seconds"] = build_seconds
     doc["timing"]["total_seconds"] = time.perf_counter() - start
     return doc
-
-
-# ----------------------------------------------------------------------------------------------- output
-def jsonable(obj: Any) -> Any:
-    """Recursively convert numpy scalars/arrays and paths to JSON types; NaN/inf become None."""
-    if isinstance(obj, Mapping):
-        return {str(k): jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return [jsonable(v) for v in obj.tolist()]
-    if isinstance(obj, (bool, np.bool_)):
-        return bool(obj)
-    if isinstance(obj, (int, np.integer)):
-        return int(obj)
-    if isinstance(obj, (float, np.floating)):
-        return float(obj) if math.isfinite(obj) else None
-    if isinstance(obj, Path):
-        return str(obj)
-    return obj
-
-
-def write_json(path: str | os.PathLike, obj: Any) -> Path:
-    """Write JSON atomically (temporary file in the same folder, then ``os.replace``)."""
-    path = Path(path)
-    with atomic_write(path, "w") as fh:
-        json.dump(jsonable(obj), fh, indent=1, allow_nan=False)
-        fh.write("\n")
-    return path
-
-
-def write_fewshot(doc: Mapping[str, Any], out_dir: str | os.PathLike,
-                  plot_metrics: Sequence[str] = ("smae", "coverage90", "roc_auc")) -> list[Path]:
-    """Write ``out_dir/results.json``, ``episodes.csv.gz`` (when the doc has records) and
-    ``fewshot_<metric>.png`` for each metric present; returns the paths written."""
-    from metamat.evaluate.plots import plot_fewshot
-
-    out = Path(out_dir)
-    body = {k: v for k, v in doc.items() if k != "episodes"}
-    paths = [write_json(out / "results.json", body)]
-    if doc.get("episodes"):
-        paths.append(write_episodes(doc["episodes"], out / "episodes.csv.gz"))
-    present = {m for t in doc["results"].values() for mk in t.values() for kk in mk.values() for m in kk}
-    for metric in plot_metrics:
-        if metric in present:
-            paths.append(plot_fewshot(doc, out / f"fewshot_{metric}.png", metric=metric))
-    return paths
-
-
-def write_episodes(records: Sequence[Mapping[str, Any]], path: Path) -> Path:
-    """Per-episode metrics as a (gzipped) CSV: task, model, k, episode, seconds, error, metrics..."""
-    import pandas as pd
-
-    rows = [{"task": r["task"], "model": r.get("model"), "k": r["k"], "episode": r["episode"],
-             "seconds": r.get("seconds"), "cpu_seconds": r.get("cpu_seconds"),
-             "error": r.get("error") or r.get("skipped"), **r.get("metrics", {})}
-            for r in records]
-    with atomic_path(path) as tmp:
-        pd.DataFrame(rows).to_csv(tmp, index=False, float_format="%.6g",
-                                  compression="gzip" if path.name.endswith(".gz") else None)
-    return path
-
-
-def format_cell(stat: Mapping[str, Any] | None, digits: int = 3) -> str:
-    """``"0.812 [0.790, 0.834]"`` (or ``"-"``)."""
-    if not stat or stat.get("mean") is None or not np.isfinite(stat["mean"]):
-        return "-"
-    lo, hi = stat.get("ci_low"), stat.get("ci_high")
-    if lo is None or hi is None or not (np.isfinite(lo) and np.isfinite(hi)):
-        return f"{stat['mean']:.{digits}f}"
-    return f"{stat['mean']:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
-
-
-def table_rows(doc: Mapping[str, Any], metric: str = "smae", task: str | None = None,
-               digits: int = 3) -> tuple[list[str], list[list[str]]]:
-    """Header and rows (model, one cell per k) of ``metric`` for one task, or of the summary (``task=None``)."""
-    shots = [str(k) for k in doc["config"]["shots"]]
-    source = doc["summary"] if task is None else doc["results"].get(task, {})
-    rows = [[model] + [format_cell(source.get(model, {}).get(k, {}).get(metric), digits) for k in shots]
-            for model in doc["config"]["models"] if model in source]
-    return ["model"] + [f"k={k}" for k in shots], rows
-
-
-def markdown_table(doc: Mapping[str, Any], metric: str = "smae", task: str | None = None, digits: int = 3) -> str:
-    header, rows = table_rows(doc, metric, task, digits)
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(r) + " |" for r in rows]
-    return "\n".join(lines)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -59,3 +60,10 @@ def featurize_formulas(formulas: Sequence[object], featurizers: str | Sequence[s
         out[valid] = unique_x[parsed.codes[valid]]
     citations = sorted({c for f in feats for c in f.citations()})
     return FeatureMatrix(out, labels, valid, parsed.problems, citations)
+
+
+def featurize_table(table: Any, featurizers: str | Sequence[str | CompositionFeaturizer] = "composition"
+                    ) -> FeatureMatrix:
+    """Composition features of every row of a :class:`~metamat.data.table.MaterialTable` (rows whose formula
+    cannot be parsed are NaN and listed in ``problems``)."""
+    return featurize_formulas(table.formulas, featurizers, errors="mask", source=table.name, field="formula")

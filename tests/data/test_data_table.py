@@ -11,6 +11,7 @@ from pymatgen.core import Composition
 
 from metamat.data.table import MaterialTable, RowReport, TargetSpec
 from metamat.errors import InputError, Problem
+from metamat.featurize.pipeline import featurize_table
 
 
 def make_table(**extra) -> MaterialTable:
@@ -64,7 +65,7 @@ def test_chemical_systems_match_pymatgen():
 
 
 def test_featurize_returns_one_row_per_material():
-    fm = make_table().featurize("composition")
+    fm = featurize_table(make_table(), "composition")
     assert fm.values.shape[0] == 4 and fm.valid.all() and len(fm.labels) == fm.values.shape[1]
 
 

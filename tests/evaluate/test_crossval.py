@@ -10,7 +10,7 @@ import pytest
 
 from metamat.errors import InputError
 from metamat.evaluate import crossval as C
-from metamat.evaluate.fewshot import ModelSpec
+from metamat.evaluate.model_specs import ModelSpec
 from metamat.tasks.task import Task
 
 CATIONS = ["Li", "Na", "K", "Mg", "Ca", "Sr", "Ba", "Fe", "Co", "Ni", "Cu", "Zn"]

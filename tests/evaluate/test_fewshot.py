@@ -10,8 +10,8 @@ import pytest
 from scipy import stats
 
 from metamat.errors import InputError
-from metamat.evaluate import fewshot as F
-from metamat.evaluate.fewshot import ModelSpec
+from metamat.evaluate import episodes, reporting, running, scoring
+from metamat.evaluate.model_specs import ModelSpec
 from metamat.tasks.task import Episode, Task
 
 ELEMENTS = ["Li", "Na", "K", "Mg", "Ca", "Sr", "Fe", "Co", "Ni", "Cu", "Zn", "Al", "Ga", "Ti", "Zr", "Nb"]
@@ -43,7 +43,7 @@ def test_aggregate_by_hand():
     records = [{"task": "a", "model": "m", "k": 5, "episode": i, "metrics": {"mae": v, "r2": r}}
                for i, (v, r) in enumerate([(1.0, 0.5), (2.0, float("nan")), (3.0, 0.7)])]
     records.append({"task": "a", "model": "m", "k": 5, "episode": 3, "error": "boom"})  # ignored
-    out = F.aggregate(records)
+    out = scoring.aggregate(records)
     cell = out["a"]["m"]["5"]["mae"]
     half = stats.t.ppf(0.975, 2) * 1.0 / math.sqrt(3)  # std(ddof=1) of [1, 2, 3] is 1
     assert cell["mean"] == pytest.approx(2.0)
@@ -60,7 +60,7 @@ def test_summary_averages_tasks_per_episode():
                for t, vs in vals.items() for i, v in enumerate(vs)]
     # a classification-only metric on one task: averaged over the tasks that have it
     records.append({"task": "c", "model": "m", "k": 10, "episode": 0, "metrics": {"roc_auc": 0.8}})
-    out = F.summarize(records)
+    out = scoring.summarize(records)
     per_episode = np.array([2.0, 3.0, 5.5])
     m, lo, hi = per_episode.mean(), *stats.t.interval(0.95, 2, per_episode.mean(), stats.sem(per_episode))
     cell = out["m"]["10"]["smae"]
@@ -77,7 +77,7 @@ def test_log10_task_metrics_follow_their_definitions():
     rng = np.random.default_rng(1)
     z_mu = task.y_model[rows] + rng.normal(0, 0.2, len(rows))
     z_s = np.full(len(rows), 0.25)
-    out = F.regression_scores(task, rows, z_mu, z_s)
+    out = scoring.regression_scores(task, rows, z_mu, z_s)
     y, z = task.y[rows], task.y_model[rows]
     assert out["mae"] == pytest.approx(np.mean(np.abs(y - 10**z_mu)))  # original units, median prediction
     assert out["mae_log10"] == pytest.approx(np.mean(np.abs(z - z_mu)))
@@ -95,7 +95,7 @@ def test_log10_task_metrics_follow_their_definitions():
 def test_identity_task_smae_uses_task_mad():
     task = synthetic_task(n=50)
     rows = np.arange(20)
-    out = F.regression_scores(task, rows, task.y[rows] + 3.0)
+    out = scoring.regression_scores(task, rows, task.y[rows] + 3.0)
     assert out["mae"] == pytest.approx(3.0)
     assert out["smae"] == pytest.approx(3.0 / task.mad)
     assert "nll" not in out  # no std, no probabilistic metrics
@@ -120,9 +120,9 @@ def zero_factory(kind, seed):
 
 def test_model_is_fitted_on_support_standardized_targets_and_mapped_back():
     task = synthetic_task(transform="log10")
-    ep = F.make_episode(task, 10, 0, seed=3)
+    ep = episodes.make_episode(task, 10, 0, seed=3)
     ZeroModel.seen.clear()
-    out = F.score_model(ZeroModel(), ep)
+    out = scoring.score_model(ZeroModel(), ep)
     assert np.allclose(ZeroModel.seen[0], ep.y_support_fit) and len(ZeroModel.seen[0]) == 10
     assert ZeroModel.seen[0].mean() == pytest.approx(0.0, abs=1e-12)
     support_log_mean = task.y_model[ep.support].mean()  # standardized 0 -> support mean in log10 space
@@ -133,9 +133,9 @@ def test_model_is_fitted_on_support_standardized_targets_and_mapped_back():
 # ------------------------------------------------------------------------------------------- episodes
 def test_episodes_are_deterministic_and_shared():
     task = synthetic_task()
-    a = F.make_episode(task, 5, 7, seed=1, max_query=50)
-    b = F.make_episode(task, 5, 7, seed=1, max_query=50)
-    c = F.make_episode(task, 5, 8, seed=1, max_query=50)
+    a = episodes.make_episode(task, 5, 7, seed=1, max_query=50)
+    b = episodes.make_episode(task, 5, 7, seed=1, max_query=50)
+    c = episodes.make_episode(task, 5, 8, seed=1, max_query=50)
     assert np.array_equal(a.support, b.support) and np.array_equal(a.query, b.query)
     assert not np.array_equal(a.support, c.support)
     assert len(a.query) == 50
@@ -146,28 +146,28 @@ def test_episodes_are_deterministic_and_shared():
 def test_results_do_not_depend_on_other_tasks_or_workers():
     a, b = synthetic_task("a", seed=0), synthetic_task("b", seed=1)
     kw = {"shots": [5, 10], "episodes": 4, "seed": 2, "max_query": 40}
-    both = F.run_fewshot_tasks([a, b], ["dummy", "ridge"], **kw)
-    alone = F.run_fewshot_tasks([a], ["ridge"], **kw)
+    both = running.run_episodes([a, b], ["dummy", "ridge"], **kw)
+    alone = running.run_episodes([a], ["ridge"], **kw)
     assert both["results"]["a"]["ridge"] == alone["results"]["a"]["ridge"]
-    parallel = F.run_fewshot_tasks([a, b], ["dummy", "ridge"], n_jobs=2, chunk_size=2, **kw)
+    parallel = running.run_episodes([a, b], ["dummy", "ridge"], n_jobs=2, chunk_size=2, **kw)
     assert parallel["results"] == both["results"] and parallel["summary"] == both["summary"]
 
 
 def test_degenerate_chemical_system_policy_falls_back_to_random():
     few = synthetic_task("few", n_elements=4)  # 6 element pairs = 6 chemical systems
-    doc = F.run_fewshot_tasks([few], ["dummy"], shots=[5], episodes=2, min_systems=30)
+    doc = running.run_episodes([few], ["dummy"], shots=[5], episodes=2, min_systems=30)
     assert doc["tasks"]["few"]["policy"] == "random"
     assert doc["tasks"]["few"]["n_chemical_systems"] == 6
-    many = F.run_fewshot_tasks([synthetic_task()], ["dummy"], shots=[5], episodes=2)
+    many = running.run_episodes([synthetic_task()], ["dummy"], shots=[5], episodes=2)
     assert many["tasks"]["synth"]["policy"] == "chemical_system"
 
 
 # ----------------------------------------------------------------------------------------- the document
 def test_document_schema_and_json(tmp_path):
-    doc = F.run_fewshot_tasks([synthetic_task("a"), synthetic_task("b", transform="log10", seed=4)],
+    doc = running.run_episodes([synthetic_task("a"), synthetic_task("b", transform="log10", seed=4)],
                               ["dummy", "rf"], shots=[5, 20], episodes=3, max_query=30, rf_trees=10,
                               keep_records=True)
-    assert doc["schema_version"] == F.SCHEMA_VERSION and doc["kind"] == "fewshot"
+    assert doc["schema_version"] == running.SCHEMA_VERSION and doc["kind"] == "fewshot"
     assert {"models", "tasks", "shots", "episodes", "seed", "policy", "max_query", "versions",
             "model_kwargs"} <= set(doc["config"])
     assert doc["config"]["model_kwargs"]["rf"] == {"n_estimators": 10, "n_jobs": 1}
@@ -179,26 +179,26 @@ def test_document_schema_and_json(tmp_path):
     assert "mae_log10" not in doc["results"]["a"]["rf"]["20"]
     assert set(doc["summary"]["rf"]["5"]) == {"smae", "coverage90", "calibration_error"}
     assert doc["summary"]["rf"]["5"]["smae"]["n_tasks"] == 2
-    paths = F.write_fewshot(doc, tmp_path / "out")
+    paths = reporting.write_benchmark(doc, tmp_path / "out")
     names = {p.name for p in paths}
     assert {"results.json", "episodes.csv.gz", "fewshot_smae.png", "fewshot_coverage90.png"} <= names
     back = json.loads((tmp_path / "out" / "results.json").read_text())
     assert back["results"]["a"]["dummy"]["5"]["smae"]["n"] == 3
     assert "episodes" not in back
-    header, rows = F.table_rows(doc, "smae")
+    header, rows = reporting.table_rows(doc, "smae")
     assert header == ["model", "k=5", "k=20"] and [r[0] for r in rows] == ["dummy", "rf"]
 
 
 def test_classification_task_uses_classifiers():
     task = synthetic_task("cls", kind="classification")
-    doc = F.run_fewshot_tasks([task], ["dummy", "rf"], shots=[10], episodes=3, rf_trees=10)
+    doc = running.run_episodes([task], ["dummy", "rf"], shots=[10], episodes=3, rf_trees=10)
     cell = doc["results"]["cls"]["rf"]["10"]
     assert {"roc_auc", "accuracy", "balanced_accuracy", "log_loss"} <= set(cell)
     assert doc["results"]["cls"]["dummy"]["10"]["roc_auc"]["mean"] == pytest.approx(0.5)
     assert cell["roc_auc"]["mean"] > 0.7
     assert "roc_auc" in doc["summary"]["rf"]["10"]
     with pytest.raises(InputError, match="classifier"):
-        F.run_fewshot_tasks([task], ["gbm"], shots=[5], episodes=1)
+        running.run_episodes([task], ["gbm"], shots=[5], episodes=1)
 
 
 def failing_factory(kind, seed):
@@ -206,7 +206,7 @@ def failing_factory(kind, seed):
 
 
 def test_failures_are_recorded_not_fatal():
-    doc = F.run_fewshot_tasks([synthetic_task()], [ModelSpec("broken", factory=failing_factory), "dummy"],
+    doc = running.run_episodes([synthetic_task()], [ModelSpec("broken", factory=failing_factory), "dummy"],
                               shots=[5], episodes=2)
     assert len(doc["failures"]) == 2 and "cannot fit" in doc["failures"][0]["error"]
     assert doc["results"]["synth"]["dummy"]["5"]["mae"]["n"] == 2
@@ -215,7 +215,7 @@ def test_failures_are_recorded_not_fatal():
 
 def test_episode_that_cannot_be_drawn_is_skipped():
     tiny = synthetic_task("tiny", n=8)
-    doc = F.run_fewshot_tasks([tiny], ["dummy"], shots=[20], episodes=2, policy="random")
+    doc = running.run_episodes([tiny], ["dummy"], shots=[20], episodes=2, policy="random")
     assert len(doc["skipped"]) == 2 and "cannot draw" in doc["skipped"][0]["reason"]
 
 
@@ -228,21 +228,21 @@ def test_episode_that_cannot_be_drawn_is_skipped():
 def test_bad_arguments_name_the_option(kwargs, field):
     args = {"models": ["dummy"], "shots": [5], "episodes": 1, **kwargs}
     with pytest.raises(InputError) as info:
-        F.run_fewshot_tasks([synthetic_task()], args.pop("models"), **args)
+        running.run_episodes([synthetic_task()], args.pop("models"), **args)
     assert info.value.field == field
     if field == "--models":
         assert "ridge" in str(info.value)  # the valid names are listed
 
 
 def test_parse_int_list():
-    assert F.parse_int_list("5, 10,20", "--shots") == [5, 10, 20]
+    assert running.parse_int_list("5, 10,20", "--shots") == [5, 10, 20]
     with pytest.raises(InputError, match="--shots"):
-        F.parse_int_list("5,x", "--shots")
+        running.parse_int_list("5,x", "--shots")
 
 
 def test_episode_scaler_never_sees_query_targets():
     task = synthetic_task()
-    ep = F.make_episode(task, 5, 0)
+    ep = episodes.make_episode(task, 5, 0)
     changed = np.where(np.isin(np.arange(len(task)), ep.query), 1e9, task.y)  # query targets replaced
     other = Task(name=task.name, X=task.X, y=changed, formulas=task.formulas, units=task.units)
     ep2 = Episode(other, ep.support, ep.query)
@@ -251,7 +251,7 @@ def test_episode_scaler_never_sees_query_targets():
 
 
 def test_baseline_factory_labels_one_baseline_with_options():
-    from metamat.evaluate.fewshot import BaselineFactory
+    from metamat.evaluate.model_specs import BaselineFactory
 
     reg = BaselineFactory("rf", n_estimators=7)("regression", 3)
     clf = BaselineFactory("rf", n_estimators=7)("classification", 3)

@@ -119,7 +119,7 @@ def test_bad_input(case, match, files, model_path, tmp_path):
 
 def test_cli_exit_codes(files, model_path, monkeypatch, capsys):
     from metamat import cli
-    from metamat.cli_fewshot import fewshot
+    from metamat.app.fewshot import fewshot
 
     if not any(getattr(c, "name", None) == "fewshot" or getattr(c.callback, "__name__", "") == "fewshot"
                for c in cli.app.registered_commands):

@@ -9,8 +9,8 @@ from ase.build import bulk
 from ase.calculators.emt import EMT
 from ase.io import read, write
 
+from metamat.app.potential import md_command, test_command, train_command
 from metamat.errors import InputError
-from metamat.potentials.commands import md_command, test_command, train_command
 
 torch.set_num_threads(1)
 

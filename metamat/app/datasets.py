@@ -1,0 +1,52 @@
+"""`metamat data list|show`: the registered datasets, their targets, units and row reports."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from metamat.app.console import console
+
+DataDirOption = typer.Option(None, "--data-dir", help="Folder of the shared datasets (default: $METAMAT_DATA_DIR).")
+
+
+def data_list(data_dir: Path | None = DataDirOption) -> None:
+    """List the registered datasets, their targets and units, and whether their files are available."""
+    from metamat.data.registry import dataset_available, list_datasets
+
+    table = Table(title="metamat datasets")
+    for column in ("name", "kind", "targets (unit)", "available", "description"):
+        table.add_column(column, overflow="fold")
+    for spec in list_datasets():
+        targets = ", ".join(f"{t.name} ({t.unit or '-'})" for t in spec.targets.values())
+        available = "yes" if dataset_available(spec.name, data_dir) else "no"
+        table.add_row(spec.name, spec.kind, targets, available, spec.description[:60])
+    console.print(table)
+
+
+def data_show(name: str = typer.Argument(..., help="Dataset name (see `metamat data list`)."),
+              data_dir: Path | None = DataDirOption) -> None:
+    """Load a dataset and show its rows, units, target statistics and row report."""
+    from metamat.data.registry import get_spec, load_dataset
+
+    spec = get_spec(name)
+    start = time.perf_counter()
+    table = load_dataset(name, data_dir=data_dir)
+    console.print(f"[bold]{spec.name}[/]: {spec.description}")
+    console.print(f"citation: {spec.citation}")
+    if spec.license:
+        console.print(f"license: {spec.license}")
+    console.print(f"{len(table)} materials loaded in {time.perf_counter() - start:.1f} s")
+    stats = Table(title="targets")
+    for column in ("target", "unit", "transform", "quantity", "count", "mean", "std", "min", "median", "max"):
+        stats.add_column(column)
+    for target, t in table.targets.items():
+        d = table.describe(target)
+        stats.add_row(target, t.unit or "-", t.transform, t.quantity or "-", str(d["count"]),
+                      *(f"{d[k]:.4g}" for k in ("mean", "std", "min", "50%", "max")))
+    console.print(stats)
+    console.print(table.report.summary(), highlight=False, markup=False)
+    console.print(table.data.head(5).drop(columns=["structure"], errors="ignore").to_string(max_colwidth=40))

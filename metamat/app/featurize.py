@@ -1,0 +1,71 @@
+"""`metamat featurize`: add composition features to a user's table (input rows and columns kept in order)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from metamat.app.console import err_console
+from metamat.errors import InputError
+from metamat.files import TABLE_SUFFIXES, write_table
+
+
+def check_table_suffix(path: Path) -> None:
+    """An output table must end in .csv, .csv.gz or .parquet (.pq)."""
+    if not path.name.lower().endswith(TABLE_SUFFIXES):
+        raise InputError("output must end in .csv, .csv.gz or .parquet", source=str(path))
+
+
+def featurize(
+    input: Path = typer.Argument(..., help="CSV, TSV, Excel or parquet file with a formula column."),
+    output: Path = typer.Option(..., "-o", "--output", help="Output .csv, .csv.gz or .parquet."),
+    formula_column: str | None = typer.Option(None, "--formula-column", "-f",
+                                              help="Column with formulas (guessed if omitted)."),
+    features: str = typer.Option("composition", "--features",
+                                 help="Featurizers or presets, comma-separated: composition, magpie, "
+                                      "fractions, stoichiometry, valence, ionic, all."),
+    skip_invalid: bool = typer.Option(False, "--skip-invalid",
+                                      help="Write the good rows and a report of the rejected ones instead of "
+                                           "failing."),
+) -> None:
+    """Add composition features to a table: input rows in order, input columns first, then the features."""
+    from metamat.data.readers import guess_formula_column, read_frame
+    from metamat.featurize.pipeline import featurize_formulas
+
+    check_table_suffix(output)
+    df = read_frame(input)
+    if formula_column is None:
+        notes: list[str] = []
+        formula_column = guess_formula_column(df, set(), notes)
+        if formula_column is None:
+            raise InputError(f"no formula column found among {list(df.columns)}; name it with --formula-column",
+                             source=str(input))
+        err_console.print(notes[-1], highlight=False, markup=False)
+    elif formula_column not in df.columns:
+        raise InputError(f"column {formula_column!r} not found; available: {list(df.columns)}",
+                         source=str(input), field=formula_column)
+    fm = featurize_formulas(df[formula_column].tolist(), features, errors="mask", source=str(input),
+                            field=formula_column)
+    if fm.problems and not skip_invalid:
+        raise InputError(problems=fm.problems)
+    clash = sorted(set(fm.labels) & set(map(str, df.columns)))
+    if clash:
+        raise InputError(f"input already has columns named like features: {clash[:5]}", source=str(input))
+    import pandas as pd
+
+    features_df = pd.DataFrame(fm.values, columns=fm.labels, index=df.index)
+    out = pd.concat([df, features_df], axis=1)[fm.valid]
+    write_table(out, output)
+    err_console.print(f"read {len(df)} rows, wrote {int(fm.valid.sum())} rows x {len(fm.labels)} features "
+                      f"to {output}")
+    if fm.problems:
+        report = output.with_name(output.name.split(".")[0] + ".rejected.csv")
+        rejected = pd.DataFrame([{"row": p.row, "field": p.field, "value": p.value, "reason": p.reason}
+                                 for p in fm.problems])
+        write_table(rejected, report)
+        err_console.print(f"rejected {len(fm.problems)} rows (listed in {report}):")
+        for p in fm.problems[:10]:
+            err_console.print(f"  row {p.row}: {p.reason}", highlight=False, markup=False)
+        if len(fm.problems) > 10:
+            err_console.print(f"  ... and {len(fm.problems) - 10} more")
