@@ -574,7 +574,7 @@ def read_matbench_json(path: str | Path, *, targets: Mapping[str, TargetSpec] | 
             raise InputError("no structure or composition column found", source=str(path))
     target_cols = [c for c in columns if c not in (input_col, formula_col)]
     if targets is None:
-        from metamat.data.sources.matbench import matbench_target_spec
+        from metamat.data.matbench_tasks import matbench_target_spec
 
         task = _stem(path)
         targets = {}

@@ -17,8 +17,8 @@ from typing import Any
 
 import pandas as pd
 
+from metamat.data.matbench_tasks import MATBENCH_CITATION, MATBENCH_TASKS
 from metamat.data.readers import read_extxyz, read_matbench_json, read_table, table_from_frame
-from metamat.data.sources.matbench import MATBENCH_CITATION, MATBENCH_TASKS
 from metamat.data.table import MaterialTable, TargetSpec
 from metamat.errors import DataSourceError, InputError
 

@@ -174,7 +174,7 @@ def to_crystal(obj: object, base_dir: str | Path | None = None) -> Crystal:
 
 def _min_distance_violation(c: Crystal, min_distance: float) -> tuple[int, int, float] | None:
     """First pair of sites closer than ``min_distance`` whose occupancies sum to more than 1."""
-    from metamat.potentials.neighbors import pair_list
+    from metamat.geometry.neighbors import pair_list
 
     i, j, shift = pair_list(c.to_ase(), min_distance)
     if len(i) == 0:
@@ -275,7 +275,7 @@ class Edges:
 
 def neighbor_list(batch: StructureBatch, cutoff: float) -> Edges:
     """Every directed pair closer than ``cutoff`` (Å) in every structure (matscipy's C list per structure)."""
-    from metamat.potentials.neighbors import pair_list
+    from metamat.geometry.neighbors import pair_list
 
     parts_i, parts_j, parts_v = [], [], []
     for b, c in enumerate(batch.crystals):

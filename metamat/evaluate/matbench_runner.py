@@ -81,7 +81,7 @@ def _validation(path: str) -> dict[str, Any]:
 
 def task_name(task: str) -> str:
     """``"steels"`` or ``"matbench_steels"`` -> ``"matbench_steels"``; unknown tasks list the valid ones."""
-    from metamat.data.sources.matbench import MATBENCH_TASKS
+    from metamat.data.matbench_tasks import MATBENCH_TASKS
 
     short = task.removeprefix("matbench_")
     if short not in MATBENCH_TASKS:
@@ -136,8 +136,8 @@ def run_matbench(task: str = "matbench_steels", model: str = "rf", *, featurizer
     ``model`` may be ``pretrained`` or ``pretrained:PATH`` (a saved meta-model): it is adapted to each training
     fold with ``fit`` and reads the 148 ``composition`` features it was meta-trained on (``featurizers`` and
     column cleaning do not apply; its own pool statistics handle missing values)."""
+    from metamat.data.matbench_tasks import MATBENCH_TASKS
     from metamat.data.registry import load_dataset
-    from metamat.data.sources.matbench import MATBENCH_TASKS
     from metamat.featurize.pipeline import featurize_formulas
 
     start = time.perf_counter()

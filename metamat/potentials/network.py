@@ -17,7 +17,7 @@ from ase import Atoms
 from ase.data import atomic_numbers, chemical_symbols
 
 from metamat.errors import InputError
-from metamat.potentials.neighbors import Graph, build_graph, collate
+from metamat.geometry.neighbors import Graph, build_graph, collate
 from metamat.potentials.symmetry_functions import DescriptorSettings, SymmetryFunctions
 
 ACTIVATIONS: dict[str, type[torch.nn.Module]] = {"tanh": torch.nn.Tanh, "silu": torch.nn.SiLU,

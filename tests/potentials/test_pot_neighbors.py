@@ -6,7 +6,7 @@ from ase import Atoms
 from ase.build import bulk
 from ase.neighborlist import neighbor_list
 
-from metamat.potentials.neighbors import build_graph, collate, pair_list
+from metamat.geometry.neighbors import build_graph, collate, pair_list
 
 
 def _as_set(i, j, s):
