@@ -11,8 +11,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-import numpy as np
-
 
 @contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
@@ -54,13 +52,11 @@ def jsonable(obj: Any) -> Any:
         return {str(k): jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple, set)):
         return [jsonable(v) for v in obj]
-    if isinstance(obj, (bool, np.bool_)):
-        return bool(obj)
-    if isinstance(obj, (int, np.integer)):
-        return int(obj)
-    if isinstance(obj, (float, np.floating)):
+    if isinstance(obj, (bool, int)):
+        return obj
+    if isinstance(obj, float):
         return float(obj) if math.isfinite(obj) else None
-    if hasattr(obj, "tolist"):  # numpy arrays, torch tensors
+    if hasattr(obj, "tolist"):  # numpy scalars and arrays, torch tensors (numpy is not imported here)
         return jsonable(obj.tolist())
     if isinstance(obj, os.PathLike):
         return os.fspath(obj)

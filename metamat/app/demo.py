@@ -11,7 +11,6 @@ import os
 import time
 from typing import Any
 
-import numpy as np
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -21,6 +20,8 @@ from metamat.app.console import console as default_console
 
 def run_demo(n: int = 4000, target: str = "S_p", seed: int = 0, console: Console | None = None) -> dict:
     """Run the demo and return its numbers (also printed)."""
+    import numpy as np
+
     from metamat.data.registry import load_dataset
     from metamat.errors import InputError
     from metamat.evaluate.metrics import regression_metrics
@@ -81,6 +82,8 @@ def run_fewshot_demo(target: str = "S_p", k: int = 20, seed: int = 0, n_query: i
     """Few-shot on built-in data: ``k`` measured materials of one Ricci transport target as the support
     (drawn so that no query material shares a chemical system with them), predict the rest, and compare
     MAE and 90% coverage with a random forest fitted on the same support. No data directory needed."""
+    import numpy as np
+
     from metamat.data.registry import load_dataset
     from metamat.evaluate.metrics import regression_metrics
     from metamat.evaluate.model_specs import PRETTY
