@@ -18,13 +18,6 @@ def run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
                           timeout=300, env=env)
 
 
-def data_dir() -> str:
-    value = os.environ.get("METAMAT_DATA_DIR")
-    if not value or not Path(value).is_dir():
-        pytest.skip("METAMAT_DATA_DIR is not set to the shared data folder (e.g. /work/shared/data)")
-    return value
-
-
 @pytest.mark.parametrize("command", [[], ["fewshot"], ["cv"], ["matbench"]])
 def test_help(command):
     result = run(*command, "--help")
@@ -32,8 +25,7 @@ def test_help(command):
     assert "Usage" in result.stdout
 
 
-def test_tiny_fewshot_run(tmp_path):
-    data_dir()
+def test_tiny_fewshot_run(tmp_path, shared_data_dir):
     out = tmp_path / "fs"
     result = run("fewshot", "--models", "rf,ridge", "--tasks", "matbench_steels,matbench_jdft2d", "--shots", "5",
                  "--episodes", "3", "--n-jobs", "1", "--rf-trees", "20", "--out", str(out))
@@ -73,8 +65,7 @@ def test_missing_data_dir_is_named(tmp_path):
     assert result.returncode == 2 and "METAMAT_DATA_DIR" in result.stderr
 
 
-def test_matbench_one_fold(tmp_path):
-    data_dir()
+def test_matbench_one_fold(tmp_path, shared_data_dir):
     from metamat.errors import DataSourceError
     from metamat.evaluate.matbench_runner import INSTALL_HINT, validation_path
 

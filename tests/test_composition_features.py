@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
 import tarfile
 import warnings
 from pathlib import Path
@@ -77,7 +76,7 @@ def test_bad_rows_become_nan_and_are_listed() -> None:
     assert fm.citations and len(fm.labels) == fm.values.shape[1]
 
 
-def real_formulas(n: int = 2000) -> list[str]:
+def real_formulas(data_dir: Path | None, n: int = 2000) -> list[str]:
     """Formulas of the Ricci transport table shipped in the matminer wheel, plus shared-data ones if present."""
     import matminer
 
@@ -86,20 +85,19 @@ def real_formulas(n: int = 2000) -> list[str]:
         member = next(m for m in tar.getmembers() if m.name.endswith(".csv"))
         formulas = pd.read_csv(tar.extractfile(member), usecols=["pretty_formula"])["pretty_formula"]
     picked = formulas.drop_duplicates().sample(n, random_state=0).tolist()
-    data_dir = os.environ.get("METAMAT_DATA_DIR")
     steels = Path(data_dir or "/nonexistent") / "crabnet_matbench_composition" / "matbench_steels.csv.gz"
     if steels.exists():  # fractional, 10+ element alloys
         picked += pd.read_csv(steels)["formula"].tolist()
     return picked + ["Al0.5Cu0.3Zn0.2", "Li7La3Zr2O12", "(Li0.5La0.5)TiO3", "Ar", "HeNe"]
 
 
-def test_values_equal_matminer_on_2000_real_formulas() -> None:
+def test_values_equal_matminer_on_2000_real_formulas(optional_data_dir) -> None:
     from matminer.featurizers.composition import ElementProperty, IonProperty
     from matminer.featurizers.composition import Stoichiometry as MmStoichiometry
     from matminer.featurizers.composition import ValenceOrbital as MmValenceOrbital
     from pymatgen.core import Composition
 
-    formulas = real_formulas()
+    formulas = real_formulas(optional_data_dir)
     assert len(formulas) >= 2000
     featurizers = [MmStoichiometry(), ElementProperty.from_preset("magpie"), MmValenceOrbital(),
                    IonProperty(fast=True)]

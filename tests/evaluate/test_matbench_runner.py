@@ -7,8 +7,6 @@ with ``pip install --no-deps matbench==0.6``; they are skipped with the reason o
 from __future__ import annotations
 
 import importlib.util
-import os
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -17,13 +15,6 @@ import pytest
 from metamat.errors import DataSourceError
 from metamat.evaluate import leaderboard as lb
 from metamat.evaluate import matbench_runner as R
-
-
-def data_dir() -> Path:
-    value = os.environ.get("METAMAT_DATA_DIR")
-    if not value or not Path(value).is_dir():
-        pytest.skip("METAMAT_DATA_DIR is not set to the shared data folder (e.g. /work/shared/data)")
-    return Path(value)
 
 
 def need_matbench() -> None:
@@ -53,8 +44,8 @@ def test_official_steels_folds():
         assert not set(train) & set(test) and set(train) | set(test) == set(tests)
 
 
-def test_steels_fold_ids_map_to_the_right_rows():
-    base = data_dir()
+def test_steels_fold_ids_map_to_the_right_rows(shared_data_dir):
+    base = shared_data_dir
     need_matbench()
     from metamat.data.registry import load_dataset
 
@@ -78,8 +69,8 @@ def test_fold_indices_refuse_missing_ids():
         R.fold_indices(ids, "steels")
 
 
-def test_run_one_fold_of_steels(tmp_path):
-    base = data_dir()
+def test_run_one_fold_of_steels(tmp_path, shared_data_dir):
+    base = shared_data_dir
     need_matbench()
     doc = R.run_matbench("matbench_steels", "rf", n_estimators=30, folds=[0], data_dir=base)
     assert doc["task"] == "matbench_steels" and doc["model"] == "rf" and doc["units"] == "MPa"
@@ -91,8 +82,8 @@ def test_run_one_fold_of_steels(tmp_path):
     assert {p.name for p in paths} == {"results.json", "matbench_steels.png"}
 
 
-def test_pretrained_meta_model_runs_on_official_folds():
-    base = data_dir()
+def test_pretrained_meta_model_runs_on_official_folds(shared_data_dir):
+    base = shared_data_dir
     need_matbench()
     doc = R.run_matbench("matbench_steels", "pretrained", folds=[0], data_dir=base)
     assert doc["model_resolved"] == "pretrained" and doc["config"]["featurizers"] == "composition"

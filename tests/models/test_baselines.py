@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import numpy as np
 import pytest
 from sklearn.base import clone
@@ -236,18 +233,13 @@ def test_classifier_single_class_support(name):
     assert np.allclose(p, 6.5 / 7)
 
 
-DATA_DIR = os.environ.get("METAMAT_DATA_DIR")
-
-
-@pytest.mark.skipif(not DATA_DIR, reason="METAMAT_DATA_DIR is unset; set it to the shared data directory "
-                                         "(e.g. /work/shared/data) to run the real-data check")
-def test_rf_beats_dummy_on_expt_gap_with_chemical_system_split():
+def test_rf_beats_dummy_on_expt_gap_with_chemical_system_split(shared_data_dir):
     import pandas as pd
 
     from metamat.evaluate import mae
     from metamat.tasks import ChemicalSystemSplit, Task, check_leakage, first_split
 
-    path = Path(DATA_DIR) / "crabnet_matbench_composition" / "matbench_expt_gap.csv.gz"
+    path = shared_data_dir / "crabnet_matbench_composition" / "matbench_expt_gap.csv.gz"
     if not path.exists():
         pytest.skip(f"{path} not found")
     df = pd.read_csv(path)

@@ -76,10 +76,8 @@ def test_bad_frames_are_rejected_with_reasons(tmp_path):
     assert "rejected 1" in frames.report.summary()
 
 
-def test_shared_tial_file_uses_force_key():
-    from pathlib import Path
-
-    path = Path("/work/shared/data/acepotentials_tial/TiAl_tutorial.extxyz.gz")
+def test_shared_tial_file_uses_force_key(shared_data_dir):
+    path = shared_data_dir / "acepotentials_tial" / "TiAl_tutorial.extxyz.gz"
     if not path.exists():
         pytest.skip("shared data not present")
     frames = read_frames(path, index=":5")

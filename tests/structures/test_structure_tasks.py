@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -15,9 +12,13 @@ from metamat.tasks.structure_tasks import (
     load_structure_rows,
 )
 
-DATA = Path(os.environ.get("METAMAT_DATA_DIR", "/nonexistent"))
-needs_data = pytest.mark.skipif(not (DATA / "matbench_jdft2d_structures_partial").is_dir(),
-                                reason="needs METAMAT_DATA_DIR with the shared structure datasets")
+
+@pytest.fixture
+def structure_data(shared_data_dir):
+    """The shared data folder, if it holds the structure datasets (skips otherwise)."""
+    if not (shared_data_dir / "matbench_jdft2d_structures_partial").is_dir():
+        pytest.skip(f"{shared_data_dir} has no structure datasets (matbench_jdft2d_structures_partial)")
+    return shared_data_dir
 
 
 def test_specs_are_unique_and_split_by_family():
@@ -28,9 +29,8 @@ def test_specs_are_unique_and_split_by_family():
         get_structure_task_spec("nope")
 
 
-@needs_data
-def test_jdft2d_rows_and_inputs():
-    rows = load_structure_rows(get_structure_task_spec("jdft2d:exfoliation_energy"))
+def test_jdft2d_rows_and_inputs(structure_data):
+    rows = load_structure_rows(get_structure_task_spec("jdft2d:exfoliation_energy"), data_dir=structure_data)
     assert len(rows.y) == 508 and rows.rejected == [] and rows.units == "meV/atom"
     comp = build_structure_task(rows, "composition")
     desc = build_structure_task(rows, "descriptors")
@@ -39,12 +39,12 @@ def test_jdft2d_rows_and_inputs():
     assert np.array_equal(comp.y, desc.y) and comp.name == desc.name
 
 
-@needs_data
-def test_volume_per_atom_matches_pymatgen():
+def test_volume_per_atom_matches_pymatgen(structure_data):
     from metamat.data.registry import load_dataset
 
-    rows = load_structure_rows(get_structure_task_spec("jarvis_epc:volume_per_atom"), max_rows=50, seed=1)
-    table = load_dataset("jarvis_epc_tc")
+    rows = load_structure_rows(get_structure_task_spec("jarvis_epc:volume_per_atom"), data_dir=structure_data,
+                              max_rows=50, seed=1)
+    table = load_dataset("jarvis_epc_tc", data_dir=structure_data)
     by_id = dict(zip(table.ids, table.structures, strict=True))
     expected = np.array([by_id[i].volume / by_id[i].num_sites for i in rows.ids])
     np.testing.assert_allclose(rows.y, expected, rtol=1e-9)

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -45,12 +42,10 @@ def test_resolve_names_and_sides() -> None:
         resolve_tasks("nope")
 
 
-@pytest.mark.skipif(not Path(os.environ.get("METAMAT_DATA_DIR", "/nonexistent")).is_dir(),
-                    reason="METAMAT_DATA_DIR is not set to the shared datasets")
-def test_build_task_from_the_registry() -> None:
-    task = build_task(resolve_tasks("matbench_steels")[0])
+def test_build_task_from_the_registry(shared_data_dir) -> None:
+    task = build_task(resolve_tasks("matbench_steels")[0], data_dir=shared_data_dir)
     assert len(task) == 312 and task.X.shape == (312, 148) and task.units == "MPa"
     assert task.quantity == "yield strength"
     assert np.isfinite(task.X).all() and (task.y > 0).all()
-    small = build_task(resolve_tasks("supercon_tc_stanev")[0], max_rows=500, seed=1)
+    small = build_task(resolve_tasks("supercon_tc_stanev")[0], max_rows=500, seed=1, data_dir=shared_data_dir)
     assert len(small) == 500 and small.transform.kind == "log10"

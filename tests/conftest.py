@@ -1,7 +1,8 @@
-"""Fixtures for the data-layer tests.
+"""Fixtures shared by every test folder.
 
-Tests on the shared datasets need ``METAMAT_DATA_DIR`` (e.g. ``METAMAT_DATA_DIR=/work/shared/data``); they
-are skipped with the reason when it is unset or the folder is absent.
+Tests on the shared datasets take the ``shared_data_dir`` fixture: it needs ``METAMAT_DATA_DIR`` (e.g.
+``METAMAT_DATA_DIR=/work/shared/data``) and skips the test with the reason when it is unset or the folder is
+absent. ``optional_data_dir`` is the same folder or ``None`` for tests that only add real rows when present.
 """
 
 from __future__ import annotations
@@ -24,6 +25,13 @@ def shared_data_dir() -> Path:
     if not path.is_dir():
         pytest.skip(f"METAMAT_DATA_DIR={value} is not a folder")
     return path
+
+
+@pytest.fixture(scope="session")
+def optional_data_dir() -> Path | None:
+    """The shared data folder from METAMAT_DATA_DIR, or None (never skips)."""
+    value = os.environ.get("METAMAT_DATA_DIR")
+    return Path(value) if value and Path(value).is_dir() else None
 
 
 @pytest.fixture
