@@ -221,3 +221,28 @@ def test_pool_feature_prep_passes_graph_block_through(structures, layout):
     loaded = PoolFeaturePrep.from_tensors(prep.tensors())
     assert loaded.passthrough_ == layout.width
     np.testing.assert_array_equal(loaded.transform(X), Z)
+
+
+def test_without_private_functorch_api_the_dense_path_gives_the_same_output(structures, layout, monkeypatch):
+    # graph_encoder asks torch._C._functorch (private) whether it runs under vmap; if that API moves, it must
+    # fall back to the dense path, which computes the same numbers
+    import builtins
+
+    from metamat.models.meta import graph_encoder
+
+    enc = _encoder(layout)
+    x = torch.as_tensor(graph_features(structures, layout))
+    assert graph_encoder._under_vmap() is False
+    with torch.no_grad():
+        sparse = enc(x)
+    real_import = builtins.__import__
+
+    def no_functorch(name, *args, **kwargs):
+        if name.startswith(("torch._C._functorch", "torch._functorch")):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_functorch)
+    assert graph_encoder._under_vmap() is True
+    with torch.no_grad():
+        torch.testing.assert_close(enc(x), sparse, rtol=1e-12, atol=1e-12)
