@@ -84,6 +84,7 @@ def test_data_list_shows_the_registry_and_the_builtin_table() -> None:
     assert "ricci_transport" in result.stdout and "matbench_steels" in result.stdout
 
 
+@pytest.mark.slow  # over 5 s (measured with --durations)
 def test_demo_runs_on_builtin_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("METAMAT_DATA_DIR", raising=False)
     result = run("demo", "--n", "600")

@@ -25,6 +25,7 @@ def test_help(command):
     assert "Usage" in result.stdout
 
 
+@pytest.mark.slow  # over 5 s (measured with --durations)
 def test_tiny_fewshot_run(tmp_path, shared_data_dir):
     out = tmp_path / "fs"
     result = run("fewshot", "--models", "rf,ridge", "--tasks", "matbench_steels,matbench_jdft2d", "--shots", "5",
@@ -65,6 +66,7 @@ def test_missing_data_dir_is_named(tmp_path):
     assert result.returncode == 2 and "METAMAT_DATA_DIR" in result.stderr
 
 
+@pytest.mark.slow  # over 5 s (measured with --durations)
 def test_matbench_one_fold(tmp_path, shared_data_dir):
     from metamat.errors import DataSourceError
     from metamat.evaluate.matbench_runner import INSTALL_HINT, validation_path
@@ -90,6 +92,7 @@ def lab_table(path: Path, n: int = 16) -> None:
                   "hardness": rng.uniform(1, 10, n), "lab": [f"L{i % 3}" for i in range(n)]}).to_csv(path, index=False)
 
 
+@pytest.mark.slow  # over 5 s (measured with --durations)
 def test_cv_loo_of_the_mean_model(tmp_path):
     src = tmp_path / "lab.csv"
     lab_table(src)

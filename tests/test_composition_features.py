@@ -91,6 +91,7 @@ def real_formulas(data_dir: Path | None, n: int = 2000) -> list[str]:
     return picked + ["Al0.5Cu0.3Zn0.2", "Li7La3Zr2O12", "(Li0.5La0.5)TiO3", "Ar", "HeNe"]
 
 
+@pytest.mark.slow  # over 5 s (measured with --durations)
 def test_values_equal_matminer_on_2000_real_formulas(optional_data_dir) -> None:
     from matminer.featurizers.composition import ElementProperty, IonProperty
     from matminer.featurizers.composition import Stoichiometry as MmStoichiometry

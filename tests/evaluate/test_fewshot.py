@@ -143,6 +143,7 @@ def test_episodes_are_deterministic_and_shared():
     assert not set(task.system_codes[a.query]) & set(task.system_codes[a.support])
 
 
+@pytest.mark.slow  # over 5 s (measured with --durations)
 def test_results_do_not_depend_on_other_tasks_or_workers():
     a, b = synthetic_task("a", seed=0), synthetic_task("b", seed=1)
     kw = {"shots": [5, 10], "episodes": 4, "seed": 2, "max_query": 40}

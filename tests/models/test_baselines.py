@@ -233,6 +233,7 @@ def test_classifier_single_class_support(name):
     assert np.allclose(p, 6.5 / 7)
 
 
+@pytest.mark.slow  # over 5 s (measured with --durations)
 def test_rf_beats_dummy_on_expt_gap_with_chemical_system_split(shared_data_dir):
     import pandas as pd
 
