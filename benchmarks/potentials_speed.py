@@ -8,7 +8,7 @@ round, so a load change on the (shared) machine hits all of them alike; ``paired
 over rounds of ``time(other) / time(metamat)``. ``metamat`` is the default calculator (float64, one
 intra-op thread), ``metamat_float32`` uses ``dtype="float32"``, ``metamat_threads`` all ``--threads``.
 CHGNet / SevenNet are timed only if installed (they are benchmark-only, never metamat dependencies);
-otherwise the figures measured on this machine type (DESIGN.md) are quoted and marked so.
+otherwise the figures measured on this machine type (the project's design notes) are quoted and marked so.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from ase.build import bulk
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
-QUOTED_MS = {"chgnet_0.4.2": 78.0, "sevennet_0": 218.0}  # DESIGN.md, same machine type, 2 threads
+QUOTED_MS = {"chgnet_0.4.2": 78.0, "sevennet_0": 218.0}  # project design notes, same machine type, 2 threads
 
 
 def si64(seed: int = 0):
@@ -130,7 +130,7 @@ def main() -> None:
                 notes[name] = {"measured": True}
             except Exception as exc:  # not installed or failed: quote the figure measured earlier
                 quoted[name] = {"measured": False, "median_ms": QUOTED_MS[name],
-                                "note": f"quoted from DESIGN.md ({type(exc).__name__}: {exc})"}
+                                "note": f"quoted from the project design notes ({type(exc).__name__}: {exc})"}
     stats, times = time_calculators(calcs, args.calls)
     results["models"] = {name: {**notes[name], **stats[name]} for name in calcs} | quoted
     ours = results["models"]["metamat"]["median_ms"]

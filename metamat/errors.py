@@ -1,4 +1,4 @@
-"""Errors that name the file, row and field of bad input (see DESIGN.md)."""
+"""Errors that name the file, row and field of bad input (see docs/architecture.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The one model interface (see DESIGN.md) and the feature preparation every model shares.
+"""The one model interface (see docs/architecture.md) and the feature preparation every model shares.
 
 Regressors: ``fit(X, y) -> self`` and ``predict(X, return_std=False)`` returning the mean or
 ``(mean, std)``. Classifiers (0/1 targets): ``fit(X, y)``, ``predict(X)`` (labels) and

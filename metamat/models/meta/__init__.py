@@ -1,6 +1,6 @@
 """Meta-learners: learn across many property tasks, then adapt to a new one from 5-50 measurements.
 
-Every learner keeps the one model interface (DESIGN.md): ``meta_fit(tasks)`` once, then per task
+Every learner keeps the one model interface (docs/architecture.md): ``meta_fit(tasks)`` once, then per task
 ``fit(X_support, y_support)`` and ``predict(X, return_std=True)``. Use :func:`make_meta_model` by name.
 """
 
