@@ -43,16 +43,14 @@ def _pyplot():
 
 
 def save_figure(fig: Any, path: str | os.PathLike, dpi: int = 120) -> Path:
-    """Save ``fig`` as PNG via a temporary file and ``os.replace``; closes the figure."""
+    """Save ``fig`` as PNG atomically (:func:`metamat.files.atomic_path`); closes the figure."""
     plt = _pyplot()
     path = Path(path)
     try:
-        with atomic_path(path) as tmp:
+        with atomic_path(path) as tmp:  # removed again if savefig fails
             fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight")
     finally:
         plt.close(fig)
-        if tmp.exists():
-            tmp.unlink()
     return path
 
 

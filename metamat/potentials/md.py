@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from pathlib import Path
+from contextlib import ExitStack
 
 import numpy as np
 from ase import Atoms, units
@@ -15,6 +15,7 @@ from ase.md.velocitydistribution import Stationary
 from ase.md.verlet import VelocityVerlet
 
 from metamat.errors import InputError
+from metamat.files import atomic_path
 from metamat.potentials.calculator import PotentialCalculator
 from metamat.potentials.network import Potential
 
@@ -61,20 +62,12 @@ def run_md(model: Potential, atoms: Atoms, ensemble: str = "nve", temperature: f
         temps.append(atoms.get_temperature())
 
     dyn.attach(sample, interval=interval)
-    traj, tmp = None, None
-    if trajectory is not None:
-        path = Path(trajectory)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        traj = Trajectory(str(tmp), "w", atoms)
-        dyn.attach(traj.write, interval=interval)
-    try:
+    with ExitStack() as stack:  # the trajectory is renamed into place only if the run succeeds
+        if trajectory is not None:
+            traj = Trajectory(str(stack.enter_context(atomic_path(trajectory))), "w", atoms)
+            stack.callback(traj.close)  # closed before the rename
+            dyn.attach(traj.write, interval=interval)
         _run(dyn, steps, progress)
-    finally:
-        if traj is not None:
-            traj.close()
-    if tmp is not None:
-        os.replace(tmp, trajectory)
     report = {"ensemble": ensemble, "steps": steps, "timestep_fs": timestep_fs, "n_atoms": len(atoms),
               "temperature_target_k": temperature, "temperature_mean_k": float(np.mean(temps)),
               "temperature_final_k": float(atoms.get_temperature()),
