@@ -26,11 +26,11 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_
 data_app = typer.Typer(no_args_is_help=True, help="Built-in and registered datasets.")
 data_app.command("list")(data_list)
 data_app.command("show")(data_show)
-app.command("featurize")(featurize)
-app.add_typer(data_app, name="data")
-app.command("demo")(demo)
-app.add_typer(bench_app, name="bench")
 app.command("fewshot")(fewshot)
+app.command("featurize")(featurize)
+app.command("demo")(demo)
+app.add_typer(data_app, name="data")
+app.add_typer(bench_app, name="bench")
 app.add_typer(potential_app, name="potential")
 
 
