@@ -16,15 +16,17 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from metamat.app.data_fetch import fetch as data_fetch
 from metamat.cli_bench import bench_app
 from metamat.cli_fewshot import fewshot
 from metamat.cli_potential import potential_app
-from metamat.errors import InputError, MetamatError
+from metamat.errors import InputError, MetamatError, cli_text
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="metamat: learn a new materials property from a handful of measurements.")
 data_app = typer.Typer(no_args_is_help=True, help="Built-in and registered datasets.")
 app.add_typer(data_app, name="data")
+data_app.command("fetch")(data_fetch)
 app.add_typer(bench_app, name="bench")
 app.command("fewshot")(fewshot)
 app.add_typer(potential_app, name="potential")
@@ -40,7 +42,7 @@ def main() -> None:
     try:
         app()
     except MetamatError as exc:
-        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+        err_console.print(f"[bold red]error:[/] {escape(cli_text(exc))}", highlight=False)
         sys.exit(2)
     except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
         err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
@@ -129,17 +131,21 @@ def featurize(
 # --------------------------------------------------------------------------------------------- datasets
 @data_app.command("list")
 def data_list(data_dir: Path | None = DataDirOption) -> None:
-    """List the registered datasets, their targets and units, and whether their files are available."""
-    from metamat.data.registry import dataset_available, list_datasets
+    """List the registered datasets, their targets and units, where they load from and how to get them."""
+    from metamat.data.fetch import availability
+    from metamat.data.registry import list_datasets
 
     table = Table(title="metamat datasets")
-    for column in ("name", "kind", "targets (unit)", "available", "description"):
+    for column in ("name", "kind", "targets (unit)", "available from", "how to get", "description"):
         table.add_column(column, overflow="fold")
     for spec in list_datasets():
         targets = ", ".join(f"{t.name} ({t.unit or '-'})" for t in spec.targets.values())
-        available = "yes" if dataset_available(spec.name, data_dir) else "no"
-        table.add_row(spec.name, spec.kind, targets, available, spec.description[:60])
+        a = availability(spec.name, data_dir)
+        how = {"fetch": "metamat data fetch" + (f" ({a.size / 1e6:.1f} MB)" if a.size else ""),
+               "package": f"pip package {a.package}", "manual": f"manual (`metamat data fetch {spec.name}` says how)"}[a.how]
+        table.add_row(spec.name, spec.kind, targets, a.where or "no", how, spec.description[:60])
     console.print(table)
+    console.print("Get every downloadable dataset with `metamat data fetch --all`.")
 
 
 @data_app.command("show")
@@ -155,6 +161,8 @@ def data_show(name: str = typer.Argument(..., help="Dataset name (see `metamat d
     console.print(f"citation: {spec.citation}")
     if spec.license:
         console.print(f"license: {spec.license}")
+    if spec.origin is not None:
+        console.print(f"source: {', '.join(spec.origin.sources)} (DOI {spec.origin.doi})", highlight=False)
     console.print(f"{len(table)} materials loaded in {time.perf_counter() - start:.1f} s")
     stats = Table(title="targets")
     for column in ("target", "unit", "transform", "quantity", "count", "mean", "std", "min", "median", "max"):

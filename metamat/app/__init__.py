@@ -1,0 +1,1 @@
+"""Command flows and all terminal output; `metamat.cli` only registers them."""
