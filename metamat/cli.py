@@ -136,16 +136,18 @@ def data_list(data_dir: Path | None = DataDirOption) -> None:
     from metamat.data.registry import list_datasets
 
     table = Table(title="metamat datasets")
-    for column in ("name", "kind", "targets (unit)", "available from", "how to get", "description"):
+    table.add_column("name", no_wrap=True)
+    for column in ("kind", "targets (unit)", "available from", "how to get", "description"):
         table.add_column(column, overflow="fold")
     for spec in list_datasets():
         targets = ", ".join(f"{t.name} ({t.unit or '-'})" for t in spec.targets.values())
         a = availability(spec.name, data_dir)
-        how = {"fetch": "metamat data fetch" + (f" ({a.size / 1e6:.1f} MB)" if a.size else ""),
-               "package": f"pip package {a.package}", "manual": f"manual (`metamat data fetch {spec.name}` says how)"}[a.how]
+        how = {"fetch": "fetch" + (f" ({a.size / 1e6:.1f} MB)" if a.size else ""), "package": f"pip: {a.package}",
+               "manual": "manual"}[a.how]
         table.add_row(spec.name, spec.kind, targets, a.where or "no", how, spec.description[:60])
     console.print(table)
-    console.print("Get every downloadable dataset with `metamat data fetch --all`.")
+    console.print("fetch: `metamat data fetch NAME` (or --all for every one); manual: `metamat data fetch NAME` "
+                  "says how; pip: ships in that package.")
 
 
 @data_app.command("show")

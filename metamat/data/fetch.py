@@ -110,6 +110,10 @@ def _discard(paths: list[Path]) -> None:
     for path in paths:
         if path.is_file() and not zipfile.is_zipfile(path):
             path.unlink()
+            for parent in path.parents:  # drop folders the download left empty (up to downloads/)
+                if parent.name == "downloads" or any(parent.iterdir()):
+                    break
+                parent.rmdir()
 
 
 def download_path(downloads: Path, url: str) -> Path:
