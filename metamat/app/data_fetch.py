@@ -36,7 +36,7 @@ def fetch(
     from metamat.data.registry import fetch_dir, get_spec
 
     if (name is None) == (not all_):
-        raise InputError("name one dataset or pass --all (not both)", field="name")
+        raise InputError("name one dataset (see `metamat data list`) or pass --all, not both")
     names = fetchable_datasets() if all_ else [get_spec(name).name]
     err_console.print(f"data directory: {fetch_dir(data_dir)}", highlight=False)
     failed = 0

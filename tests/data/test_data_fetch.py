@@ -314,3 +314,23 @@ def test_partial_file_left_by_a_killed_process_is_resumed(tmp_path):
         srv.files["/f.bin"] = data
         download(f"{srv.base_url}/f.bin", dest, sha256=sha(data), backoff=0.01)
     assert dest.read_bytes() == data and srv.ranges("/f.bin") == ["bytes=100000-"]
+
+
+def test_member_of_a_wheel_is_extracted_and_verified(tmp_path, demo_dataset):
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for split, data in SPLITS.items():
+            archive.writestr(f"fakecrab/data/{split}.csv", data)
+    wheel = buffer.getvalue()
+    url = "https://files.pythonhosted.org/packages/aa/fakecrab-1.0-py3-none-any.whl"
+    files = tuple(SourceFile(k, (Remote(url, sha(wheel), member=f"fakecrab/data/{k}.csv", member_sha256=sha(v)),))
+                  for k, v in SPLITS.items())
+    demo_dataset(replace(demo_spec(), origin=replace(demo_spec().origin, files=files)))
+    with serve() as srv:
+        srv.files["/files.pythonhosted.org/packages/aa/fakecrab-1.0-py3-none-any.whl"] = wheel
+        result = fetch_dataset("demo_crab", mirror=srv.base_url, backoff=0.01)
+        assert len(srv.requests) == 1  # one archive download serves all three files
+    assert gzip.decompress(result.path.read_bytes()) == MERGED

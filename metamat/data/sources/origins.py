@@ -146,7 +146,8 @@ def _manual(sources: tuple[str, ...], doi: str, license: str, instructions: str)
     return Origin(sources=sources, doi=doi, license=license, how="manual", instructions=instructions)
 
 
-_SOURCES_MD = " Put the result under the data directory at the path `metamat data list` shows (see SOURCES.md)."
+_SOURCES_MD = (" The path is relative to the data directory ($METAMAT_DATA_DIR, or the user data directory "
+               "~/.local/share/metamat).")
 CDVAE_COMMIT = "f857f598d6f6cca5dc1ea0582d228f12dcc2c2ea"
 
 
