@@ -26,6 +26,14 @@ def shared_data_dir() -> Path:
     return path
 
 
+@pytest.fixture(autouse=True)
+def empty_user_data_dir(tmp_path_factory, monkeypatch) -> Path:
+    """Datasets a developer fetched into ~/.local/share/metamat must not leak into the tests."""
+    path = tmp_path_factory.mktemp("xdg_data_home")
+    monkeypatch.setenv("XDG_DATA_HOME", str(path))
+    return path
+
+
 @pytest.fixture
 def no_network(monkeypatch):
     """Make any download attempt fail loudly (proves that data came from the cache)."""
