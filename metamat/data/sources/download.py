@@ -86,8 +86,8 @@ def download(url: str, dest: str | os.PathLike, *, sha256: str | None = None, re
         except _Retry as exc:
             last = exc.__cause__ or exc
     else:
-        raise DataSourceError(f"cannot download {url} after {retries + 1} attempts ({_describe(last)}); "
-                              f"the partial download is kept at {partial_path(dest)} and the next try resumes it")
+        raise DataSourceError(f"cannot download {url} after {retries + 1} attempts ({_describe(last)}); the next "
+                              f"try resumes the partial download. Without network, put the file at {dest}")
     if sha256 is not None:
         actual = sha256_file(partial_path(dest))
         if actual != sha256.lower():
