@@ -82,16 +82,14 @@ BARTEL_DOI = "10.1038/s41524-020-0362-y"
 MATBENCH_DOI = "10.1038/s41524-020-00406-3"
 CRABNET_HOW = ("`metamat data fetch {name}` (CrabNet's train/val/test CSVs merged, split kept in column 'split'), "
                "or install the crabnet package: pip install --no-deps --ignore-requires-python crabnet==2.0.8")
-#: the shared copies of these came from the wheel (absent from the GitHub snapshot), so the wheel goes first
-WHEEL_FIRST = {"OQMD_Energy_per_atom/train.csv", "OQMD_Formation_Enthalpy/train.csv", "OQMD_Volume_per_atom/train.csv"}
-
-
 def _crabnet_file(path: str) -> tuple[Remote, ...]:
-    """GitHub raw file and the same file inside the crabnet 2.0.8 wheel; ``path`` below ``data/``."""
+    """GitHub raw file, then the same file inside the crabnet 2.0.8 wheel (35 MB; used only when GitHub fails
+    or serves other bytes -- e.g. the 3 OQMD train files the shared copy took from the wheel); ``path`` below
+    ``data/``."""
     sha = RAW_SHA256[path]
     github = Remote(f"{CRABNET_RAW}/{path}", sha)
     wheel = Remote(CRABNET_WHEEL, CRABNET_WHEEL_SHA256, member=f"crabnet/data/{path}", member_sha256=sha)
-    return (wheel, github) if path.removeprefix("benchmark_data/") in WHEEL_FIRST else (github, wheel)
+    return github, wheel
 
 
 def crabnet_origin(prop: str) -> Origin:
