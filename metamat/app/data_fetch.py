@@ -33,7 +33,7 @@ def fetch(
 ) -> None:
     """Download datasets from their original public sources, convert them and verify their checksums."""
     from metamat.data.fetch import fetch_dataset, fetchable_datasets
-    from metamat.data.registry import fetch_dir, get_spec
+    from metamat.data.registry import fetch_dir, get_spec, list_datasets
 
     if (name is None) == (not all_):
         raise InputError("name one dataset (see `metamat data list`) or pass --all, not both")
@@ -52,7 +52,12 @@ def fetch(
                 continue
         word = "already present" if result.status == "present" else "fetched"
         console.print(f"{dataset}: {word} ({result.path})", highlight=False)
+    if all_:
+        manual = [s.name for s in list_datasets() if s.origin is None or s.origin.how == "manual"]
+        err_console.print(f"not downloadable by metamat: {', '.join(manual)} (`metamat data fetch NAME` says how "
+                          "to get one)", highlight=False)
     if failed:
+        err_console.print(f"{failed} of {len(names)} datasets failed", highlight=False)
         raise typer.Exit(2)
 
 
@@ -61,7 +66,8 @@ class _Bars:
 
     def __enter__(self):
         self.progress = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
-                                 TransferSpeedColumn(), TimeRemainingColumn(), console=err_console)
+                                 TransferSpeedColumn(), TimeRemainingColumn(), console=err_console,
+                                 transient=True)
         self.progress.__enter__()
         self.tasks: dict[str, int] = {}
 
