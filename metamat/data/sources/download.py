@@ -77,15 +77,21 @@ def download(url: str, dest: str | os.PathLike, *, sha256: str | None = None, re
     dest = Path(dest)
     http = session or requests.Session()
     last: Exception | None = None
-    for attempt in range(retries + 1):
-        if attempt:
-            time.sleep(min(backoff * 2 ** (attempt - 1), 60.0))
-        try:
-            _attempt(http, url, dest, timeout, progress)
-            break
-        except _Retry as exc:
-            last = exc.__cause__ or exc
-    else:
+    done = False
+    try:
+        for attempt in range(retries + 1):
+            if attempt:
+                time.sleep(min(backoff * 2 ** (attempt - 1), 60.0))
+            try:
+                _attempt(http, url, dest, timeout, progress)
+                done = True
+                break
+            except _Retry as exc:
+                last = exc.__cause__ or exc
+    finally:
+        if session is None:
+            http.close()
+    if not done:
         raise DataSourceError(f"cannot download {url} after {retries + 1} attempts ({_describe(last)}); the next "
                               f"try resumes the partial download. Without network, put the file at {dest}")
     if sha256 is not None:
