@@ -14,12 +14,13 @@ from rich.markup import escape
 
 from metamat.app.bench import bench_app
 from metamat.app.console import err_console
+from metamat.app.data_fetch import fetch as data_fetch
 from metamat.app.datasets import data_list, data_show
 from metamat.app.demo import demo
 from metamat.app.featurize import featurize
 from metamat.app.fewshot import fewshot
 from metamat.app.potential import potential_app
-from metamat.errors import MetamatError
+from metamat.errors import MetamatError, cli_text
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="metamat: learn a new materials property from a handful of measurements.")
@@ -30,6 +31,7 @@ app.command("fewshot")(fewshot)
 app.command("featurize")(featurize)
 app.command("demo")(demo)
 app.add_typer(data_app, name="data")
+data_app.command("fetch")(data_fetch)
 app.add_typer(bench_app, name="bench")
 app.add_typer(potential_app, name="potential")
 
@@ -39,7 +41,7 @@ def main() -> None:
     try:
         app()
     except MetamatError as exc:
-        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+        err_console.print(f"[bold red]error:[/] {escape(cli_text(exc))}", highlight=False)
         sys.exit(2)
     except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
         err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)

@@ -24,7 +24,18 @@ class Problem:
 
 
 class MetamatError(Exception):
-    """Base class of every error metamat raises on purpose."""
+    """Base class of every error metamat raises on purpose.
+
+    ``cli_message`` is the same message in command-line terms (flags and environment variables instead of
+    Python argument names); the CLI prints it when set (see :func:`cli_text`).
+    """
+
+    cli_message: str | None = None
+
+
+def cli_text(exc: BaseException) -> str:
+    """The message of ``exc`` as the command line should show it (``cli_message`` if the error has one)."""
+    return getattr(exc, "cli_message", None) or str(exc)
 
 
 class InputError(MetamatError, ValueError):
@@ -58,3 +69,7 @@ class FormulaError(InputError):
 
 class DataSourceError(MetamatError):
     """A dataset or online source that is unavailable (missing file, no cache and no network, no API key)."""
+
+    def __init__(self, message: str, *, cli_message: str | None = None):
+        super().__init__(message)
+        self.cli_message = cli_message

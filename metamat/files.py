@@ -24,13 +24,52 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     os.close(fd)
     try:
         yield Path(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
+        move_into_place(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def move_into_place(tmp: str | os.PathLike, path: str | os.PathLike) -> Path:
+    """Rename a finished temporary file (same folder) over ``path``, with the usual permissions."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
+    os.replace(tmp, path)
+    return Path(path)
+
+
+def partial_path(path: str | os.PathLike) -> Path:
+    """The partial file of a resumable write to ``path`` (hidden, next to it): ``.<name>.part``."""
+    path = Path(path)
+    return path.parent / f".{path.name}.part"
+
+
+@contextmanager
+def resumable_write(path: str | os.PathLike, offset: int = 0) -> Iterator[IO[bytes]]:
+    """Append to the partial file of ``path`` from byte ``offset`` (earlier bytes kept, later ones cut).
+
+    Unlike :func:`atomic_write` the partial file survives an error, so an interrupted download can resume;
+    :func:`finish_resumable` moves it into place, :func:`discard_resumable` deletes it.
+    """
+    part = partial_path(path)
+    part.parent.mkdir(parents=True, exist_ok=True)
+    with open(part, "r+b" if part.exists() else "wb") as fh:
+        fh.truncate(offset)
+        fh.seek(offset)
+        yield fh
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def finish_resumable(path: str | os.PathLike) -> Path:
+    """Move the completed partial file of ``path`` into place (atomic rename)."""
+    return move_into_place(partial_path(path), path)
+
+
+def discard_resumable(path: str | os.PathLike) -> None:
+    """Delete the partial file of ``path`` if there is one."""
+    partial_path(path).unlink(missing_ok=True)
 
 
 @contextmanager

@@ -34,6 +34,14 @@ def optional_data_dir() -> Path | None:
     return Path(value) if value and Path(value).is_dir() else None
 
 
+@pytest.fixture(autouse=True)
+def empty_user_data_dir(tmp_path_factory, monkeypatch) -> Path:
+    """Datasets a developer fetched into ~/.local/share/metamat must not leak into the tests."""
+    path = tmp_path_factory.mktemp("xdg_data_home")
+    monkeypatch.setenv("XDG_DATA_HOME", str(path))
+    return path
+
+
 @pytest.fixture
 def no_network(monkeypatch):
     """Make any download attempt fail loudly (proves that data came from the cache)."""

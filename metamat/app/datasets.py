@@ -14,17 +14,23 @@ DataDirOption = typer.Option(None, "--data-dir", help="Folder of the shared data
 
 
 def data_list(data_dir: Path | None = DataDirOption) -> None:
-    """List the registered datasets, their targets and units, and whether their files are available."""
-    from metamat.data.registry import dataset_available, list_datasets
+    """List the registered datasets, their targets and units, where they load from and how to get them."""
+    from metamat.data.fetch import availability
+    from metamat.data.registry import list_datasets
 
     table = Table(title="metamat datasets")
-    for column in ("name", "kind", "targets (unit)", "available", "description"):
+    table.add_column("name", no_wrap=True)
+    for column in ("kind", "targets (unit)", "available from", "how to get", "description"):
         table.add_column(column, overflow="fold")
     for spec in list_datasets():
         targets = ", ".join(f"{t.name} ({t.unit or '-'})" for t in spec.targets.values())
-        available = "yes" if dataset_available(spec.name, data_dir) else "no"
-        table.add_row(spec.name, spec.kind, targets, available, spec.description[:60])
+        a = availability(spec.name, data_dir)
+        how = {"fetch": "fetch" + (f" ({a.size / 1e6:.1f} MB)" if a.size else ""), "package": f"pip: {a.package}",
+               "manual": "manual"}[a.how]
+        table.add_row(spec.name, spec.kind, targets, a.where or "no", how, spec.description[:60])
     console.print(table)
+    console.print("fetch: `metamat data fetch NAME` (or --all for every one); manual: `metamat data fetch NAME` "
+                  "says how; pip: ships in that package.")
 
 
 def data_show(name: str = typer.Argument(..., help="Dataset name (see `metamat data list`)."),
@@ -39,6 +45,8 @@ def data_show(name: str = typer.Argument(..., help="Dataset name (see `metamat d
     console.print(f"citation: {spec.citation}")
     if spec.license:
         console.print(f"license: {spec.license}")
+    if spec.origin is not None:
+        console.print(f"source: {', '.join(spec.origin.sources)} (DOI {spec.origin.doi})", highlight=False)
     console.print(f"{len(table)} materials loaded in {time.perf_counter() - start:.1f} s")
     stats = Table(title="targets")
     for column in ("target", "unit", "transform", "quantity", "count", "mean", "std", "min", "median", "max"):

@@ -1,16 +1,26 @@
 """Registered datasets: where each file lives (relative to the data directory), how to read it, its units,
 citation and license (from ``shared/data/SOURCES.md``).
 
-The data directory comes from the ``data_dir`` argument or the environment variable ``METAMAT_DATA_DIR``;
-paths below are the same relative paths as in the shared data folder. ``ricci_transport`` also works without
-any data directory: it falls back to the copy shipped in the matminer wheel.
+Each spec carries its :class:`~metamat.data.sources.origins.Origin`: original source, DOI, license and how
+to get it. :func:`load_dataset` looks for a dataset's file, in this order, under
+
+1. the data directory: the ``data_dir`` argument, else ``$METAMAT_DATA_DIR``;
+2. the user data directory (:func:`default_data_dir`: ``$XDG_DATA_HOME/metamat``, else
+   ``~/.local/share/metamat``), where ``metamat data fetch`` puts what it downloads when no data
+   directory is set;
+3. a copy shipped in an installed package (``ricci_transport`` in the matminer wheel, the CrabNet tables
+   in the ``crabnet`` package).
+
+Paths below are the same relative paths as in the shared data folder.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import io
 import os
 import tarfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -19,10 +29,12 @@ import pandas as pd
 
 from metamat.data.matbench_tasks import MATBENCH_CITATION, MATBENCH_TASKS
 from metamat.data.readers import read_extxyz, read_matbench_json, read_table, table_from_frame
+from metamat.data.sources.origins import Origin, all_origins
 from metamat.data.table import MaterialTable, TargetSpec
 from metamat.errors import DataSourceError, InputError
 
 ENV_DATA_DIR = "METAMAT_DATA_DIR"
+ENV_XDG_DATA_HOME = "XDG_DATA_HOME"
 KINDS = ("composition", "structure")
 READERS = ("table", "extxyz", "matbench_json")
 
@@ -34,7 +46,8 @@ class DatasetSpec:
     ``targets`` maps target columns to their :class:`TargetSpec`; ``id_format`` (e.g.
     ``"mb-steels-{row:03d}"``) builds ids from the 1-based data row when the file has no id column;
     ``expected_rows`` is the number of data rows in the file (SOURCES.md); ``builtin`` names a copy that
-    ships with an installed package ("matminer").
+    ships with an installed package ("matminer"); ``origin`` says where the data come from and how to get
+    them (filled in for every built-in dataset).
     """
 
     name: str
@@ -53,6 +66,7 @@ class DatasetSpec:
     id_format: str | None = None
     expected_rows: int | None = None
     builtin: str | None = None
+    origin: Origin | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -281,7 +295,15 @@ def _other_specs() -> list[DatasetSpec]:
     ]
 
 
-_REGISTRY: dict[str, DatasetSpec] = {s.name: s for s in (*_crabnet_specs(), *_matbench_specs(), *_other_specs())}
+def _with_origins(specs: list[DatasetSpec]) -> dict[str, DatasetSpec]:
+    origins = all_origins(list(_CRABNET), list(MATBENCH_TASKS))
+    missing = [s.name for s in specs if s.name not in origins]
+    if missing:
+        raise RuntimeError(f"datasets without an origin: {missing}")
+    return {s.name: replace(s, origin=origins[s.name]) for s in specs}
+
+
+_REGISTRY: dict[str, DatasetSpec] = _with_origins([*_crabnet_specs(), *_matbench_specs(), *_other_specs()])
 
 
 def register(spec: DatasetSpec, *, overwrite: bool = False) -> None:
@@ -313,17 +335,74 @@ def data_dir(override: str | os.PathLike | None = None) -> Path | None:
     return Path(env).expanduser() if env else None
 
 
+_explicit_dir = data_dir  # for functions whose ``data_dir`` argument hides the function
+
+
+def default_data_dir() -> Path:
+    """The user data directory: ``$XDG_DATA_HOME/metamat``, else ``~/.local/share/metamat`` (may not exist)."""
+    xdg = os.environ.get(ENV_XDG_DATA_HOME)
+    return (Path(xdg).expanduser() if xdg else Path.home() / ".local" / "share") / "metamat"
+
+
+def fetch_dir(override: str | os.PathLike | None = None) -> Path:
+    """Where downloaded datasets go: the data directory if one is set, else :func:`default_data_dir`."""
+    return data_dir(override) or default_data_dir()
+
+
 def dataset_path(name: str, data_dir_override: str | os.PathLike | None = None) -> Path | None:
-    """Where the dataset's file should be (None when no data directory is set)."""
-    base = data_dir(data_dir_override)
+    """Where the dataset's file should be in the data directory (None when no data directory is set)."""
+    base = data_dir(override=data_dir_override)
     return None if base is None else base / get_spec(name).path
 
 
-def dataset_available(name: str, data_dir: str | os.PathLike | None = None) -> bool:
-    """True when :func:`load_dataset` can load ``name`` (its file exists, or it has a built-in copy)."""
-    path = dataset_path(name, data_dir)
+@dataclass(frozen=True)
+class Location:
+    """Where :func:`load_dataset` finds a dataset: a ``file`` (``path``) or a ``package`` copy (``package``)."""
+
+    kind: str
+    path: Path
+    package: str | None = None
+
+    def describe(self) -> str:
+        return f"{self.package} package" if self.kind == "package" else str(self.path)
+
+
+def locate_dataset(name: str, data_dir: str | os.PathLike | None = None) -> Location | None:
+    """Where ``name`` would be loaded from (see the module docstring for the order), or None."""
     spec = get_spec(name)
-    return (path is not None and path.is_file()) or (spec.builtin is not None and _builtin_path(spec) is not None)
+    for base in dict.fromkeys(d for d in (_explicit_dir(data_dir), default_data_dir()) if d is not None):
+        if (base / spec.path).is_file():
+            return Location("file", base / spec.path)
+    if spec.builtin is not None and (path := _builtin_path(spec)) is not None:
+        return Location("package", path, spec.builtin)
+    if spec.origin is not None and spec.origin.package and (root := _package_root(spec.origin.package)) is not None:
+        if all(_package_member(root, f) is not None for f in spec.origin.files):
+            return Location("package", root, spec.origin.package)
+    return None
+
+
+def dataset_available(name: str, data_dir: str | os.PathLike | None = None) -> bool:
+    """True when :func:`load_dataset` can load ``name`` (its file exists, or an installed package has a copy)."""
+    return locate_dataset(name, data_dir) is not None
+
+
+def _package_root(package: str) -> Path | None:
+    """The folder holding installed package ``package`` (its parent, e.g. site-packages), without importing it."""
+    try:
+        spec = importlib.util.find_spec(package)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations))).parent
+
+
+def _package_member(root: Path, source_file) -> Path | None:
+    """The installed copy of one origin file (a wheel member, e.g. ``crabnet/data/...``) under ``root``."""
+    for remote in source_file.remotes:
+        if remote.member is not None and (root / remote.member).is_file():
+            return root / remote.member
+    return None
 
 
 def _builtin_path(spec: DatasetSpec) -> Path | None:
@@ -335,6 +414,22 @@ def _builtin_path(spec: DatasetSpec) -> Path | None:
         path = Path(str(path))
         return path if path.is_file() else None
     return None
+
+
+def how_to_get(name: str, *, cli: bool = False) -> str:
+    """One sentence on how to make ``name`` available, in Python or (``cli=True``) command-line terms."""
+    spec = get_spec(name)
+    folder = spec.path.split("/")[0]
+    where = (f"use --data-dir DIR or set {ENV_DATA_DIR} to a folder holding '{folder}/'" if cli else
+             f"pass data_dir= or set {ENV_DATA_DIR} to a folder holding '{folder}/'")
+    origin = spec.origin
+    if origin is None:
+        return where
+    if origin.how == "fetch":
+        get = (f"run `metamat data fetch {name}`" if cli else
+               f"call metamat.data.fetch.fetch_dataset({name!r}) (or run `metamat data fetch {name}`)")
+        return f"{where}, or {get}"
+    return f"{where} ({origin.instructions.rstrip('.')})"
 
 
 def read_matminer_transport(path: Path, nrows: int | None = None) -> pd.DataFrame:
@@ -356,27 +451,41 @@ def load_dataset(name: str, data_dir: str | os.PathLike | None = None, **kwargs:
     environment variable and the path tried when the file is absent.
     """
     spec = get_spec(name)
-    path = dataset_path(name, data_dir)
-    if path is not None and path.is_file():
-        table = _read(spec, path, kwargs)
-        table.report.notes.insert(0, f"loaded from {path}")
-    elif spec.builtin is not None and _builtin_path(spec) is not None:
-        why = ("the data directory is not set" if path is None else f"{path} does not exist")
-        table = _read_builtin(spec, kwargs)
-        table.report.notes.insert(0, f"loaded the copy shipped in the {spec.builtin} wheel "
-                                     f"({_builtin_path(spec)}) because {why}")
+    location = locate_dataset(name, data_dir)
+    if location is None:
+        raise _not_found(name, data_dir)
+    if location.kind == "file":
+        table = _read(spec, location.path, kwargs)
+        table.report.notes.insert(0, f"loaded from {location.path}")
     else:
-        tried = (f"tried {path} (not found)" if path is not None
-                 else f"no data directory: {ENV_DATA_DIR} is not set and no data_dir was given")
-        raise DataSourceError(f"dataset {name!r} needs the file '{spec.path}' under the data directory; {tried}. "
-                              f"Set {ENV_DATA_DIR} to the folder that holds '{spec.path.split('/')[0]}/' (e.g. the "
-                              "shared data folder) or pass data_dir=.")
+        path = dataset_path(name, data_dir)
+        why = ("the data directory is not set" if path is None else f"{path} does not exist")
+        if spec.builtin is not None:
+            table = _read_builtin(spec, kwargs)
+            table.report.notes.insert(0, f"loaded the copy shipped in the {spec.builtin} wheel "
+                                         f"({_builtin_path(spec)}) because {why}")
+        else:
+            table = _read_package(spec, location.path, kwargs)
+            table.report.notes.insert(0, f"loaded the copy shipped in the {location.package} package "
+                                         f"({location.path / location.package}) because {why}")
     table.name = spec.name
     table.metadata.update({"dataset": spec.name, "citation": spec.citation, "license": spec.license,
                            "description": spec.description, "kind": spec.kind})
     if spec.id_format is not None and "id_column" not in kwargs:
         table.data["id"] = [spec.id_format.format(row=int(r)) for r in table.data["source_row"]]
     return table
+
+
+def _not_found(name: str, data_dir: str | os.PathLike | None) -> DataSourceError:
+    spec = get_spec(name)
+    explicit = _explicit_dir(data_dir)
+    dirs = [d for d in (explicit, default_data_dir()) if d is not None]
+    tried = "not found at " + " nor at ".join(str(d / spec.path) for d in dict.fromkeys(dirs))
+    if explicit is None:
+        tried += f" ({ENV_DATA_DIR} is not set and no {{}} was given)"
+    head = f"dataset {name!r} is not available: {tried}. To get it, "
+    return DataSourceError(head.format("data_dir") + how_to_get(name) + ".",
+                           cli_message=head.format("--data-dir") + how_to_get(name, cli=True) + ".")
 
 
 def _read(spec: DatasetSpec, path: Path, overrides: dict[str, Any]) -> MaterialTable:
@@ -386,6 +495,20 @@ def _read(spec: DatasetSpec, path: Path, overrides: dict[str, Any]) -> MaterialT
     if spec.reader == "matbench_json":
         return read_matbench_json(path, **kwargs)
     return read_table(path, name=spec.name, **kwargs)
+
+
+def _read_package(spec: DatasetSpec, root: Path, overrides: dict[str, Any]) -> MaterialTable:
+    """A dataset from the copy in an installed package: its original files, converted in memory."""
+    assert spec.origin is not None and spec.origin.converter is not None
+    files = []
+    for source_file in spec.origin.files:
+        member = _package_member(root, source_file)
+        assert member is not None
+        files.append((source_file.role, member.read_bytes()))
+    content = spec.origin.converter(files)
+    kwargs = {**spec.reader_kwargs(), **overrides}
+    df = pd.read_csv(io.BytesIO(content), keep_default_na=False, na_values=[""], nrows=kwargs.pop("nrows", None))
+    return table_from_frame(df, source=f"{root / spec.origin.package}::{spec.path}", name=spec.name, **kwargs)
 
 
 def _read_builtin(spec: DatasetSpec, overrides: dict[str, Any]) -> MaterialTable:

@@ -47,7 +47,8 @@ def fetch(url: str, filename: str, *, cache_dir: str | os.PathLike | None = None
                 for chunk in response.iter_content(CHUNK):
                     fh.write(chunk)
     except requests.RequestException as exc:
-        raise DataSourceError(
-            f"cannot download {url} ({type(exc).__name__}: {exc}). Without network, put the file at {path} "
-            f"(the cache directory is set by {ENV_CACHE_DIR} or cache_dir=) and retry.") from exc
+        head = f"cannot download {url} ({type(exc).__name__}: {exc}). Without network, put the file at {path} "
+        raise DataSourceError(head + f"(the cache directory is set by {ENV_CACHE_DIR} or cache_dir=) and retry.",
+                              cli_message=head + f"(the cache directory is set by {ENV_CACHE_DIR}) and retry."
+                              ) from exc
     return path

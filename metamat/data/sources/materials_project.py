@@ -161,8 +161,9 @@ def load_materials_project(fields: Sequence[str] = ("band_gap",), *, targets: Se
     if refresh or not path.is_file():
         key = api_key or os.environ.get(ENV_API_KEY)
         if not key:
-            raise DataSourceError(f"no cached result for this query ({path}) and no Materials Project API key: set "
-                                  f"{ENV_API_KEY} or pass api_key= (and install mp-api: pip install 'metamat[mp]')")
+            head = f"no cached result for this query ({path}) and no Materials Project API key: set {ENV_API_KEY}"
+            tail = " (and install mp-api: pip install 'metamat[mp]')"
+            raise DataSourceError(head + " or pass api_key=" + tail, cli_message=head + tail)
         write_mp_cache(path, fields, criteria, _query(fields, criteria, key))
     try:
         with gzip.open(path, "rt", encoding="utf-8") as fh:
