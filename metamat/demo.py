@@ -18,7 +18,7 @@ def run_demo(n: int = 4000, target: str = "S_p", seed: int = 0, console: Console
     from metamat.data.registry import load_dataset
     from metamat.errors import InputError
     from metamat.evaluate.metrics import regression_metrics
-    from metamat.models.baselines import make_model
+    from metamat.models.registry import make_model, run_options
     from metamat.tasks.splits import ChemicalSystemSplit, first_split
     from metamat.tasks.task import TargetTransform
 
@@ -53,7 +53,7 @@ def run_demo(n: int = 4000, target: str = "S_p", seed: int = 0, console: Console
     for column in ("model", "MAE", "RMSE", "R2", "90% coverage", "fit s"):
         out.add_column(column, justify="right")
     for name in ("dummy", "ridge", "knn", "rf"):
-        model = make_model(name, seed=seed, **({"n_estimators": 100, "n_jobs": 2} if name == "rf" else {}))
+        model = make_model(name, seed=seed, **run_options(name, n_threads=2, n_estimators=100))
         t = time.perf_counter()
         model.fit(X[train], y[train])
         mean, std = model.predict(X[test], return_std=True)

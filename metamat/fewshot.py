@@ -23,32 +23,18 @@ from metamat.errors import InputError, Problem
 from metamat.files import atomic_path
 
 MIN_SUPPORT = 5
-PRETTY = {"dkgp": "deep-kernel GP", "maml": "MAML", "fomaml": "first-order MAML", "anil": "ANIL",
-          "metasgd": "Meta-SGD", "transfer_head": "transfer, head", "transfer_last": "transfer, last layer",
-          "protonet": "prototypes"}
 OUTPUT_COLUMNS = ("prediction", "std", "lower90", "upper90")
 
 
 # ------------------------------------------------------------------------------------------------ model
 def load_fewshot_model(model: str | os.PathLike = "default", log_target: bool = False, structure: bool = False):
-    """The shipped default meta-model (``"default"``; with ``structure`` the shipped crystal-graph model) or a
-    saved model (``path`` or ``path.safetensors``)."""
-    from metamat.models.io import load_model
+    """The shipped default meta-model (``"default"`` or ``"pretrained"``; with ``structure`` the shipped
+    crystal-graph model) or a saved model (``path``, ``path.safetensors`` or ``pretrained:path``); a missing
+    or damaged file raises :class:`~metamat.models.io.ModelFileError` (an ``InputError``)."""
+    from metamat.models.registry import load
 
     transform = "log10" if log_target else "identity"
-    if str(model) == "default":
-        from metamat.pretrained import default_model_path, structure_model_path
-
-        path = structure_model_path() if structure else default_model_path()
-        return load_model(path, target_transform=transform)
-    p = Path(model)
-    base = p.with_suffix("") if p.suffix in (".safetensors", ".json") else p
-    for suffix in (".safetensors", ".json"):
-        if not base.with_suffix(suffix).exists():
-            raise InputError(f"model file {base.with_suffix(suffix)} not found (a model is a .safetensors + "
-                             ".json pair written by metamat.models.io.save_model)", source=str(model),
-                             field="--model")
-    return load_model(base, target_transform=transform)
+    return load(model, structure=structure, target_transform=transform)
 
 
 # ------------------------------------------------------------------------------------------------ checks
@@ -317,7 +303,7 @@ def run_fewshot_demo(target: str = "S_p", k: int = 20, seed: int = 0, n_query: i
 
     from metamat.data.registry import load_dataset
     from metamat.evaluate.metrics import regression_metrics
-    from metamat.models.baselines import make_model
+    from metamat.models.registry import make_model
     from metamat.tasks.splits import sample_episode
     from metamat.tasks.task import Task
 
@@ -359,9 +345,9 @@ def run_fewshot_demo(target: str = "S_p", k: int = 20, seed: int = 0, n_query: i
                        + (" (errors in log10 units)" if log else ""))
     for c in ("model", "MAE", "MAE / support-mean MAE", "90% coverage", "seconds"):
         tab.add_column(c)
-    from metamat.models.meta.registry import registry_name
+    from metamat.models.registry import display_name, registry_name
 
-    label = f"meta-learned ({PRETTY.get(registry_name(m), registry_name(m))})"
+    label = f"meta-learned ({display_name(registry_name(m))})"
     res["meta"]["model"] = registry_name(m)
     for name, r in ((label, res["meta"]), ("random forest", res["rf"])):
         tab.add_row(name, f"{r['mae_model_space']:.4g}", f"{r['mae_model_space'] / dummy_mae:.2f}",

@@ -44,8 +44,8 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
 
-    from metamat.models.io import save_model
     from metamat.models.meta import make_meta_model
+    from metamat.models.registry import save_model
     from metamat.tasks.catalog import build_task, task_specs
 
     t0 = time.perf_counter()

@@ -39,8 +39,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     from metamat.featurize.graphs import GraphLayout
-    from metamat.models.io import save_model
     from metamat.models.meta import make_meta_model
+    from metamat.models.registry import save_model
     from metamat.tasks.structure_tasks import STRUCTURE_TASKS, build_structure_task, load_structure_rows
 
     t0 = time.perf_counter()

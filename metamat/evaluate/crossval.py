@@ -50,6 +50,7 @@ from metamat.evaluate.fewshot import (
 )
 from metamat.evaluate.metrics import Z90, mean_ci
 from metamat.files import atomic_path
+from metamat.models import registry
 from metamat.tasks.task import Episode, Task
 
 SCHEMA_VERSION = 1
@@ -253,9 +254,7 @@ def cross_validate_file(path: str | os.PathLike, target: str, model: str = "rf",
     task, table = task_from_file(path, target, formula_column=formula_column, group_column=group_column,
                                  featurizers=featurizers, transform=transform, kind=kind)
     resolved = resolve_model_name(model, task.kind)
-    kwargs: dict[str, Any] = {"n_jobs": n_jobs} if resolved in ("rf", "rf_clf") else {}
-    if resolved in ("gbm", "mlp"):
-        kwargs = {"n_threads": n_jobs}
+    kwargs: dict[str, Any] = registry.thread_options(resolved, n_jobs)
     res = cross_validate(task, ModelSpec(model, kwargs), cv, n_splits=n_splits, seed=seed, ids=table.ids,
                          progress=progress)
     report = table.report

@@ -23,8 +23,9 @@ from typing import Any
 
 import numpy as np
 import torch
+from safetensors.torch import load_file
 
-from metamat.models.io import write_json_atomic, write_safetensors_atomic
+from metamat.files import write_json, write_safetensors
 from metamat.tasks.splits import sample_episode
 
 
@@ -139,16 +140,14 @@ class EpisodicTrainer:
             for key, val in st.items():
                 tensors[f"opt.{i}.{key}"] = val if torch.is_tensor(val) else torch.tensor(val)
         tensors["torch_rng"] = torch.get_rng_state()
-        write_safetensors_atomic(tensors, paths[0])
+        write_safetensors(paths[0], tensors)
         if best is not None:
-            write_safetensors_atomic(best, paths[2])
+            write_safetensors(paths[2], best)
         meta = {**state, "rng": _bitgen_state(rng), "config": asdict(self.cfg),
                 "param_groups": opt_state["param_groups"]}
-        write_json_atomic(meta, paths[1])
+        write_json(paths[1], meta, sort_keys=True)
 
     def _load(self, opt: torch.optim.Optimizer, rng: np.random.Generator) -> tuple[dict, dict | None] | None:
-        from safetensors.torch import load_file
-
         paths = self._paths()
         if paths is None or not paths[1].exists():
             return None

@@ -7,9 +7,9 @@ import pickle
 import pytest
 import torch
 
-from metamat.models.io import save_model
 from metamat.models.meta import make_meta_model
 from metamat.models.meta.registry import MetaModelFactory, get_meta_model
+from metamat.models.registry import save_model
 from metamat.train.synthetic import synthetic_tasks
 
 torch.set_num_threads(1)

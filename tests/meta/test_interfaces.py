@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from metamat.models.io import load_model, save_model
 from metamat.models.meta import META_MODELS, make_meta_model
+from metamat.models.registry import load_model, save_model
 from metamat.tasks.splits import sample_episode
 from metamat.train.synthetic import synthetic_tasks
 
@@ -61,7 +61,7 @@ def test_protonet_classifier(tasks, tmp_path):
 
 
 def test_unknown_name():
-    with pytest.raises(ValueError, match="unknown meta-model"):
+    with pytest.raises(ValueError, match="unknown model .nope."):
         make_meta_model("nope")
 
 

@@ -30,8 +30,8 @@ def _model(name: str, seed: int = 0):
 
 
 def test_registry():
-    assert set(MODELS) == {"dummy", "ridge", "knn", "gp", "rf", "gbm", "mlp", "logistic", "knn_clf", "rf_clf",
-                           "gp_clf"}
+    assert set(MODELS) == {"dummy", "median", "ridge", "knn", "gp", "rf", "gbm", "mlp", "dummy_clf", "logistic",
+                           "knn_clf", "rf_clf", "gp_clf"}
     assert set(REGRESSORS) | set(CLASSIFIERS) == set(MODELS)
     with pytest.raises(ValueError, match="unknown model"):
         make_model("svm")
@@ -214,7 +214,7 @@ def _separable(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return X, y
 
 
-@pytest.mark.parametrize("name", CLASSIFIERS)
+@pytest.mark.parametrize("name", [c for c in CLASSIFIERS if c != "dummy_clf"])
 def test_classifier_interface_and_auc(name):
     X, y = _separable(120, 0)
     Xt, yt = _separable(200, 1)
@@ -261,3 +261,9 @@ def test_rf_beats_dummy_on_expt_gap_with_chemical_system_split():
     rf_mae = mae(task.y[test], rf.predict(task.X[test]))
     dummy_mae = mae(task.y[test], dummy.predict(task.X[test]))
     assert rf_mae < 0.6 * dummy_mae, (rf_mae, dummy_mae)
+
+
+def test_dummy_classifier_is_the_smoothed_support_rate():
+    y = np.array([1, 0, 0, 1, 0, 0, 0])  # 2 of 7: (2 + 0.5) / (7 + 1)
+    p = make_model("dummy_clf").fit(np.zeros((7, 2)), y).predict_proba(np.ones((3, 2)))
+    np.testing.assert_allclose(p, 2.5 / 8)
