@@ -234,6 +234,15 @@ class RFRegressor(Regressor):
         return lower, upper
 
 
+class RFMedianRegressor(RFRegressor):
+    """Random forest predicting the median over its trees (for skewed per-tree distributions); std =
+    spread of the per-tree predictions; interval = their quantiles (as ``rf``)."""
+
+    def _predict(self, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        per_tree = _rf_tree_predictions(self.model_, Z)
+        return np.median(per_tree, axis=0), per_tree.std(axis=0)
+
+
 class GBMRegressor(Regressor):
     """Gradient boosting for the mean plus two quantile-loss models (15.87% and 84.13%) for the std.
 
@@ -484,6 +493,8 @@ BASELINES: dict[str, ModelEntry] = {
     "knn": ModelEntry(KNNRegressor, "k nearest neighbours", classifier="knn_clf"),
     "gp": ModelEntry(GPRegressor, "Gaussian process", classifier="gp_clf"),
     "rf": ModelEntry(RFRegressor, "random forest", classifier="rf_clf", threads="n_jobs", forest=True),
+    "rf_median": ModelEntry(RFMedianRegressor, "random forest (median of trees)", classifier="rf_clf",
+                            threads="n_jobs", forest=True),
     "gbm": ModelEntry(GBMRegressor, "gradient boosting", threads="n_threads"),
     "mlp": ModelEntry(MLPRegressor, "neural network ensemble", threads="n_threads"),
     # classifiers (each is its own classifier on 0/1 tasks)
