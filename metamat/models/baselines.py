@@ -34,8 +34,11 @@ How each regressor gets its central ``level`` interval (``predict_interval`` / `
   training rows and leave-one-out predictions mu_-i(x); lower = floor(a(n+1))-th smallest of
   mu_-i(x) - R_i, upper = ceil((1-a)(n+1))-th smallest of mu_-i(x) + R_i, a = 1 - level (ranks
   clamped to [1, n]). Exact in closed form for kNN (no refits).
-- ``rf``: empirical quantiles of the per-tree predictions (a fully grown tree predicts one nearby
-  training target, so the spread over bootstrap trees estimates the predictive distribution).
+- ``rf``, ``rf_median``: out-of-bag normalized conformal. Each training row i gets the score
+  |y_i - centre_-i| / spread_-i from the trees whose bootstrap sample left it out; the interval is
+  centre(x) -+ q * spread(x), q = the ceil((n+1) level)-th smallest score. Empirical quantiles of the
+  per-tree predictions were measured first and undercover (90% intervals: 0.70 on synthetic data with
+  known noise, 0.81-0.86 on matbench episodes; see ``benchmarks/baseline_intervals.py``).
 - ``ridge``, ``gp``, ``gbm``, ``mlp``: Gaussian, mean -+ z * std (posterior predictive for gp; the
   leave-one-out residual variance for ridge).
 """
@@ -221,26 +224,53 @@ class RFRegressor(Regressor):
 
         self.model_ = RandomForestRegressor(n_estimators=self.n_estimators, n_jobs=self.n_jobs,
                                             random_state=self.seed).fit(Z, y)
+        self.scores_ = self._conformal_scores(Z, y)
 
     def _predict(self, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         per_tree = _rf_tree_predictions(self.model_, Z)
-        return per_tree.mean(axis=0), per_tree.std(axis=0)
+        return self._center(per_tree), per_tree.std(axis=0)
+
+    _nan_center = staticmethod(np.nanmean)  # centre of the out-of-bag trees of each row
+
+    @staticmethod
+    def _center(per_tree: np.ndarray) -> np.ndarray:
+        return per_tree.mean(axis=0)
+
+    def _conformal_scores(self, Z: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """|y_i - OOB centre_i| / OOB spread_i, from the trees whose bootstrap sample left row i out."""
+        per_tree = _rf_tree_predictions(self.model_, Z)  # (trees, rows)
+        oob = np.ones(per_tree.shape, dtype=bool)
+        for t, rows in enumerate(self.model_.estimators_samples_):
+            oob[t, rows] = False
+        masked = np.where(oob, per_tree, np.nan)
+        enough = oob.sum(axis=0) >= 2  # a row inside (almost) every bootstrap sample gives no evidence
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns of those rows
+            centre, spread = self._nan_center(masked, axis=0), np.nanstd(masked, axis=0)
+        return np.where(enough, np.abs(y - centre) / np.maximum(spread, self.std_floor_), np.inf)
 
     def _interval(self, X: np.ndarray, mean: np.ndarray, std: np.ndarray,
                   level: float) -> tuple[np.ndarray, np.ndarray]:
-        """Empirical ``(1 -+ level) / 2`` quantiles of the per-tree predictions."""
-        per_tree = _rf_tree_predictions(self.model_, self._prepare_predict(X))
-        lower, upper = np.quantile(per_tree, [(1 - level) / 2, (1 + level) / 2], axis=0)
-        return lower, upper
+        """Out-of-bag normalized conformal: centre -+ q * spread(x), q = the ceil((n+1) level)-th smallest OOB
+        score |y_i - centre_-i| / spread_-i (rank clamped to n)."""
+        if not hasattr(self, "scores_"):
+            raise RuntimeError("fit the model before asking for intervals")
+        n = len(self.scores_)
+        q = float(np.sort(self.scores_)[min(int(np.ceil((n + 1) * level - 1e-9)), n) - 1])
+        if not np.isfinite(q):  # too few out-of-bag trees: fall back to the Gaussian interval
+            return super()._interval(X, mean, std, level)
+        return mean - q * std, mean + q * std
 
 
 class RFMedianRegressor(RFRegressor):
     """Random forest predicting the median over its trees (for skewed per-tree distributions); std =
-    spread of the per-tree predictions; interval = their quantiles (as ``rf``)."""
+    spread of the per-tree predictions; interval as ``rf`` around the median."""
 
-    def _predict(self, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        per_tree = _rf_tree_predictions(self.model_, Z)
-        return np.median(per_tree, axis=0), per_tree.std(axis=0)
+    _nan_center = staticmethod(np.nanmedian)
+
+    @staticmethod
+    def _center(per_tree: np.ndarray) -> np.ndarray:
+        return np.median(per_tree, axis=0)
 
 
 class GBMRegressor(Regressor):

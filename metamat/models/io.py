@@ -33,6 +33,10 @@ from metamat.files import write_json, write_safetensors
 FORMAT_VERSION = 1
 #: Larger safetensors headers are refused before anything is parsed (ours are a few kB).
 MAX_HEADER_BYTES = 1 << 20
+#: Integers in saved parameters (layer widths, steps) above this are refused: a hostile config must not make
+#: the loader allocate gigabytes before the tensors are compared with it.
+MAX_PARAM_INT = 1 << 16
+MAX_PARAM_LIST = 64
 _PREP_KEYS = ("mean", "scale", "low", "high")
 SHIPPED_DIR = Path(__file__).resolve().parents[1] / "pretrained"
 
@@ -122,6 +126,14 @@ def _check_header(base: Path, data: bytes) -> None:
     if 8 + n > len(data):
         raise ModelFileError(base, f"{base.name}.safetensors is truncated (header of {n} bytes, file of "
                                    f"{len(data)})")
+    try:
+        header = json.loads(data[8:8 + n])
+        need = max((int(v["data_offsets"][1]) for k, v in header.items() if k != "__metadata__"), default=0)
+    except Exception:  # not our job to describe a malformed header: the parser below rejects it
+        return
+    if 8 + n + need > len(data):
+        raise ModelFileError(base, f"{base.name}.safetensors is truncated (its tensors need {8 + n + need} "
+                                   f"bytes, the file has {len(data)})")
 
 
 def read_tensors(path: str | os.PathLike, n_features: int) -> dict[str, np.ndarray]:
@@ -190,3 +202,16 @@ def check_param_types(base: str | os.PathLike, params: dict[str, Any], defaults:
         if not ok:
             raise ModelFileError(base, f"parameter {k!r} must be like {d!r} ({_type_name(d)}), not {v!r} "
                                        f"({_type_name(v)})")
+        _check_sizes(base, k, v)
+
+
+def _check_sizes(base: str | os.PathLike, key: str, v: Any, depth: int = 0) -> None:
+    if isinstance(v, bool):
+        return
+    if isinstance(v, int) and abs(v) > MAX_PARAM_INT:
+        raise ModelFileError(base, f"parameter {key!r} value {v} is out of range (|value| <= {MAX_PARAM_INT})")
+    if isinstance(v, (list, dict)):
+        if len(v) > MAX_PARAM_LIST or depth > 4:
+            raise ModelFileError(base, f"parameter {key!r} is too large or too deeply nested")
+        for item in (v.values() if isinstance(v, dict) else v):
+            _check_sizes(base, key, item, depth + 1)
