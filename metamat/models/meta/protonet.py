@@ -133,8 +133,11 @@ class ProtoNetClassifier(_ProtoBase):
         return (labels, np.sqrt(p * (1 - p))) if return_std else labels
 
     def val_score(self, episodes) -> float:
-        """Mean query log loss."""
-        from metamat.evaluate.metrics import log_loss
-
-        return float(np.mean([log_loss(ep.y_query, self.fit(ep.X_support, ep.y_support).predict_proba(ep.X_query))
-                              for ep in episodes]))
+        """Mean query log loss (binary cross-entropy, probabilities clipped to [1e-12, 1 - 1e-12], as
+        ``metamat.evaluate.metrics.log_loss``; computed here because models sit below evaluate)."""
+        losses = []
+        for ep in episodes:
+            p = np.clip(self.fit(ep.X_support, ep.y_support).predict_proba(ep.X_query), 1e-12, 1 - 1e-12)
+            y = np.asarray(ep.y_query, dtype=float)
+            losses.append(float(-np.mean(y * np.log(p) + (1 - y) * np.log1p(-p))))
+        return float(np.mean(losses))
