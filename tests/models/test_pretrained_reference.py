@@ -33,4 +33,5 @@ def test_shipped_default_predicts_as_before(spec):
     m = registry.load(spec).fit(featurize_formulas(SUPPORT).values, Y)
     mean, std, lower, upper = m.predict_dist(featurize_formulas(QUERY).values, level=0.9)
     for got, ref in ((mean, REF_MEAN), (std, REF_STD), (lower, REF_LOWER), (upper, REF_UPPER)):
-        np.testing.assert_allclose(got, ref, rtol=1e-9, atol=1e-12)
+        # float32 network: the torch thread count changes summation order (measured: 4e-7 relative)
+        np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-9)
