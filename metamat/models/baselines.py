@@ -539,3 +539,11 @@ BASELINES: dict[str, ModelEntry] = {
 MODELS: dict[str, type] = {name: e.target for name, e in BASELINES.items()}  # type: ignore[misc]
 REGRESSORS: tuple[str, ...] = tuple(k for k, e in BASELINES.items() if e.kind == "regression")
 CLASSIFIERS: tuple[str, ...] = tuple(k for k, e in BASELINES.items() if e.kind == "classification")
+
+
+def make_model(name: str, seed: int = 0, **kwargs: Any) -> Any:
+    """A fresh baseline by name; kept for old imports -- :func:`metamat.models.registry.make_model` takes
+    every name (meta-learners too)."""
+    if name not in BASELINES:
+        raise ValueError(f"unknown model {name!r}; choose from {sorted(BASELINES)}")
+    return BASELINES[name].make(name, seed, **kwargs)

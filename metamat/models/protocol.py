@@ -18,6 +18,7 @@ methods exist (not their signatures; ``tests/models/test_protocol.py`` checks be
 
 from __future__ import annotations
 
+import importlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,3 +80,16 @@ class ModelEntry:
     classifier: str | None = None
     threads: str | None = None
     forest: bool = False
+
+    def model_class(self) -> type:
+        """The class (imported on first use for a ``"module:Class"`` target)."""
+        if isinstance(self.target, type):
+            return self.target
+        module, cls = self.target.split(":")
+        return getattr(importlib.import_module(module), cls)
+
+    def make(self, name: str, seed: int = 0, **options: Any) -> Any:
+        """A fresh model of this entry registered as ``name`` (stored on it as ``_registry_name``)."""
+        model = self.model_class()(**{**self.defaults, "seed": seed, **options})
+        model._registry_name = name
+        return model

@@ -19,7 +19,6 @@ checking a ``--models`` argument does not import torch.
 
 from __future__ import annotations
 
-import importlib
 import inspect
 import json
 import os
@@ -86,11 +85,7 @@ def entry(name: str) -> ModelEntry:
 
 def model_class(name: str) -> type:
     """The class behind a registry name (imported on first use)."""
-    target = entry(name).target
-    if isinstance(target, type):
-        return target
-    module, cls = target.split(":")
-    return getattr(importlib.import_module(module), cls)
+    return entry(name).model_class()
 
 
 def display_name(name: str) -> str:
@@ -172,9 +167,7 @@ def few_shot_options(name: str, *, rf_trees: int) -> dict[str, Any]:
 def make_model(name: str, seed: int = 0, **options: Any) -> Any:
     """A fresh (unfitted, not meta-trained) model by registry name; ``options`` go to its ``__init__``.
     The name is stored on the model (``registry_name``) and written by :func:`save_model`."""
-    model = model_class(name)(**{**ENTRIES[name].defaults, "seed": seed, **options})
-    model._registry_name = name
-    return model
+    return entry(name).make(name, seed, **options)
 
 
 def registry_name(model: Any) -> str:

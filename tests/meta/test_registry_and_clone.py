@@ -12,6 +12,7 @@ from sklearn.base import clone
 from metamat.models import registry
 from metamat.models.io import read_config
 from metamat.models.meta.maml import MAMLRegressor
+from metamat.models.protocol import SaveableModel
 from metamat.tasks.splits import sample_episode
 from metamat.train.synthetic import synthetic_tasks
 
@@ -37,6 +38,7 @@ def test_an_option_combination_saves_and_loads_under_its_given_name(anil_fomaml,
     cfg = read_config(base)
     assert cfg["model"] == "fomaml" and cfg["params"]["anil"] is True and cfg["params"]["first_order"] is True
     loaded = registry.load(str(base))
+    assert isinstance(anil_fomaml, SaveableModel) and isinstance(MAMLRegressor.load(base), MAMLRegressor)
     assert loaded.anil and loaded.first_order and registry.registry_name(loaded) == "fomaml"
     ep = sample_episode(tasks[3], 10, n_query=20, rng=0)
     a = anil_fomaml.fit(ep.X_support, ep.y_support).predict_dist(ep.X_query)

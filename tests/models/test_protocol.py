@@ -114,7 +114,8 @@ def test_dummy_and_median_intervals_are_order_statistics_of_the_training_targets
     assert std[0] == pytest.approx(1.482602218505602 * np.median(np.abs(y - 361.0)))
 
 
-@pytest.mark.parametrize("name", ["dummy", "median", "ridge", "knn", "gp", "rf", "rf_median"])
+@pytest.mark.parametrize("name", ["dummy", "median", "ridge", "knn", pytest.param("gp", marks=pytest.mark.slow), "rf",
+                                  "rf_median"])
 def test_interval_coverage_on_data_with_known_noise(name):
     """y = x . w + N(0, 0.5^2), 300 training rows: the 90% interval covers close to 90% of new rows."""
     X, y = _noisy_linear(300, 10)
