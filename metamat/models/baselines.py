@@ -55,6 +55,8 @@ import numpy as np
 from metamat.models.base import Classifier, Regressor
 from metamat.models.protocol import ModelEntry
 
+#: Training rows scored for the random-forest conformal interval (a seeded random subset beyond this).
+MAX_CONFORMAL_ROWS = 5000
 _DEFAULT_ALPHAS = tuple(float(a) for a in np.logspace(-3, 3, 13))
 
 
@@ -224,7 +226,9 @@ class RFRegressor(Regressor):
 
         self.model_ = RandomForestRegressor(n_estimators=self.n_estimators, n_jobs=self.n_jobs,
                                             random_state=self.seed).fit(Z, y)
-        self.scores_ = self._conformal_scores(Z, y)
+        # kept for the out-of-bag interval scores, computed on the first interval request only (a plain
+        # fit/predict, e.g. the matbench runner's 500 trees on 100k rows, never pays for them)
+        self.train_Z_, self.train_y_, self.scores_ = Z, y, None
 
     def _predict(self, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         per_tree = _rf_tree_predictions(self.model_, Z)
@@ -236,12 +240,21 @@ class RFRegressor(Regressor):
     def _center(per_tree: np.ndarray) -> np.ndarray:
         return per_tree.mean(axis=0)
 
-    def _conformal_scores(self, Z: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """|y_i - OOB centre_i| / OOB spread_i, from the trees whose bootstrap sample left row i out."""
-        per_tree = _rf_tree_predictions(self.model_, Z)  # (trees, rows)
+    def _conformal_scores(self) -> np.ndarray:
+        """|y_i - OOB centre_i| / OOB spread_i, from the trees whose bootstrap sample left row i out (for at
+        most ``MAX_CONFORMAL_ROWS`` training rows, a seeded random subset beyond that)."""
+        Z, y = self.train_Z_, self.train_y_
+        keep = np.arange(len(y))
+        if len(y) > MAX_CONFORMAL_ROWS:
+            keep = np.sort(np.random.default_rng(self.seed).choice(len(y), MAX_CONFORMAL_ROWS, replace=False))
+        per_tree = _rf_tree_predictions(self.model_, Z[keep])  # (trees, rows)
+        position = np.full(len(y), -1)
+        position[keep] = np.arange(len(keep))
         oob = np.ones(per_tree.shape, dtype=bool)
         for t, rows in enumerate(self.model_.estimators_samples_):
-            oob[t, rows] = False
+            pos = position[rows]
+            oob[t, pos[pos >= 0]] = False
+        y = y[keep]
         masked = np.where(oob, per_tree, np.nan)
         enough = oob.sum(axis=0) >= 2  # a row inside (almost) every bootstrap sample gives no evidence
         with warnings.catch_warnings():
@@ -253,8 +266,8 @@ class RFRegressor(Regressor):
                   level: float) -> tuple[np.ndarray, np.ndarray]:
         """Out-of-bag normalized conformal: centre -+ q * spread(x), q = the ceil((n+1) level)-th smallest OOB
         score |y_i - centre_-i| / spread_-i (rank clamped to n)."""
-        if not hasattr(self, "scores_"):
-            raise RuntimeError("fit the model before asking for intervals")
+        if self.scores_ is None:
+            self.scores_ = self._conformal_scores()
         n = len(self.scores_)
         q = float(np.sort(self.scores_)[min(int(np.ceil((n + 1) * level - 1e-9)), n) - 1])
         if not np.isfinite(q):  # too few out-of-bag trees: fall back to the Gaussian interval

@@ -184,3 +184,16 @@ def test_rf_interval_is_out_of_bag_conformal(name, centre):
     lower, upper = m.predict_interval(Xq, level=0.8)
     np.testing.assert_allclose(lower, mean - q * std, rtol=1e-9)
     np.testing.assert_allclose(upper, mean + q * std, rtol=1e-9)
+
+
+def test_rf_conformal_scores_on_a_row_subset_equal_the_full_scores_of_those_rows(monkeypatch):
+    from metamat.models import baselines
+
+    X, y = _noisy_linear(30, 7)
+    full = registry.make_model("rf", n_estimators=30, seed=2).fit(X, y)
+    full.predict_interval(X[:2])
+    monkeypatch.setattr(baselines, "MAX_CONFORMAL_ROWS", 10)
+    sub = registry.make_model("rf", n_estimators=30, seed=2).fit(X, y)
+    sub.predict_interval(X[:2])
+    keep = np.sort(np.random.default_rng(2).choice(30, 10, replace=False))
+    np.testing.assert_allclose(sub.scores_, full.scores_[keep])
