@@ -28,24 +28,13 @@ OUTPUT_COLUMNS = ("prediction", "std", "lower90", "upper90")
 
 # ------------------------------------------------------------------------------------------------ model
 def load_fewshot_model(model: str | os.PathLike = "default", log_target: bool = False, structure: bool = False):
-    """The shipped default meta-model (``"default"``; with ``structure`` the shipped crystal-graph model) or a
-    saved model (``path`` or ``path.safetensors``)."""
-    from metamat.models.io import load_model
+    """The shipped default meta-model (``"default"`` or ``"pretrained"``; with ``structure`` the shipped
+    crystal-graph model) or a saved model (``path``, ``path.safetensors`` or ``pretrained:path``); a missing
+    or damaged file raises :class:`~metamat.models.io.ModelFileError` (an ``InputError``)."""
+    from metamat.models.registry import load
 
     transform = "log10" if log_target else "identity"
-    if str(model) == "default":
-        from metamat.pretrained import default_model_path, structure_model_path
-
-        path = structure_model_path() if structure else default_model_path()
-        return load_model(path, target_transform=transform)
-    p = Path(model)
-    base = p.with_suffix("") if p.suffix in (".safetensors", ".json") else p
-    for suffix in (".safetensors", ".json"):
-        if not base.with_suffix(suffix).exists():
-            raise InputError(f"model file {base.with_suffix(suffix)} not found (a model is a .safetensors + "
-                             ".json pair written by metamat.models.io.save_model)", source=str(model),
-                             field="--model")
-    return load_model(base, target_transform=transform)
+    return load(model, structure=structure, target_transform=transform)
 
 
 # ------------------------------------------------------------------------------------------------ checks

@@ -126,3 +126,17 @@ def write_table(df: Any, path: str | os.PathLike, *, float_format: str | None = 
             df.to_csv(tmp, index=False, float_format=float_format,
                       compression="gzip" if name.endswith(".gz") else None)
     return path
+
+
+def write_safetensors(path: str | os.PathLike, tensors: dict[str, Any],
+                      metadata: dict[str, str] | None = None) -> Path:
+    """Write torch tensors as safetensors atomically (detached, on CPU, contiguous); returns the path.
+
+    ``safetensors.torch`` is imported here rather than at module level only so that writing plain JSON
+    or CSV does not import torch (about 1 s)."""
+    from safetensors.torch import save
+
+    data = save({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, metadata=metadata)
+    with atomic_write(path) as fh:
+        fh.write(data)
+    return Path(path)
