@@ -37,6 +37,9 @@ DataDirOption = typer.Option(None, "--data-dir", help="Folder of the shared data
 
 def main() -> None:
     """Console entry point: run the app, turn metamat errors into a message and exit status 2."""
+    from metamat.files import terminate_on_sigterm
+
+    terminate_on_sigterm()  # SIGTERM -> exception: temporary files of running writes are removed
     try:
         app()
     except MetamatError as exc:
@@ -102,8 +105,11 @@ def featurize(
                          source=str(input), field=formula_column)
     fm = featurize_formulas(df[formula_column].tolist(), features, errors="mask", source=str(input),
                             field=formula_column)
+    from metamat.files import problems_error, report_path_for, write_problem_report
+
     if fm.problems and not skip_invalid:
-        raise InputError(problems=fm.problems)
+        raise problems_error(fm.problems, output)
+    report = report_path_for(output) if fm.problems else None  # checked before anything is written
     clash = sorted(set(fm.labels) & set(map(str, df.columns)))
     if clash:
         raise InputError(f"input already has columns named like features: {clash[:5]}", source=str(input))
@@ -114,11 +120,8 @@ def featurize(
     write_frame(out, output)
     err_console.print(f"read {len(df)} rows, wrote {int(fm.valid.sum())} rows x {len(fm.labels)} features "
                       f"to {output}")
-    if fm.problems:
-        report = output.with_name(output.name.split(".")[0] + ".rejected.csv")
-        rejected = pd.DataFrame([{"row": p.row, "field": p.field, "value": p.value, "reason": p.reason}
-                                 for p in fm.problems])
-        write_frame(rejected, report)
+    if report is not None:
+        write_problem_report(fm.problems, report)
         err_console.print(f"rejected {len(fm.problems)} rows (listed in {report}):")
         for p in fm.problems[:10]:
             err_console.print(f"  row {p.row}: {p.reason}", highlight=False, markup=False)
