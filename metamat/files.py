@@ -122,28 +122,30 @@ def write_json(path: str | os.PathLike, obj: Any, indent: int = 2, **dumps: Any)
 
 
 def side_report_path(output: str | os.PathLike, tag: str = "rejected", suffix: str = ".csv",
-                     own_header: str | None = None) -> Path:
-    """``<output stem>.<tag><suffix>`` next to ``output``, keeping the full stem (``results.v2.csv`` ->
+                     own_header: str | bytes | None = None, sep: str = ".") -> Path:
+    """``<output stem><sep><tag><suffix>`` next to ``output``, keeping the full stem (``results.v2.csv`` ->
     ``results.v2.rejected.csv``).
 
     Raises :class:`InputError` if that name is ``output`` itself or an existing file, unless the existing file
-    starts with ``own_header`` (a report an earlier run wrote for the same output): a side report never
-    replaces a file the user did not name.
+    starts with ``own_header`` (a text first line, or leading bytes: what an earlier run wrote for the same
+    output): a side report never replaces a file the user did not name.
     """
     output = Path(output)
     name = output.name
     lower = name.lower()
     stem = next((name[: -len(s)] for s in _OUTPUT_SUFFIXES if lower.endswith(s) and len(name) > len(s)),
                 output.stem)
-    report = output.with_name(f"{stem}.{tag}{suffix}")
+    report = output.with_name(f"{stem}{sep}{tag}{suffix}")
     if report.resolve() == output.resolve():
         raise InputError(f"the {tag} report would be the output file itself", source=str(output))
     if report.exists():
-        first = ""
-        if own_header is not None and report.is_file():
-            with open(report, encoding="utf-8", errors="replace") as fh:
-                first = fh.readline().rstrip("\r\n")
-        if own_header is None or first != own_header:
+        own = own_header if isinstance(own_header, bytes) else None if own_header is None \
+            else (own_header + "\n").encode()
+        first = b""
+        if own is not None and report.is_file():
+            with open(report, "rb") as fh:
+                first = fh.read(len(own))
+        if own is None or first != own:
             raise InputError(f"the {tag} report {report} already exists and was not named as output; move it "
                              "or choose another output name (nothing was written)", source=str(output))
     return report
