@@ -90,4 +90,4 @@ def md_command(model_dir: str, structure_path: str, trajectory: str, ensemble: s
     atoms = atoms.repeat(tuple(repeat))
     return run_md(model, atoms, ensemble=ensemble, temperature=temperature, steps=steps,
                   timestep_fs=timestep_fs, trajectory=trajectory, seed=seed, interval=interval,
-                  progress=progress)
+                  progress=progress, source=structure_path)
