@@ -129,7 +129,8 @@ def _structure_inputs(model, sub, column: str, support: Path, qdf: pd.DataFrame,
     from metamat.tasks.structure_tasks import model_inputs, model_layout
 
     rows = sub.data["source_row"].to_numpy() if "source_row" in sub.data else None
-    crystals = crystals_or_raise(sub.structures, str(support), column, rows=rows, base_dir=support.parent)
+    crystals = crystals_or_raise(sub.structures, str(support), column, rows=rows, base_dir=support.parent,
+                                 earlier=[p for p in sub.report.rejected if p.field == column])
     layout = model_layout(model)
     too_large = _too_large(crystals, layout, str(support), rows, column)
     if too_large:

@@ -153,12 +153,21 @@ def check_cif_text(text: str) -> None:
             if "_atom_site_occupancy" in heads and len(tokens) % len(heads) == 0:
                 ko = heads.index("_atom_site_occupancy")
                 kl = heads.index("_atom_site_label") if "_atom_site_label" in heads else None
+                kxyz = [heads.index(f"_atom_site_fract_{c}") for c in "xyz" if f"_atom_site_fract_{c}" in heads]
+                at_position: dict[tuple, list[tuple[str, float]]] = {}
                 for r in range(len(tokens) // len(heads)):
                     row = tokens[r * len(heads):(r + 1) * len(heads)]
                     occ = _cif_number(row[ko])
+                    label = row[kl] if kl is not None else f"#{r + 1}"
                     if occ is not None and not 0.0 < occ <= 1.0 + 1e-3:
-                        label = row[kl] if kl is not None else f"#{r + 1}"
                         raise ValueError(f"site {label}: occupancy {row[ko]} is not in (0, 1]")
+                    if occ is not None and len(kxyz) == 3:
+                        at_position.setdefault(tuple(row[k] for k in kxyz), []).append((label, occ))
+                for position, group in at_position.items():
+                    total = sum(o for _, o in group)
+                    if total > 1.0 + 1e-3:
+                        raise ValueError(f"sites {', '.join(lb for lb, _ in group)} at {' '.join(position)}: "
+                                         f"occupancies sum to {total:g}, more than 1")
             continue
         i += 1
     lengths = [cell[k] for k in _CELL_KEYS[:3] if k in cell]

@@ -312,18 +312,26 @@ def crystals_from_objects(values: Sequence[object], source: str, field: str | No
         except Exception as exc:  # noqa: BLE001 - any reader failure becomes a reported problem
             shown = value if isinstance(value, str) and len(value) < 60 else None
             text = str(exc)
-            if shown and "\n" not in shown and not text.startswith(str(shown)):  # name the structure file
-                text = f"{shown}: {text}"
+            path = value.strip() if isinstance(value, str) and "\n" not in value.strip() else None
+            if path and path not in text:  # name the structure file
+                text = f"{path}: {text}"
             problems.append(Problem(f"bad structure: {text}", source, int(row), field, shown))
             out.append(None)
     return out, problems
 
 
 def crystals_or_raise(values: Sequence[object], source: str, field: str | None = None,
-                      rows: Sequence[int] | None = None, base_dir: str | Path | None = None) -> list[Crystal]:
-    """Like :func:`crystals_from_objects` but raise one :class:`InputError` listing every bad entry."""
+                      rows: Sequence[int] | None = None, base_dir: str | Path | None = None,
+                      earlier: Sequence[Problem] = ()) -> list[Crystal]:
+    """Like :func:`crystals_from_objects` but raise one :class:`InputError` listing every bad entry.
+
+    ``earlier`` are structure problems a reader already found in the same table (rows it rejected, e.g.
+    :attr:`RowReport.rejected` with this field): they are listed in the same error, so no bad row is
+    dropped silently and none is used."""
     out, problems = crystals_from_objects(values, source, field, rows, base_dir)
+    problems = sorted([*earlier, *problems], key=lambda p: p.row or 0)
     if problems:
-        raise InputError(f"{len(problems)} of {len(values)} structures cannot be used", source=source,
+        n = len(values) + len(earlier)
+        raise InputError(f"{len(problems)} of {n} structures cannot be used", source=source,
                          field=field, problems=problems)
     return out  # type: ignore[return-value]
