@@ -16,6 +16,7 @@ left-to-right pass (no backtracking regex, no recursion): time is linear in the 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable
 
 import numpy as np
@@ -65,6 +66,9 @@ def _amount(text: str, formula: str, after: str) -> float:
     return value
 
 
+_CONTROL_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\ufeff]")
+
+
 def _is_control(char: str) -> bool:
     code = ord(char)
     return (code < 32 and char not in " \t\n\r") or 0x7F <= code <= 0x9F or code in (0x2028, 0x2029, 0xFEFF)
@@ -80,6 +84,9 @@ def _check_text(formula: object) -> str:
         raise _bad(formula, f"expected a string, got {type(formula).__name__}")
     if len(formula) > MAX_FORMULA_LENGTH:
         raise _bad(formula, f"longer than {MAX_FORMULA_LENGTH} characters ({len(formula)}); not a formula")
+    control = _CONTROL_RE.search(formula)  # before stripping: str.strip() removes U+0085 and U+001C-U+001F
+    if control:
+        raise _bad(formula, f"control character U+{ord(control.group()):04X} at position {control.start()}")
     text = formula.strip()
     if not text:
         raise _bad(formula, "empty formula")

@@ -84,6 +84,10 @@ def read_frame(path: str | Path, *, sheet: str | int | None = None, nrows: int |
     try:
         if kind in ("csv", "tsv", "txt"):
             sep = {"csv": ",", "tsv": "\t", "txt": None}[kind]
+            nul_line = _nul_line(path)
+            if nul_line is not None:  # pandas' C parser would silently cut the cell at the NUL
+                raise InputError(f"NUL byte on line {nul_line}: a binary or corrupted file, not {kind} text",
+                                 source=str(path), row=max(nul_line - 1, 1))
             if kind == "csv":
                 sep = sniff_delimiter(path)
                 if sep != ",":
@@ -120,6 +124,29 @@ def read_frame(path: str | Path, *, sheet: str | int | None = None, nrows: int |
 
 
 _DELIMITERS = (",", "\t", ";")
+
+
+def _open_binary(path: Path):
+    import bz2
+
+    return {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}.get(path.suffix.lower(), open)(path, "rb")
+
+
+def _nul_line(path: Path, chunk: int = 1 << 20) -> int | None:
+    """1-based line number of the first NUL byte of a (possibly compressed) text file, or None."""
+    if path.suffix.lower() in (".zip", ".zst"):
+        return None
+    lines = 1
+    try:
+        with _open_binary(path) as fh:
+            while block := fh.read(chunk):
+                at = block.find(b"\x00")
+                if at >= 0:
+                    return lines + block.count(b"\n", 0, at)
+                lines += block.count(b"\n")
+    except (OSError, EOFError, zlib.error, lzma.LZMAError):
+        return None  # unreadable: pandas reports it with the file name
+    return None
 
 
 def sniff_delimiter(path: str | Path, sample_lines: int = 50) -> str:
