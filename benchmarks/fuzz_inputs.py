@@ -106,7 +106,7 @@ def formula_case(rng: np.random.Generator) -> tuple[str, str, dict[str, float] |
     if kind == "valid_flat":
         return kind, flat, _fractions(amounts)
     if kind == "valid_spaced":
-        return kind, " ".join(p for s, a in tokens for p in (s, a) if p), _fractions(amounts)
+        return kind, " ".join(s + a for s, a in tokens), _fractions(amounts)
     if kind == "valid_bracket":
         m = int(rng.integers(1, 5))
         return kind, f"({flat}){m}", _fractions(amounts)
@@ -133,9 +133,8 @@ def formula_case(rng: np.random.Generator) -> tuple[str, str, dict[str, float] |
     if kind == "two_formulas":
         other = tokens[0][0] + str(int(rng.integers(1, 9)))
         return kind, flat + " " + other, None
-    if kind == "tab_in_number":
-        return kind, flat + str(int(rng.integers(1, 9))) + "\t" + f"{rng.uniform(0, 9):.1f}" if not flat[-1].isdigit() \
-            else flat + "\t" + f"{rng.uniform(0, 9):.1f}", None
+    if kind == "tab_in_number":  # a tab-separated target glued to the formula: "Yb1\t0.0", "Sn\t1.5"
+        return kind, flat + "\t" + f"{rng.uniform(0, 9):.1f}", None
     if kind == "overflow":
         digits = "9" * int(rng.integers(9, 401)) if rng.random() < 0.5 else "1" + "0" * int(rng.integers(9, 309))
         return kind, tokens[0][0] + digits + _flat(tokens[1:]), None

@@ -2,13 +2,13 @@
 
 Accepted: ``LiCoO2``, ``Al0.5Cu0.3Zn0.2``, ``Ca(OH)2``, ``(Li0.5La0.5)TiO3``, nested brackets of any kind
 (``()``, ``[]``, ``{}``), hydrates with a middle dot (``CuSO4·5H2O``; ``*``, ``•`` and ``⋅`` work too),
-unicode subscripts (``Fe₂O₃``), whitespace between symbols and numbers (``Fe2 O3``), elements in any order
+unicode subscripts (``Fe₂O₃``), whitespace before a symbol or bracket (``Fe2 O3``), elements in any order
 and repeated (``CH3COOH``). A plain ``.`` is always a decimal point (``Ag0.5Ge1Pb1.75S4``).
 
 Rejected with a :class:`~metamat.errors.FormulaError` that names the input and the reason: unknown or
 unsupported elements, empty strings, zero or negative amounts, amounts outside :data:`AMOUNT_RANGE`
 (overflow), unbalanced or too deeply nested brackets, NaN/None, control characters, non-ASCII digits,
-whitespace inside a number (``Yb1 0.0``) or between two formulas that repeat an element (``H2O2 H2O``),
+whitespace inside a number or before an amount (``Yb1 0.0``, ``Sn 1.5``) or between two formulas that repeat an element (``H2O2 H2O``),
 strings longer than :data:`MAX_FORMULA_LENGTH` and text that is not a formula. The scanner is a single
 left-to-right pass (no backtracking regex, no recursion): time is linear in the length of the input.
 """
@@ -116,6 +116,9 @@ def _tokens(text: str, formula: str) -> list[tuple[str, str, int, bool]]:
                     pos += 1
             if gap and tokens and tokens[-1][0] == "num":
                 raise _bad(formula, f"whitespace inside a number at position {start}")
+            if gap and tokens and tokens[-1][0] != "dot":  # "Sn\t1.5": a separate value, not Sn's amount
+                raise _bad(formula, f"whitespace between {tokens[-1][1]!r} and the amount {text[start:pos]!r} at "
+                                    f"position {start}; write amounts right after their symbol or bracket")
             tokens.append(("num", text[start:pos], start, gap))
         elif char in _CLOSING:
             pos += 1

@@ -32,6 +32,8 @@ REJECTED = [
     ("H2O2 H2O", "two formulas"),
     ("Fe2Pt1Yb1\t0.0", "whitespace inside a number"),
     ("Fe2 .5O", "whitespace inside a number"),
+    ("Ba3Sn\t1.5", "whitespace between 'Sn' and the amount '1.5'"),
+    ("Ca(OH) 2", "whitespace between ')' and the amount '2'"),
     ("x" * 5000, "longer than"),
 ]
 
