@@ -127,10 +127,9 @@ def _flat_tokens(strings: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray
     element = z > 0
     material, z, amount = material[element], z[element], token_amount[codes[element]]
     needs_general[np.bincount(material, minlength=n) == 0] = True  # empty strings
-    # repeated elements (CH3COOH) are summed: a sum out of range is the general parser's to reject
-    key, where = np.unique(material * 128 + z, return_inverse=True)
-    sums = np.bincount(where, weights=amount, minlength=len(key))
-    needs_general[key[~((sums >= lo) & (sums <= hi))] // 128] = True
+    # repeated elements (CH3COOH) are summed: a material whose total exceeds the range may hold a sum out
+    # of range, so the general parser (exact check) judges it; every sum is >= its tokens, so >= lo
+    needs_general[np.bincount(material, weights=amount, minlength=n) > hi] = True
     keep = ~needs_general[material]
     return material[keep], z[keep], amount[keep], needs_general
 
@@ -172,9 +171,13 @@ def _hash_safe(values: np.ndarray) -> np.ndarray:
 
     pandas hashes object strings as C strings, so ``"Fe2O3"`` and ``"Fe2O3\\x00junk"`` would be one value.
     """
-    has_nul = np.fromiter((type(v) is str and "\x00" in v for v in values), dtype=bool, count=len(values))
-    if not has_nul.any():
+    try:
+        clean = "\x00" not in "".join(values)  # one C pass when every value is a string
+    except TypeError:  # None, NaN or numbers among them
+        clean = "\x00" not in "".join(v for v in values if type(v) is str)
+    if clean:
         return values
+    has_nul = np.fromiter((type(v) is str and "\x00" in v for v in values), dtype=bool, count=len(values))
     keys = values.copy()
     keys[has_nul] = [("\x01NUL" + v.replace("\x00", "\x01")) for v in values[has_nul]]
     return keys
@@ -202,8 +205,9 @@ def parse_formulas(values: Sequence[object] | pd.Series | np.ndarray, *, source:
     if errors not in {"raise", "mask"}:
         raise ValueError(f"errors must be 'raise' or 'mask', not {errors!r}")
     values = np.asarray(pd.Series(values, dtype=object).to_numpy(dtype=object), dtype=object)
-    codes, uniques = pd.factorize(_hash_safe(values), use_na_sentinel=True)
-    uniques = _first_values(values, codes, len(uniques))
+    keys = _hash_safe(values)
+    codes, uniques = pd.factorize(keys, use_na_sentinel=True)
+    uniques = np.asarray(uniques, dtype=object) if keys is values else _first_values(values, codes, len(uniques))
     is_str = np.fromiter((type(u) is str for u in uniques), dtype=bool, count=len(uniques))
     str_index = np.flatnonzero(is_str)
     material, z, amount, general = _flat_tokens(uniques[str_index].tolist())

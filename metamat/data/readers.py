@@ -165,11 +165,13 @@ def sniff_delimiter(path: str | Path, sample_lines: int = 50) -> str:
             lines = [line for _, line in zip(range(sample_lines + 1), fh, strict=False)]
     except (OSError, EOFError, zlib.error, lzma.LZMAError):
         return ","  # unreadable: pandas reports it with the file name
+    cut = len(lines) > sample_lines  # the last record of the sample may be incomplete (quoted newlines)
     lines = [ln for ln in lines[:sample_lines] if ln.strip()]
     if not lines:
         return ","
     for delimiter in _DELIMITERS:
-        counts = {len(row) - 1 for row in csv.reader(lines, delimiter=delimiter)}
+        rows = list(csv.reader(lines, delimiter=delimiter))
+        counts = {len(row) - 1 for row in (rows[:-1] if cut and len(rows) > 1 else rows)}
         if len(counts) == 1 and counts.pop() > 0:
             return delimiter
     header = next(csv.reader(lines[:1], delimiter=","))
