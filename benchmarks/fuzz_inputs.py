@@ -640,7 +640,8 @@ def main() -> None:
     (args.out / "fuzz_inputs.json").write_text(json.dumps(result, indent=2) + "\n")
     plot(result, args.out / "fuzz_inputs.png")
     (args.out / "COMMAND.txt").write_text(
-        f"PYTHONPATH=. python benchmarks/fuzz_inputs.py --n {args.n} --seed {args.seed} --time-limit {args.time_limit}\n")
+        f"PYTHONPATH=. python benchmarks/fuzz_inputs.py --n {args.n} --seed {args.seed} "
+        f"--time-limit {args.time_limit}\n")
     print(json.dumps({"total": result["total"], "seconds": result["seconds"]}, indent=2))
 
 

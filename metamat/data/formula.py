@@ -8,9 +8,10 @@ and repeated (``CH3COOH``). A plain ``.`` is always a decimal point (``Ag0.5Ge1P
 Rejected with a :class:`~metamat.errors.FormulaError` that names the input and the reason: unknown or
 unsupported elements, empty strings, zero or negative amounts, amounts outside :data:`AMOUNT_RANGE`
 (overflow), unbalanced or too deeply nested brackets, NaN/None, control characters, non-ASCII digits,
-whitespace inside a number or before an amount (``Yb1 0.0``, ``Sn 1.5``) or between two formulas that repeat an element (``H2O2 H2O``),
-strings longer than :data:`MAX_FORMULA_LENGTH` and text that is not a formula. The scanner is a single
-left-to-right pass (no backtracking regex, no recursion): time is linear in the length of the input.
+whitespace inside a number or before an amount (``Yb1 0.0``, ``Sn 1.5``) or between two formulas that
+repeat an element (``H2O2 H2O``), strings longer than :data:`MAX_FORMULA_LENGTH` and text that is not a
+formula. The scanner is a single left-to-right pass (no backtracking regex, no recursion): time is linear
+in the length of the input.
 """
 
 from __future__ import annotations
