@@ -83,13 +83,15 @@ _ALPHABET = st.sampled_from(list("HOFeCuSiLiNaClXxyz()[]{}·*.0123456789 \t-") +
                  st.tuples(_ALPHABET, st.integers(1, 10_000)).map(lambda t: (t[0] * t[1])[:10_000])))
 @settings(max_examples=300, deadline=2000)
 def test_random_strings_parse_or_are_rejected_fast_and_both_parsers_agree(text: str) -> None:
-    start = time.perf_counter()
-    try:
-        single = parse_formula(text)
-    except FormulaError:
-        single = None
-    elapsed = time.perf_counter() - start
-    assert elapsed < 0.010, f"{elapsed * 1e3:.1f} ms for a {len(text)}-character input"
+    elapsed = []
+    for _ in range(3):  # the best of three: the parser's cost, not a preemption by another process
+        start = time.perf_counter()
+        try:
+            single = parse_formula(text)
+        except FormulaError:
+            single = None
+        elapsed.append(time.perf_counter() - start)
+    assert min(elapsed) < 0.010, f"{min(elapsed) * 1e3:.1f} ms for a {len(text)}-character input"
     batch = _batch_fractions(text)
     assert (single is None) == (batch is None), (text, single, batch)
     if single is not None:
