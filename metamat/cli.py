@@ -93,6 +93,8 @@ def featurize(
     from metamat.featurize.pipeline import featurize_formulas
 
     df = read_frame(input)
+    for note in df.attrs.get("read_notes", []):  # e.g. the delimiter detected in a .csv
+        err_console.print(note, highlight=False, markup=False)
     if formula_column is None:
         notes: list[str] = []
         formula_column = guess_formula_column(df, set(), notes)

@@ -80,6 +80,7 @@ def _read_query(path: Path, formula_column: str | None, notes: list[str], struct
     from metamat.data.readers import guess_formula_column, read_frame
 
     df = read_frame(path)
+    notes.extend(df.attrs.get("read_notes", []))  # e.g. the delimiter detected in a .csv
     if len(df) == 0:
         raise InputError("no data rows", source=str(path))
     df.columns = [str(c) for c in df.columns]
