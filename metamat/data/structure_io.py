@@ -262,8 +262,8 @@ def _floats(line: str, count: int) -> list[float] | None:
 
 def check_poscar_text(text: str) -> None:
     """Raise ValueError for a POSCAR that pymatgen would read wrongly: no species line (VASP 4), species and
-    counts of different lengths, counts that do not match the coordinate lines, a non-positive scale or a
-    cell without volume."""
+    counts of different lengths, counts that do not match the coordinate lines, a zero scale, a cell
+    without volume or a left-handed cell (negative volume)."""
     lines = text.splitlines()
     if len(lines) < 8:
         raise ValueError(f"POSCAR too short ({len(lines)} lines)")
@@ -273,8 +273,11 @@ def check_poscar_text(text: str) -> None:
     vectors = [_floats(lines[k], 3) for k in (2, 3, 4)]
     if any(v is None for v in vectors):
         raise ValueError("lines 3-5 must hold the three lattice vectors")
-    if not abs(np.linalg.det(np.array(vectors))) > 1e-6:
+    det = float(np.linalg.det(np.array(vectors)))
+    if not abs(det) > 1e-6:
         raise ValueError("the lattice vectors span no volume")
+    if det < 0:  # VASP refuses this too ("the triple product of the basis vectors is negative")
+        raise ValueError("the lattice vectors are left-handed (negative cell volume); swap two of them")
     species = lines[5].split()
     if all(p.lstrip("+-").isdigit() for p in species):
         raise ValueError("no species line (VASP 4 format): add a line with the element symbols above the counts")

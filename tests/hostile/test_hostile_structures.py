@@ -60,6 +60,8 @@ BAD = {
     "no_species.vasp": (SI_POSCAR.replace("\nSi\n2\n", "\n2\n"), "no species line (VASP 4 format)"),
     "zero_volume.vasp": (SI_POSCAR.replace("2.715 2.715 0", "0 0 0"), "span no volume"),
     "zero_scale.vasp": (SI_POSCAR.replace("\n1.0\n", "\n0\n"), "scale factor"),
+    "left_handed.vasp": (SI_POSCAR.replace("0 2.715 2.715\n2.715 0 2.715", "2.715 0 2.715\n0 2.715 2.715"),
+                         "negative cell volume"),
 }
 
 

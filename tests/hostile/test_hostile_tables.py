@@ -155,3 +155,14 @@ def test_sigterm_during_a_write_removes_the_temp_file(tmp_path: Path) -> None:
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=30) == 128 + signal.SIGTERM
     assert list(tmp_path.iterdir()) == []  # no temp file, no partial output
+
+
+def test_log_target_problems_carry_row_numbers() -> None:
+    from metamat.fewshot import check_support
+
+    y = np.array([1.0, -2.0, 3.0, 0.0, 5.0, 6.0])
+    with pytest.raises(InputError) as err:
+        check_support(y, np.array(FORMULAS[:6], dtype=object), source="s.csv", target="y", log_target=True,
+                      rows=np.array([2, 3, 5, 6, 7, 9]))
+    assert [(p.row, p.value) for p in err.value.problems] == [(3, -2.0), (6, 0.0)]
+    assert "s.csv, row 3, field 'y'" in str(err.value)
