@@ -38,6 +38,9 @@ app.add_typer(potential_app, name="potential")
 
 def main() -> None:
     """Console entry point: run the app, turn metamat errors into a message and exit status 2."""
+    from metamat.files import terminate_on_sigterm
+
+    terminate_on_sigterm()  # SIGTERM -> exception: temporary files of running writes are removed
     try:
         app()
     except MetamatError as exc:

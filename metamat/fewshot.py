@@ -39,16 +39,20 @@ def load_fewshot_model(model: str | os.PathLike = "default", log_target: bool = 
 
 # ------------------------------------------------------------------------------------------------ checks
 def check_support(y: np.ndarray, formulas: np.ndarray, *, source: str, target: str, log_target: bool,
-                  min_rows: int = MIN_SUPPORT, distinct_compositions: bool = True) -> None:
-    """Raise :class:`InputError` for a support that cannot be learned from (too few rows, constant, ...)."""
+                  min_rows: int = MIN_SUPPORT, distinct_compositions: bool = True,
+                  rows: np.ndarray | None = None) -> None:
+    """Raise :class:`InputError` for a support that cannot be learned from (too few rows, constant, ...).
+
+    ``rows`` (the 1-based data row of each value) puts row numbers into the problems."""
     if len(y) < min_rows:
         raise InputError(f"only {len(y)} usable support rows for target {target!r}; need at least {min_rows} "
                          "measured materials", source=source, field=target)
     if log_target:
         bad = np.flatnonzero(~(y > 0))
         if len(bad):
-            raise InputError(problems=[Problem("--log-target needs positive values", source, None, target,
-                                               float(y[r])) for r in bad])
+            raise InputError(problems=[Problem(f"--log-target needs positive values, got {float(y[r]):g}", source,
+                                               None if rows is None else int(rows[r]), target, float(y[r]))
+                                       for r in bad])
     if np.ptp(y) <= 1e-12 * max(1.0, float(np.max(np.abs(y)))):
         raise InputError(f"target {target!r} is constant ({y[0]:g}) in every support row: nothing to learn",
                          source=source, field=target)
@@ -62,6 +66,7 @@ def _read_query(path: Path, formula_column: str | None, notes: list[str], struct
     from metamat.data.readers import guess_formula_column, read_frame
 
     df = read_frame(path)
+    notes.extend(df.attrs.get("read_notes", []))  # e.g. the delimiter detected in a .csv
     if len(df) == 0:
         raise InputError("no data rows", source=str(path))
     df.columns = [str(c) for c in df.columns]
@@ -103,7 +108,8 @@ def _structure_inputs(model, sub, column: str, support: Path, qdf: pd.DataFrame,
     from metamat.tasks.structure_tasks import model_inputs, model_layout
 
     rows = sub.data["source_row"].to_numpy() if "source_row" in sub.data else None
-    crystals = crystals_or_raise(sub.structures, str(support), column, rows=rows, base_dir=support.parent)
+    crystals = crystals_or_raise(sub.structures, str(support), column, rows=rows, base_dir=support.parent,
+                                 earlier=[p for p in sub.report.rejected if p.field == column])
     layout = model_layout(model)
     too_large = _too_large(crystals, layout, str(support), rows, column)
     if too_large:
@@ -216,7 +222,8 @@ def run_fewshot(support: str | os.PathLike, query: str | os.PathLike, *, target:
     formulas = sub.formulas
     notes: list[str] = []  # the support's own notes are in support_report
     check_support(y, formulas, source=str(support), target=tname, log_target=log_target, min_rows=min_support,
-                  distinct_compositions=not structure)
+                  distinct_compositions=not structure,
+                  rows=sub.data["source_row"].to_numpy() if "source_row" in sub.data.columns else None)
     m = model if hasattr(model, "predict_dist") else load_fewshot_model(model, log_target=log_target,
                                                                              structure=structure)
     qnotes: list[str] = []
@@ -243,15 +250,18 @@ def run_fewshot(support: str | os.PathLike, query: str | os.PathLike, *, target:
         out.loc[ok, "prediction"], out.loc[ok, "std"] = mean, std
         out.loc[ok, "lower90"], out.loc[ok, "upper90"] = lo, hi
     res = FewShotResult(out, loo, tname, len(y), table.report, qproblems, notes)
+    if plot:  # the side file's name is checked before anything is written
+        from metamat.files import side_report_path
+
+        if plot is True:
+            base = Path(output) if output is not None else Path(f"fewshot_{tname}.csv")
+            ppath = side_report_path(base, "loo_parity", ".png", own_header=b"\x89PNG", sep="_")
+        else:
+            ppath = Path(plot)
     if output is not None:
         res.output = Path(output)
         write_table(out, res.output)
     if plot:
-        if plot is True:
-            base = res.output if res.output is not None else Path(f"fewshot_{tname}.csv")
-            ppath = base.with_name(f"{base.stem}_loo_parity.png")
-        else:
-            ppath = Path(plot)
         from metamat.evaluate.plots import plot_parity
 
         yerr = np.vstack([loo["mean"] - loo["lower"], loo["upper"] - loo["mean"]])
