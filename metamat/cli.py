@@ -19,6 +19,8 @@ from rich.table import Table
 from metamat.cli_bench import bench_app
 from metamat.cli_fewshot import fewshot
 from metamat.cli_potential import potential_app
+from metamat.app.suggest import suggest
+from metamat.app.design import design
 from metamat.errors import InputError, MetamatError
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
@@ -28,6 +30,8 @@ app.add_typer(data_app, name="data")
 app.add_typer(bench_app, name="bench")
 app.command("fewshot")(fewshot)
 app.add_typer(potential_app, name="potential")
+app.command("suggest")(suggest)
+app.command("design")(design)
 
 console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)

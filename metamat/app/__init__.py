@@ -1,0 +1,1 @@
+"""Command flows and all terminal output (cli.py only registers them)."""
