@@ -16,11 +16,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from metamat.app.design import design
+from metamat.app.suggest import suggest
 from metamat.cli_bench import bench_app
 from metamat.cli_fewshot import fewshot
 from metamat.cli_potential import potential_app
-from metamat.app.suggest import suggest
-from metamat.app.design import design
 from metamat.errors import InputError, MetamatError
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
