@@ -7,7 +7,8 @@ applied to ``-y`` (so EI for minimisation is E[max(best - y - xi, 0)]).
 - EI (Jones et al. 1998): ``(mu - best - xi) Phi(z) + sigma phi(z)``, ``z = (mu - best - xi) / sigma``.
 - PI (Kushner 1964): ``Phi(z)``.
 - UCB (Srinivas et al. 2010): ``mu + kappa sigma``.
-- max-variance: ``sigma^2`` (pure exploration).
+- max-variance: ``sigma^2`` (pure exploration); greedy: the mean itself (pure exploitation; range goal:
+  minus the distance of the mean from the range).
 - Thompson: one posterior draw per candidate; joint draws (``samples``) where the model has them (GP),
   else independent Gaussian draws from (mean, std).
 - Range goal ``LO <= y <= HI``: EI, PI and UCB all reduce to the probability of landing in the range,
@@ -23,7 +24,7 @@ from scipy.stats import norm
 
 from metamat.errors import InputError
 
-ACQUISITIONS = ("ei", "pi", "ucb", "maxvar", "thompson")
+ACQUISITIONS = ("ei", "pi", "ucb", "maxvar", "thompson", "greedy")
 
 
 @dataclass(frozen=True)
@@ -141,6 +142,8 @@ def acquisition_values(name: str, mean, std, goal: Goal, best: float | None = No
                          field="--acquisition")
     if name == "maxvar":
         return np.asarray(std, float) ** 2
+    if name == "greedy":
+        return goal.score(mean)
     if name == "thompson":
         if rng is None:
             raise ValueError("thompson sampling needs rng")

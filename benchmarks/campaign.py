@@ -1,0 +1,53 @@
+"""Closed-loop campaign benchmark (issue 15): writes benchmarks/results/campaign/ (JSON, PNG per task,
+COMMAND.txt). Quick default: 10 seeds per setting; the full run is ``--seeds 30`` (about 3x longer).
+
+    METAMAT_DATA_DIR=/work/shared/data python benchmarks/campaign.py [--seeds 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from metamat.app.bench_campaign import bench_campaign
+from metamat.files import atomic_write
+
+OUT = Path(__file__).parent / "results" / "campaign"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seeds", type=int, default=10)
+    ap.add_argument("--budget", type=int, default=40)
+    ap.add_argument("--max-pool", type=int, default=1000)
+    args = ap.parse_args()
+
+    def show(title, header, rows):
+        print(title)
+        print(" | ".join(header))
+        for r in rows:
+            print(" | ".join(r))
+
+    def bar(_description):
+        class Progress:
+            def __enter__(self):
+                def update(done, total):
+                    if done % 10 == 0 or done == total:
+                        print(f"  {done}/{total} campaigns", file=sys.stderr, flush=True)
+                return update
+
+            def __exit__(self, *exc):
+                return None
+        return Progress()
+
+    bench_campaign(OUT, seeds=args.seeds, budget=args.budget, n_init=3, batches="1,5",
+                   strategies="random,rf_ucb,rf_ei,gp_ei,meta_ei,greedy", max_pool=args.max_pool, bar=bar,
+                   print_table=show)
+    with atomic_write(OUT / "COMMAND.txt", "w") as fh:
+        fh.write(f"METAMAT_DATA_DIR=/work/shared/data python benchmarks/campaign.py --seeds {args.seeds} "
+                 f"--budget {args.budget} --max-pool {args.max_pool}\n")
+
+
+if __name__ == "__main__":
+    main()
