@@ -59,7 +59,7 @@ def run_suggest(measured: Path, candidates: Path, target: str, *, batch: int = 5
                 output: Path | None = None, seed: int = 0) -> SuggestResult:
     """Read, fit, rank, write (see module docstring). Candidates whose formula cannot be parsed stay in the
     output without a prediction and say why in ``excluded``."""
-    from metamat.active.acquisition import parse_goal
+    from metamat.active.acquisition import ACQUISITIONS, parse_goal
     from metamat.active.ranking import rank_candidates
     from metamat.active.surrogate import choose_model, make_surrogate
     from metamat.data.compositions import parse_formulas
@@ -68,6 +68,9 @@ def run_suggest(measured: Path, candidates: Path, target: str, *, batch: int = 5
 
     if batch < 1:
         raise InputError(f"must be at least 1, got {batch}", field="--batch")
+    if acquisition not in ACQUISITIONS:
+        raise InputError(f"unknown acquisition {acquisition!r}; choose from {', '.join(ACQUISITIONS)}",
+                         field="--acquisition")
     g = parse_goal(goal)
     measured, candidates = Path(measured), Path(candidates)
     notes: list[str] = []

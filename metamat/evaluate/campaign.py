@@ -247,7 +247,7 @@ def plot_task(name: str, res: dict, path) -> None:
     batches = sorted({r["batch"] for r in res["runs"].values()})
     fig, axes = plt.subplots(1, len(batches), figsize=(5 * len(batches), 4), squeeze=False, sharey=True)
     for ax, b in zip(axes[0], batches, strict=True):
-        for key, r in res["runs"].items():
+        for r in res["runs"].values():
             if r["batch"] != b:
                 continue
             m = np.asarray(r["best_percentile_mean"]) * 100
