@@ -97,15 +97,27 @@ def formulas_of(F: np.ndarray, symbols: Sequence[str], digits: int = 4) -> list[
             for row in F]
 
 
+def min_l1_distance(F: np.ndarray, ref: np.ndarray, chunk: int = 2000) -> np.ndarray:
+    """Fraction-L1 distance of each row of ``F`` to its nearest row of ``ref``."""
+    out = np.empty(len(F))
+    for a in range(0, len(F), chunk):
+        out[a:a + chunk] = np.abs(F[a:a + chunk, None, :] - ref[None, :, :]).sum(axis=2).min(axis=1)
+    return out
+
+
 def _score(model, F: np.ndarray, symbols: Sequence[str], goal: Goal, best: float, features: str,
-           constraints: Constraints | None, chunk: int = 50_000) -> tuple[np.ndarray, ...]:
-    """(mean, std, lower, upper, p_goal, ok) over rows of ``F`` (rejected rows get p_goal = -1)."""
+           constraints: Constraints | None, trust: tuple[np.ndarray, float] | None = None,
+           chunk: int = 50_000) -> tuple[np.ndarray, ...]:
+    """(mean, std, lower, upper, p_goal, ok) over rows of ``F`` (rejected rows get p_goal = -1). ``trust`` =
+    (reference fractions, radius) rejects rows farther than ``radius`` (fraction L1) from every reference."""
     from metamat.featurize.pipeline import featurize_compositions
 
     out = np.full((6, len(F)), np.nan)
     for a in range(0, len(F), chunk):
         comps = fractions_to_compositions(F[a:a + chunk], symbols)
         ok = np.ones(len(comps), bool) if constraints is None else constraints.check(comps)[0]
+        if trust is not None and len(trust[0]):
+            ok &= min_l1_distance(F[a:a + chunk], trust[0]) <= trust[1]
         out[5, a:a + chunk] = ok
         if ok.any():
             X, _ = featurize_compositions(comps, features)
@@ -177,11 +189,12 @@ def evolutionary_search(score: Callable[[np.ndarray], np.ndarray], n_elements: i
 def design(model, X_measured: np.ndarray, y_measured: np.ndarray, symbols: Sequence[str], goal: Goal, *,
            step: float = 0.02, max_elements: int | None = None, top: int = 50, constraints: Constraints | None = None,
            features: str = "composition", seeds: np.ndarray | None = None, seed: int = 0, max_grid: int = MAX_GRID,
-           population: int = 2000, generations: int = 15) -> DesignResult:
+           population: int = 2000, generations: int = 15, trust_radius: float | None = None) -> DesignResult:
     """Fit ``model`` on the measured rows and return the ``top`` compositions over ``symbols`` by P(goal).
 
     ``seeds``: fraction rows (over ``symbols``) to start the evolutionary search from (e.g. measured
-    compositions in the space).
+    compositions in the space). ``trust_radius``: only propose compositions within this fraction-L1 distance
+    of a seed (a domain of applicability: models extrapolate badly far from their data).
     """
     symbols = list(symbols)
     if len(set(symbols)) != len(symbols) or not symbols:
@@ -191,6 +204,10 @@ def design(model, X_measured: np.ndarray, y_measured: np.ndarray, symbols: Seque
         raise InputError(f"unknown element symbol(s) {bad}", field="--elements")
     if not 0 < step <= 0.5:
         raise InputError(f"step must be in (0, 0.5], got {step}", field="--step")
+    if trust_radius is not None and (seeds is None or not len(seeds)):
+        raise InputError("a trust radius needs measured compositions inside the element space",
+                         field="--trust-radius")
+    trust = None if trust_radius is None else (np.asarray(seeds, float), float(trust_radius))
     model.fit(X_measured, y_measured)
     best = goal.best(y_measured)
     notes: list[str] = []
@@ -198,18 +215,18 @@ def design(model, X_measured: np.ndarray, y_measured: np.ndarray, symbols: Seque
     size = grid_size(k, step)
     if size <= max_grid:
         F = composition_grid(k, step, max_elements)
-        mean, std, lo, hi, p, ok = _score(model, F, symbols, goal, best, features, constraints)
+        mean, std, lo, hi, p, ok = _score(model, F, symbols, goal, best, features, constraints, trust)
         method, evaluated = "enumeration", len(F)
     else:
         notes.append(f"{size:,} grid compositions: too many to enumerate, evolutionary search instead")
         rng = np.random.default_rng(seed)
 
         def p_only(F: np.ndarray) -> np.ndarray:
-            return _score(model, F, symbols, goal, best, features, constraints)[4]
+            return _score(model, F, symbols, goal, best, features, constraints, trust)[4]
 
         F, _, evaluated = evolutionary_search(p_only, k, step, rng, seeds, population, generations,
                                               max_elements=max_elements)
-        mean, std, lo, hi, p, ok = _score(model, F, symbols, goal, best, features, constraints)
+        mean, std, lo, hi, p, ok = _score(model, F, symbols, goal, best, features, constraints, trust)
         method = "evolutionary search"
     order = np.lexsort((-np.nan_to_num(mean) * (1 if goal.kind != "min" else -1), -p))
     order = order[ok[order]][:top]
