@@ -186,15 +186,30 @@ def evolutionary_search(score: Callable[[np.ndarray], np.ndarray], n_elements: i
     return pool_F, pool_s, len(pool_F)
 
 
+def spread_out(F: np.ndarray, order: np.ndarray, top: int, min_separation: float) -> np.ndarray:
+    """The first ``top`` rows of ``order`` that are each >= ``min_separation`` (fraction L1) from the rows
+    kept before them."""
+    kept: list[int] = []
+    for i in order:
+        if len(kept) == top:
+            break
+        if not kept or np.abs(F[kept] - F[i]).sum(axis=1).min() >= min_separation:
+            kept.append(int(i))
+    return np.asarray(kept, dtype=np.int64)
+
+
 def design(model, X_measured: np.ndarray, y_measured: np.ndarray, symbols: Sequence[str], goal: Goal, *,
            step: float = 0.02, max_elements: int | None = None, top: int = 50, constraints: Constraints | None = None,
            features: str = "composition", seeds: np.ndarray | None = None, seed: int = 0, max_grid: int = MAX_GRID,
-           population: int = 2000, generations: int = 15, trust_radius: float | None = None) -> DesignResult:
+           population: int = 2000, generations: int = 15, trust_radius: float | None = None,
+           min_separation: float = 0.0) -> DesignResult:
     """Fit ``model`` on the measured rows and return the ``top`` compositions over ``symbols`` by P(goal).
 
     ``seeds``: fraction rows (over ``symbols``) to start the evolutionary search from (e.g. measured
     compositions in the space). ``trust_radius``: only propose compositions within this fraction-L1 distance
     of a seed (a domain of applicability: models extrapolate badly far from their data).
+    ``min_separation``: keep the list diverse, each design at least this fraction-L1 distance from every
+    better-ranked one.
     """
     symbols = list(symbols)
     if len(set(symbols)) != len(symbols) or not symbols:
@@ -229,7 +244,8 @@ def design(model, X_measured: np.ndarray, y_measured: np.ndarray, symbols: Seque
         mean, std, lo, hi, p, ok = _score(model, F, symbols, goal, best, features, constraints, trust)
         method = "evolutionary search"
     order = np.lexsort((-np.nan_to_num(mean) * (1 if goal.kind != "min" else -1), -p))
-    order = order[ok[order]][:top]
+    order = order[ok[order]]
+    order = order[:top] if not min_separation else spread_out(F, order, top, min_separation)
     Fo = F[order]
     table = pd.DataFrame({"rank": np.arange(1, len(order) + 1), "formula": formulas_of(Fo, symbols)})
     for j, s in enumerate(symbols):
