@@ -24,7 +24,8 @@ def measured_fractions(formulas, symbols: list[str]) -> np.ndarray:
 
 def run_design(measured: Path, target: str, elements: str, *, goal: str, step: float = 0.02,
                max_elements: int | None = None, model: str = "auto", top: int = 50,
-               formula_column: str | None = None, output: Path | None = None, seed: int = 0, filters=None):
+               formula_column: str | None = None, output: Path | None = None, seed: int = 0, filters=None,
+               trust_radius: float | None = None, min_separation: float = 0.0):
     """Read the measured table, fit, search, write; returns (:class:`~metamat.active.design.DesignResult`,
     model name, notes)."""
     from metamat.active.acquisition import parse_goal
@@ -46,7 +47,8 @@ def run_design(measured: Path, target: str, elements: str, *, goal: str, step: f
         notes.append(why + "; issue 13's model selection will replace this")
     cons = Constraints(max_elements=max_elements, filters=list(filters or []))
     res = search(make_surrogate(name, seed), X, y, symbols, g, step=step, max_elements=max_elements, top=top,
-                 constraints=cons, seeds=measured_fractions(formulas, symbols), seed=seed)
+                 constraints=cons, seeds=measured_fractions(formulas, symbols), seed=seed, trust_radius=trust_radius,
+                 min_separation=min_separation)
     res.notes = notes + res.notes
     if output is not None:
         with atomic_path(Path(output)) as tmp:
@@ -66,6 +68,10 @@ def design(
     model: str = typer.Option("auto", "--model", help="auto, default, rf, gp or a saved model path."),
     top: int = typer.Option(50, "--top", help="How many compositions to write."),
     formula_column: str | None = typer.Option(None, "--formula-column", "-f", help="Formula column."),
+    trust_radius: float | None = typer.Option(None, "--trust-radius", help="Only propose compositions within "
+                                              "this fraction-L1 distance of a measured one in the space."),
+    min_separation: float = typer.Option(0.0, "--min-separation", help="Keep designs at least this fraction-L1 "
+                                                                        "apart (a diverse list)."),
     seed: int = typer.Option(0, "--seed", help="Random seed of the search."),
 ) -> None:
     """Inverse design: the compositions over the given elements most likely to meet the goal."""
@@ -74,7 +80,8 @@ def design(
     from rich.table import Table
 
     res, name = run_design(measured, target, elements, goal=goal, step=step, max_elements=max_elements,
-                           model=model, top=top, formula_column=formula_column, output=output, seed=seed)
+                           model=model, top=top, formula_column=formula_column, output=output, seed=seed,
+                           trust_radius=trust_radius, min_separation=min_separation)
     console = Console(soft_wrap=True)
     for n in res.notes:
         console.print(f"note: {escape(n)}", highlight=False)

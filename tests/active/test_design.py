@@ -42,8 +42,8 @@ def test_grid_points_featurize_like_their_formulas():
 
 def test_snap_and_spread():
     S = snap_to_grid(np.array([[0.333, 0.333, 0.334], [0.26, 0.26, 0.48]]), 0.1)
-    np.testing.assert_allclose(S, [[0.3, 0.3, 0.4], [0.3, 0.2, 0.5]]) if S[1, 0] > S[1, 1] else \
-        np.testing.assert_allclose(S, [[0.3, 0.3, 0.4], [0.2, 0.3, 0.5]])
+    # 2.6, 2.6, 4.8 tenths: floors 2, 2, 4 leave 2 tenths for the largest remainders (0.8, then the first 0.6)
+    np.testing.assert_allclose(S, [[0.3, 0.3, 0.4], [0.3, 0.2, 0.5]])
     np.testing.assert_allclose(S.sum(axis=1), 1.0)
     F = np.array([[1.0, 0.0], [0.98, 0.02], [0.5, 0.5], [0.0, 1.0]])
     assert spread_out(F, np.arange(4), 3, 0.1).tolist() == [0, 2, 3]
