@@ -21,6 +21,8 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--budget", type=int, default=40)
     ap.add_argument("--max-pool", type=int, default=1000)
+    ap.add_argument("--rescore", action="store_true", help="recompute the statistics of the saved campaign.json "
+                                                           "from its per-seed counts (no new simulations)")
     args = ap.parse_args()
 
     def show(title, header, rows):
@@ -41,6 +43,15 @@ def main() -> None:
                 return None
         return Progress()
 
+    if args.rescore:
+        import json
+
+        from metamat.evaluate.campaign import rescore, table_rows, write_campaign
+
+        doc = rescore(json.loads((OUT / "campaign.json").read_text()))
+        write_campaign(doc, OUT)
+        show("rescored campaign.json", *table_rows(doc))
+        return
     bench_campaign(OUT, seeds=args.seeds, budget=args.budget, n_init=3, batches="1,5",
                    strategies="random,rf_ucb,rf_ei,gp_ei,meta_ei,greedy", max_pool=args.max_pool, bar=bar,
                    print_table=show)

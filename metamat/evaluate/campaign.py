@@ -206,6 +206,18 @@ def summarize(pool: Pool, orders: np.ndarray, budgets: Sequence[int] = (10, 20, 
     return out
 
 
+def rescore(doc: dict, seed: int = 0) -> dict:
+    """Recompute the experiments-to-find statistics of a saved document from its per-seed counts (-1 = not
+    found), e.g. after a change of the statistics; the simulations themselves are not rerun."""
+    rng = np.random.default_rng(seed)
+    for res in doc["tasks"].values():
+        for r in res["runs"].values():
+            for key in ("top1", "top5"):
+                steps = np.array([np.inf if e < 0 else e for e in r[key]["experiments"]], float)
+                r[key] = step_stats(steps, res["n_pool"], r[key]["k"], rng)
+    return doc
+
+
 def simulate(pools: Sequence[Pool], strategies: Sequence[str], batches: Sequence[int], seeds: int, budget: int,
              n_init: int = 3, progress: Callable[[int, int], None] | None = None) -> dict:
     """Run every (pool, strategy, batch, seed) and summarize. Returns a JSON-able dict."""
