@@ -1,5 +1,7 @@
 """Closed-loop campaign benchmark (issue 15): writes benchmarks/results/campaign/ (JSON, PNG per task,
-COMMAND.txt). Quick default: 10 seeds per setting; the full run is ``--seeds 30`` (about 3x longer).
+COMMAND.txt). Default: 10 seeds per setting (812 s on one core at load ~4; the committed results); the
+issue's full run is ``--seeds 30`` (about 3x longer). ``--rescore`` recomputes the statistics of the saved
+campaign.json from its per-seed counts without rerunning the simulations.
 
     METAMAT_DATA_DIR=/work/shared/data python benchmarks/campaign.py [--seeds 30]
 """
