@@ -23,6 +23,8 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--budget", type=int, default=40)
     ap.add_argument("--max-pool", type=int, default=1000)
+    ap.add_argument("--batches", default="1,5")
+    ap.add_argument("--out", type=Path, default=OUT)
     ap.add_argument("--rescore", action="store_true", help="recompute the statistics of the saved campaign.json "
                                                            "from its per-seed counts (no new simulations)")
     args = ap.parse_args()
@@ -50,16 +52,17 @@ def main() -> None:
 
         from metamat.evaluate.campaign import rescore, table_rows, write_campaign
 
-        doc = rescore(json.loads((OUT / "campaign.json").read_text()))
-        write_campaign(doc, OUT)
+        doc = rescore(json.loads((args.out / "campaign.json").read_text()))
+        write_campaign(doc, args.out)
         show("rescored campaign.json", *table_rows(doc))
         return
-    bench_campaign(OUT, seeds=args.seeds, budget=args.budget, n_init=3, batches="1,5",
+    bench_campaign(args.out, seeds=args.seeds, budget=args.budget, n_init=3, batches=args.batches,
                    strategies="random,rf_ucb,rf_ei,gp_ei,meta_ei,greedy", max_pool=args.max_pool, bar=bar,
                    print_table=show)
-    with atomic_write(OUT / "COMMAND.txt", "w") as fh:
+    extra = "" if args.out == OUT else f" --out {args.out}"
+    with atomic_write(args.out / "COMMAND.txt", "w") as fh:
         fh.write(f"METAMAT_DATA_DIR=/work/shared/data python benchmarks/campaign.py --seeds {args.seeds} "
-                 f"--budget {args.budget} --max-pool {args.max_pool}\n")
+                 f"--budget {args.budget} --max-pool {args.max_pool} --batches {args.batches}{extra}\n")
 
 
 if __name__ == "__main__":

@@ -164,6 +164,7 @@ def posterior_samples(model, X: np.ndarray, n: int, rng: np.random.Generator) ->
 
     scikit-learn Gaussian processes (``model.model_.sample_y`` on the model's prepared features) give joint
     draws; a random forest gives the predictions of ``n`` randomly chosen trees (an ensemble posterior).
+    Draws are not floored like ``predict``'s std (``Regressor.std_floor_``, 1% of the target spread).
     """
     inner = getattr(model, "model_", None)
     prep = getattr(model, "_prepare_predict", None)

@@ -133,6 +133,8 @@ def suggest(
     max_elements: int | None = typer.Option(None, "--max-elements", help="At most this many elements."),
     max_cost: float | None = typer.Option(None, "--max-cost", help="At most this raw-material cost, USD/kg "
                                                                     "(pymatgen element price table)."),
+    max_hhi: float | None = typer.Option(None, "--max-hhi", help="At most this supply risk: mass-weighted HHI "
+                                                                 "of production (0-10000; Gaultois 2013)."),
     formula_column: str | None = typer.Option(None, "--formula-column", "-f", help="Formula column (guessed "
                                                                                      "if omitted)."),
     seed: int = typer.Option(0, "--seed", help="Random seed (Thompson draws, model seeds)."),
@@ -145,7 +147,7 @@ def suggest(
     from metamat.active.constraints import Constraints
 
     cons = Constraints(exclude=exclude_elements, require=require_elements, max_elements=max_elements,
-                       max_cost_per_kg=max_cost)
+                       max_cost_per_kg=max_cost, max_hhi=max_hhi)
     res = run_suggest(measured, candidates, target, batch=batch, goal=goal, acquisition=acquisition.lower(),
                       model=model, constraints=cons, formula_column=formula_column, output=output, seed=seed)
     console = Console(soft_wrap=True)

@@ -89,3 +89,24 @@ def test_parse_goal_values():
     assert parse_goal("range:-1.5..2.5") == Goal("range", -1.5, 2.5)
     assert parse_goal("range:1e-3..2") == Goal("range", 1e-3, 2)
     assert parse_goal("MIN").kind == "min"
+
+
+def test_joint_gp_draws_match_the_posterior():
+    from metamat.active.acquisition import posterior_samples
+    from metamat.models.baselines import make_model
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(15, 2))
+    y = np.sin(X[:, 0]) + 0.1 * X[:, 1] + 0.3 * rng.normal(size=15)  # noisy: std above the model floor
+    gp = make_model("gp", n_restarts=0).fit(X, y)
+    Xq = rng.normal(size=(6, 2))
+    mean, std = gp.predict(Xq, return_std=True)
+    draws = posterior_samples(gp, Xq, 4000, rng)
+    assert draws.shape == (4000, 6)
+    np.testing.assert_allclose(draws.mean(axis=0), mean, atol=4 * std.max() / np.sqrt(4000) + 1e-6)
+    np.testing.assert_allclose(draws.std(axis=0), std, rtol=0.08)
+    # a forest's draws are its trees' predictions
+    rf = make_model("rf", n_estimators=20).fit(X, y)
+    tree_draws = posterior_samples(rf, Xq, 20, rng)
+    trees = np.stack([t.predict(rf.prep_.transform(Xq).astype(np.float32)) for t in rf.model_.estimators_])
+    assert all(any(np.allclose(d, t) for t in trees) for d in tree_draws)
