@@ -50,6 +50,7 @@ def test_enhancement_of_random_is_about_one():
     assert s["top5"]["median"] == pytest.approx(s["top5"]["random_median_exact"], abs=2)
 
 
+@pytest.mark.slow
 def test_gp_ei_beats_random_on_a_smooth_pool():
     pool = _pool()
     gp = np.array([run_campaign(pool, "gp_ei", 1, 25, 3, s) for s in range(4)])
