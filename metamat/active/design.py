@@ -129,6 +129,12 @@ def _score(model, F: np.ndarray, symbols: Sequence[str], goal: Goal, best: float
     return out[0], out[1], out[2], out[3], p, out[5] > 0
 
 
+def _row_keys(F: np.ndarray, step: float) -> np.ndarray:
+    """One hashable scalar per grid row (the row's integer counts viewed as raw bytes)."""
+    counts = np.ascontiguousarray(np.round(F / step).astype(np.int64))
+    return counts.view(np.dtype((np.void, counts.dtype.itemsize * counts.shape[1]))).ravel()
+
+
 def _unique_rows(F: np.ndarray, step: float) -> np.ndarray:
     keys = np.round(F / step).astype(np.int64)
     _, idx = np.unique(keys, axis=0, return_index=True)
@@ -161,7 +167,7 @@ def evolutionary_search(score: Callable[[np.ndarray], np.ndarray], n_elements: i
         start = np.vstack([snap_to_grid(seeds, step), start])
     pool_F = legal(start)
     pool_s = score(pool_F)
-    seen = {tuple(r) for r in np.round(pool_F / step).astype(np.int64)}
+    seen = _row_keys(pool_F, step)
     for _ in range(generations):
         top = pool_F[np.argsort(-pool_s)[:elite]]
         parents = top[rng.integers(len(top), size=population)]
@@ -175,12 +181,12 @@ def evolutionary_search(score: Callable[[np.ndarray], np.ndarray], n_elements: i
         other = top[rng.integers(len(top), size=population)]
         child = np.where(mut[:, None], child, 0.5 * (child + other))
         child = legal(snap_to_grid(child, step))
-        keys = np.round(child / step).astype(np.int64)
-        new = np.array([tuple(r) not in seen for r in keys], bool)
+        keys = _row_keys(child, step)
+        new = ~np.isin(keys, seen)
         child = child[new]
         if not len(child):
             continue
-        seen.update(tuple(r) for r in keys[new])
+        seen = np.concatenate([seen, keys[new]])
         pool_F = np.vstack([pool_F, child])
         pool_s = np.concatenate([pool_s, score(child)])
     return pool_F, pool_s, len(pool_F)

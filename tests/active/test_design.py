@@ -62,3 +62,18 @@ def test_design_prefers_the_region_the_data_points_to_and_respects_trust():
     res = design(make_model("gp", n_restarts=0), X, y, ["Al", "Cu"], Goal("range", 7.5, 100), step=0.05, top=50,
                  seeds=seeds, trust_radius=0.2)
     assert res.table["x_Cu"].max() <= 0.7 + 1e-9  # within L1 0.2 of Cu 0.6 means x_Cu <= 0.7
+
+
+def test_evolutionary_search_finds_a_known_optimum():
+    from metamat.active.design import evolutionary_search
+
+    target = np.array([0.35, 0.0, 0.25, 0.0, 0.4, 0.0])  # on the 0.05 grid of 6 elements (53,130 points)
+
+    def score(F):
+        return -np.abs(F - target).sum(axis=1)
+
+    F, s, n = evolutionary_search(score, 6, 0.05, np.random.default_rng(0), population=500, generations=20,
+                                  max_elements=3)
+    assert n < grid_size(6, 0.05) / 4  # far fewer evaluations than enumeration
+    np.testing.assert_allclose(F[np.argmax(s)], target, atol=1e-12)
+    assert ((F > 0).sum(axis=1) <= 3).all()
