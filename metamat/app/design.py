@@ -32,10 +32,11 @@ def run_design(measured: Path, target: str, elements: str, *, goal: str, step: f
     from metamat.active.constraints import Constraints, _symbols
     from metamat.active.design import design as search
     from metamat.active.surrogate import choose_model, make_surrogate
-    from metamat.app.suggest import read_measured
+    from metamat.app.suggest import check_output, read_measured
     from metamat.featurize.pipeline import featurize_formulas
     from metamat.files import atomic_path
 
+    check_output(output, Path(measured))
     g = parse_goal(goal)
     symbols = list(_symbols(elements, "--elements"))
     formulas, y, report = read_measured(Path(measured), target, formula_column)

@@ -31,6 +31,16 @@ class SuggestResult:
     output: Path | None = None
 
 
+def check_output(output: Path | None, *inputs: Path) -> None:
+    """Refuse an output path that is one of the input files (it would be overwritten)."""
+    if output is None:
+        return
+    for path in inputs:
+        if Path(output).resolve() == Path(path).resolve():
+            raise InputError(f"output would overwrite the input file {path}; choose another name", source=str(output),
+                             field="--output")
+
+
 def read_measured(path: Path, target: str, formula_column: str | None):
     """(formulas, y, report) of the measured table (duplicate formulas averaged by their median)."""
     from metamat.data.readers import read_table
@@ -73,6 +83,7 @@ def run_suggest(measured: Path, candidates: Path, target: str, *, batch: int = 5
                          field="--acquisition")
     g = parse_goal(goal)
     measured, candidates = Path(measured), Path(candidates)
+    check_output(output, measured, candidates)
     notes: list[str] = []
     formulas, y, report = read_measured(measured, target, formula_column)
     notes += [f"measured table: {n}" for n in report.notes]
@@ -108,6 +119,8 @@ def run_suggest(measured: Path, candidates: Path, target: str, *, batch: int = 5
     out["rank"] = out["rank"].astype(np.int64)
     out = out.sort_values("rank", kind="stable").reset_index(drop=True)
     res = SuggestResult(out, target, name, len(y), g.best(y), ccol, notes)
+    if not ranked["selected"].any():
+        notes.append("no candidate meets the constraints (see column 'excluded'); nothing selected")
     if fm.problems:
         notes.append(f"{len(fm.problems)} candidate row(s) have unreadable formulas (listed last, see 'excluded')")
     if output is not None:

@@ -63,6 +63,7 @@ def test_suggest_runs_and_writes_ranked_candidates(files: Path) -> None:
     (["--target", "S_p", "--exclude-elements", "Qq"], "--exclude-elements"),
     (["--target", "S_p", "--batch", "0"], "--batch"),
     (["--target", "S_p", "--model", "missing_model"], "--model"),
+    (["--target", "S_p", "-o", "MEASURED"], "--output"),
 ])
 def test_suggest_bad_input_exits_2_naming_the_field(files: Path, args: list[str], field: str, monkeypatch,
                                                     capsys) -> None:
@@ -70,6 +71,8 @@ def test_suggest_bad_input_exits_2_naming_the_field(files: Path, args: list[str]
     from metamat.cli import main
 
     out = files / "never.csv"
+    before = (files / "measured.csv").read_text()
+    args = [str(files / "measured.csv") if a == "MEASURED" else a for a in args]
     monkeypatch.setattr(sys, "argv", ["metamat", "suggest", "--measured", str(files / "measured.csv"),
                                       "--candidates", str(files / "pool.csv"), "-o", str(out), *args])
     with pytest.raises(SystemExit) as e:
@@ -77,7 +80,7 @@ def test_suggest_bad_input_exits_2_naming_the_field(files: Path, args: list[str]
     err = capsys.readouterr().err
     assert e.value.code == 2, err
     assert "Traceback" not in err and field in err
-    assert not out.exists()
+    assert not out.exists() and (files / "measured.csv").read_text() == before
 
 
 @pytest.mark.slow
