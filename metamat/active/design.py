@@ -42,6 +42,14 @@ class DesignResult:
     notes: list[str] = field(default_factory=list)
 
 
+def check_step(step: float) -> int:
+    """Grid points per unit fraction (``1 / step``); raises unless ``step`` divides 1 and is in (0, 0.5]."""
+    n = round(1 / step) if step > 0 else 0
+    if not 0 < step <= 0.5 or abs(n * step - 1) > 1e-9:
+        raise InputError(f"step must divide 1 and be at most 0.5 (e.g. 0.02, 0.05, 0.1), got {step}", field="--step")
+    return n
+
+
 def grid_size(n_elements: int, step: float) -> int:
     """Number of compositions of ``n_elements`` elements on the ``step`` grid (zeros allowed)."""
     n = round(1 / step)
@@ -51,9 +59,7 @@ def grid_size(n_elements: int, step: float) -> int:
 def composition_grid(n_elements: int, step: float, max_elements: int | None = None,
                      min_elements: int = 1) -> np.ndarray:
     """All fraction vectors (rows) on the grid, as multiples of ``step`` summing to 1 (stars and bars)."""
-    n = round(1 / step)
-    if abs(n * step - 1) > 1e-9:
-        raise InputError(f"step must divide 1 (e.g. 0.02, 0.05, 0.1), got {step}", field="--step")
+    n = check_step(step)
     k = n_elements
     if k == 1:
         return np.ones((1, 1))
@@ -223,8 +229,7 @@ def design(model, X_measured: np.ndarray, y_measured: np.ndarray, symbols: Seque
     bad = [s for s in symbols if s not in ATOMIC_NUMBER]
     if bad:
         raise InputError(f"unknown element symbol(s) {bad}", field="--elements")
-    if not 0 < step <= 0.5:
-        raise InputError(f"step must be in (0, 0.5], got {step}", field="--step")
+    check_step(step)
     if trust_radius is not None and (seeds is None or not len(seeds)):
         raise InputError("a trust radius needs measured compositions inside the element space",
                          field="--trust-radius")

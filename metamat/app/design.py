@@ -30,6 +30,7 @@ def run_design(measured: Path, target: str, elements: str, *, goal: str, step: f
     model name, notes)."""
     from metamat.active.acquisition import parse_goal
     from metamat.active.constraints import Constraints, _symbols
+    from metamat.active.design import check_step
     from metamat.active.design import design as search
     from metamat.active.surrogate import choose_model, make_surrogate
     from metamat.app.suggest import check_output, read_measured
@@ -37,6 +38,7 @@ def run_design(measured: Path, target: str, elements: str, *, goal: str, step: f
     from metamat.files import atomic_path
 
     check_output(output, Path(measured))
+    check_step(step)
     g = parse_goal(goal)
     symbols = list(_symbols(elements, "--elements"))
     formulas, y, report = read_measured(Path(measured), target, formula_column)
