@@ -61,7 +61,7 @@ def check_support(y: np.ndarray, formulas: np.ndarray, *, source: str, target: s
                          f"least {min_rows}", source=source, field="formula")
 
 
-def _read_query(path: Path, formula_column: str | None, notes: list[str], structure_column: str | None = None
+def read_query(path: Path, formula_column: str | None, notes: list[str], structure_column: str | None = None
                 ) -> tuple[pd.DataFrame, str]:
     from metamat.data.readers import guess_formula_column, read_frame
 
@@ -227,7 +227,7 @@ def run_fewshot(support: str | os.PathLike, query: str | os.PathLike, *, target:
     m = model if hasattr(model, "predict_dist") else load_fewshot_model(model, log_target=log_target,
                                                                              structure=structure)
     qnotes: list[str] = []
-    qdf, qcol = _read_query(query, formula_column, qnotes, structure_column)
+    qdf, qcol = read_query(query, formula_column, qnotes, structure_column)
     notes += [f"query {n}" for n in qnotes]
     if structure:
         X, Xq, ok, qproblems = _structure_inputs(m, sub, structure_column, support, qdf, query)
