@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from metamat.app.screen import screen
 from metamat.cli_bench import bench_app
 from metamat.cli_fewshot import fewshot
 from metamat.cli_potential import potential_app
@@ -28,6 +29,7 @@ app.add_typer(data_app, name="data")
 app.add_typer(bench_app, name="bench")
 app.command("fewshot")(fewshot)
 app.add_typer(potential_app, name="potential")
+app.command("screen")(screen)
 
 console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)

@@ -5,7 +5,7 @@ energies of Bartel et al. (85,014 Materials Project compositions); see /work/sha
 CritExam ``val`` split is held out to measure the residual std (and the MAE reported in the JSON). Same
 seed -> same weights (one torch thread).
 
-    METAMAT_DATA_DIR=/work/shared/data python scripts/train_formation_model.py [--epochs 15] [--members 4]
+    METAMAT_DATA_DIR=/work/shared/data python scripts/train_formation_model.py [--epochs 30] [--members 3]
 """
 
 from __future__ import annotations
@@ -35,9 +35,10 @@ def load(data_dir: Path) -> pd.DataFrame:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--data-dir", default=os.environ.get("METAMAT_DATA_DIR", "/work/shared/data"))
-    ap.add_argument("--epochs", type=int, default=15)
-    ap.add_argument("--members", type=int, default=4)
+    ap.add_argument("--epochs", type=int, default=30)
+    ap.add_argument("--members", type=int, default=3)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--hidden", default="256,128,64", help="hidden layer widths")
     ap.add_argument("--out", default=str(shipped_formation_model_path()))
     args = ap.parse_args()
     torch.set_num_threads(1)
@@ -46,7 +47,8 @@ def main() -> None:
     fm = featurize_formulas(df["formula"].tolist(), FEATURES)
     X, y, source = fm.values.astype(np.float32), df["target"].to_numpy(), df["source"].to_numpy()
     held = ((df["source"] == 0) & (df["split"] == "val")).to_numpy()
-    model = FormationEnergyModel(n_members=args.members, epochs=args.epochs, seed=args.seed)
+    hidden = tuple(int(h) for h in args.hidden.split(","))
+    model = FormationEnergyModel(hidden=hidden, n_members=args.members, epochs=args.epochs, seed=args.seed)
     model.fit(X[~held], y[~held], source[~held], X[held], y[held], source[held],
               progress=lambda m, n: print(f"member {m}/{n} done after {time.perf_counter() - start:.0f} s",
                                           flush=True))

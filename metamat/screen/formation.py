@@ -41,9 +41,9 @@ def _mlp(n_in: int, hidden: Sequence[int]) -> torch.nn.Sequential:
 class FormationEnergyModel:
     """Ensemble of MLPs; ``fit(X, y, source)`` then ``predict(X) -> (mean, std)`` in eV/atom."""
 
-    hidden: tuple[int, ...] = (128, 64)
-    n_members: int = 4
-    epochs: int = 15
+    hidden: tuple[int, ...] = (256, 128, 64)
+    n_members: int = 3
+    epochs: int = 30
     batch_size: int = 512
     lr: float = 2e-3
     seed: int = 0

@@ -161,8 +161,8 @@ def similar_elements(symbol: str, allowed: Sequence[str] | None = None, radius_t
         if other == symbol:
             continue
         same_group = group[other] == group[symbol] and group[symbol] not in (None, 3)  # 3: lanthanides mixed in
-        close = metal[other] == metal[symbol] and bool(states[other] & states[symbol]) and abs(radius[other] - radius[symbol]) <= \
-            radius_tol * radius[symbol]
+        close = (metal[other] == metal[symbol] and bool(states[other] & states[symbol])
+                 and abs(radius[other] - radius[symbol]) <= radius_tol * radius[symbol])
         if same_group or close:
             out.append(other)
     return out
@@ -204,4 +204,9 @@ def _key(amounts: dict[int, float]) -> tuple:
 
 
 def _formula(amounts: dict[str, float]) -> str:
-    return "".join(s if v == 1 else f"{s}{v:g}" for s, v in amounts.items())
+    """Formula with elements in order of increasing electronegativity (cations first), e.g. KBr, LiCoO2."""
+    from metamat.screen.filters import oxidation_table
+
+    table = oxidation_table()["elements"]
+    order = sorted(amounts, key=lambda s: (table.get(s, {}).get("pauling") or 5.0, s))
+    return "".join(s if amounts[s] == 1 else f"{s}{amounts[s]:g}" for s in order)
