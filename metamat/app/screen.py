@@ -118,8 +118,15 @@ def screen(
     client = None
     try:
         if workers != 0:
-            client, dashboard = start_client(scheduler, workers)
-            err_console.print(f"Dask dashboard: {dashboard}")
+            try:
+                client, dashboard = start_client(scheduler, workers)
+                err_console.print(f"Dask dashboard: {dashboard}")
+            except ImportError:
+                if scheduler:
+                    raise InputError("--scheduler needs Dask: pip install 'metamat[screen]'",
+                                     field="--scheduler") from None
+                err_console.print("[yellow]Dask is not installed (pip install 'metamat[screen]'): running in this "
+                                  "process[/]")
         columns = (TextColumn("[bold]screening"), BarColumn(), MofNCompleteColumn(), TextColumn("chunks"),
                    TimeElapsedColumn(), TimeRemainingColumn())
         with Progress(*columns, console=err_console) as bar:

@@ -43,7 +43,7 @@ class FormationEnergyModel:
 
     hidden: tuple[int, ...] = (256, 128, 64)
     n_members: int = 3
-    epochs: int = 30
+    epochs: int = 25
     batch_size: int = 512
     lr: float = 2e-3
     seed: int = 0

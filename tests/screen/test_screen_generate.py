@@ -8,8 +8,14 @@ import numpy as np
 import pytest
 
 from metamat.errors import InputError
-from metamat.screen.generate import (GridPlan, composition_chunks, formulas_from_amounts, parse_elements,
-                                     similar_elements, substitute)
+from metamat.screen.generate import (
+    GridPlan,
+    composition_chunks,
+    formulas_from_amounts,
+    parse_elements,
+    similar_elements,
+    substitute,
+)
 
 
 def test_grid_equals_brute_force() -> None:

@@ -115,17 +115,31 @@ def test_candidate_file_rows(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_local_cluster_equals_single_process(tmp_path: Path) -> None:
+def test_local_cluster_with_a_killed_worker_equals_single_process(tmp_path: Path) -> None:
     pytest.importorskip("dask.distributed")
+    import os
+    import signal
+
     from metamat.screen.pipeline import start_client
 
-    config = ScreenConfig(**GRID, target="y")
+    config = ScreenConfig(**{**GRID, "chunk_size": 10}, target="y")
     m = model()
     run_screen(config, tmp_path / "one", model=m)
     client, dashboard = start_client(workers=2)
+    assert dashboard.startswith("http")
+    killed = []
+
+    pids = client.run(os.getpid)  # worker address -> process id
+
+    def kill_one_worker(done: int, total: int) -> None:
+        if done == 3 and not killed:  # mid-run: the worker dies with its queued chunks (the nanny restarts it)
+            victim = min(pids.values())
+            killed.append(victim)
+            os.kill(victim, signal.SIGKILL)
+
     try:
-        assert dashboard.startswith("http")
-        summary = run_screen(config, tmp_path / "dask", client=client, model=m)
+        summary = run_screen(config, tmp_path / "dask", client=client, model=m, progress=kill_one_worker)
+        assert killed and killed[0] not in client.run(os.getpid).values()  # it did die
     finally:
         cluster = client.cluster
         client.close()

@@ -9,8 +9,14 @@ from scipy.stats import norm
 
 from metamat.featurize.pipeline import featurize_formulas
 from metamat.screen.formation import FormationEnergyModel, load_formation_model
-from metamat.screen.stability import HullCache, KnownPhases, StabilityFilter, _dense, build_phase_diagram, \
-    predict_stability
+from metamat.screen.stability import (
+    HullCache,
+    KnownPhases,
+    StabilityFilter,
+    _dense,
+    build_phase_diagram,
+    predict_stability,
+)
 
 PHASES = pd.DataFrame({"formula": ["Li2O", "Li2O2", "La2O3", "LaLiO2", "ZrO2", "Li2ZrO3", "La2Zr2O7", "LiO3"],
                        "target": [-2.07, -1.65, -3.80, -2.90, -3.80, -3.30, -3.75, 0.20]})
