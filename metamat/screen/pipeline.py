@@ -20,6 +20,7 @@ import json
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +80,10 @@ class ScreenConfig:
     def chunks(self) -> list[tuple[int, int]]:
         n = self.n_candidates()
         return [(s, min(s + self.chunk_size, n)) for s in range(0, n, self.chunk_size)]
+
+    @cached_property
+    def fingerprint_(self) -> str:
+        return self.fingerprint()
 
     def fingerprint(self) -> str:
         d = asdict(self)
@@ -165,7 +170,7 @@ def process_chunk(index: int, config: ScreenConfig, out_dir: str, model: Any = N
     parquet, report = part_paths(out_dir, index)
     with atomic_path(parquet) as tmp:
         table.to_parquet(tmp, index=False)
-    write_json(report, {"index": index, "rows": len(table), "fingerprint": config.fingerprint(),
+    write_json(report, {"index": index, "rows": len(table), "fingerprint": config.fingerprint_,
                         "filters": [r.as_dict() for r in reports]})
     return ChunkResult(index, len(table), [r.as_dict() for r in reports])
 
@@ -298,8 +303,10 @@ def run_screen(config: ScreenConfig, out_dir: str | os.PathLike, *, client=None,
     elif todo:
         from dask.distributed import as_completed
 
+        # the config (it may hold a million candidate formulas) and the model go to each worker once
         model_ref = client.scatter(model, broadcast=True) if model is not None else None
-        futures = [client.submit(process_chunk, i, config, str(out_dir), model_ref, retries=2,
+        config_ref = client.scatter(config, broadcast=True)
+        futures = [client.submit(process_chunk, i, config_ref, str(out_dir), model_ref, retries=2,
                                  key=f"screen-{config.fingerprint()}-{i}") for i in todo]
         for fut in as_completed(futures):
             fut.result()
