@@ -64,6 +64,7 @@ def screen(
     step: float = typer.Option(0.05, "--step", help="Fraction step of the grid (1/n)."),
     max_elements: int | None = typer.Option(None, "--max-elements", help="At most this many elements per "
                                                                           "candidate (default: all)."),
+    min_elements: int = typer.Option(2, "--min-elements", help="At least this many elements per grid candidate."),
     candidates: Path | None = typer.Option(None, "--candidates", help="CSV/parquet of candidate formulas "
                                                                       "instead of a grid."),
     formula_column: str | None = typer.Option(None, "--formula-column", help="Formula column of --candidates."),
@@ -105,6 +106,7 @@ def screen(
     data = str(data_dir) if data_dir else os.environ.get("METAMAT_DATA_DIR")
     config = ScreenConfig(
         elements=parse_elements(elements) if elements else (), step=step, max_elements=max_elements,
+        min_elements=min_elements,
         candidates=_candidate_formulas(candidates, formula_column) if candidates else (), filters=chosen,
         stability_threshold=threshold, min_probability=min_probability, chunk_size=chunk_size, top=top,
         maximize=not minimize, target=tname, model_tag=tag, data_dir=data)

@@ -61,11 +61,13 @@ def parse_elements(text: str | Sequence[str]) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class GridPlan:
-    """The numbered composition space of ``elements`` at ``step`` with at most ``max_elements`` present."""
+    """The numbered composition space of ``elements`` at ``step`` with ``min_elements`` to ``max_elements``
+    of them present."""
 
     elements: tuple[str, ...]
     step: float
     max_elements: int
+    min_elements: int = 1
 
     def __post_init__(self) -> None:
         units = 1.0 / self.step if self.step > 0 else 0.0
@@ -75,6 +77,9 @@ class GridPlan:
         if not 1 <= self.max_elements <= len(self.elements):
             raise InputError(f"max elements must be between 1 and {len(self.elements)}", field="--max-elements",
                              value=self.max_elements)
+        if not 1 <= self.min_elements <= self.max_elements:
+            raise InputError("min elements must be between 1 and max elements", field="--min-elements",
+                             value=self.min_elements)
 
     @property
     def units(self) -> int:
@@ -83,7 +88,8 @@ class GridPlan:
     def block_sizes(self) -> list[tuple[int, int, int]]:
         """Per size k: (k, number of element subsets, compositions per subset)."""
         n = len(self.elements)
-        return [(k, comb(n, k), comb(self.units - 1, k - 1)) for k in range(1, min(self.max_elements, self.units) + 1)]
+        return [(k, comb(n, k), comb(self.units - 1, k - 1))
+                for k in range(self.min_elements, min(self.max_elements, self.units) + 1)]
 
     def __len__(self) -> int:
         return sum(s * c for _, s, c in self.block_sizes())
@@ -108,11 +114,11 @@ class GridPlan:
         return [(s, min(s + chunk_size, n)) for s in range(0, n, chunk_size)]
 
 
-def composition_chunks(elements: Sequence[str], step: float, max_elements: int,
-                       chunk_size: int = 100_000) -> Iterator[np.ndarray]:
+def composition_chunks(elements: Sequence[str], step: float, max_elements: int, chunk_size: int = 100_000,
+                       min_elements: int = 1) -> Iterator[np.ndarray]:
     """Yield the composition grid as integer amount arrays of at most ``chunk_size`` rows (columns =
     ``elements``; amounts in units of ``step``)."""
-    plan = GridPlan(tuple(elements), step, max_elements)
+    plan = GridPlan(tuple(elements), step, max_elements, min_elements)
     for start, stop in plan.ranges(chunk_size):
         yield plan.chunk(start, stop)
 

@@ -45,6 +45,7 @@ class ScreenConfig:
     elements: tuple[str, ...] = ()
     step: float = 0.05
     max_elements: int | None = None
+    min_elements: int = 2  # grids: no pure elements by default
     candidates: tuple[str, ...] = ()  # formulas (instead of a grid)
     filters: tuple[str, ...] = ("charge",)
     mixed_valence: bool = True
@@ -71,7 +72,8 @@ class ScreenConfig:
     def plan(self) -> GridPlan | None:
         if not self.elements:
             return None
-        return GridPlan(self.elements, self.step, self.max_elements or len(self.elements))
+        return GridPlan(self.elements, self.step, self.max_elements or len(self.elements),
+                        min(self.min_elements, self.max_elements or len(self.elements)))
 
     def n_candidates(self) -> int:
         plan = self.plan()
@@ -214,6 +216,8 @@ def screen_candidates(config: ScreenConfig, start: int, stop: int, model: Any = 
 
         fe = load_formation_model(config.formation_model)
         ef, ef_std = fe.predict(X, return_std=True)
+        single = out["n_elements"].to_numpy() == 1  # an element's formation energy is 0 by definition
+        ef[single], ef_std[single] = 0.0, 0.0
         out["formation_energy"], out["formation_energy_std"] = ef, ef_std
         if "stability" in config.filters:
             fractions = amounts / amounts.sum(axis=1, keepdims=True)

@@ -29,6 +29,8 @@ def test_grid_equals_brute_force() -> None:
     # any index range builds directly
     plan = GridPlan(elements, step, max_elements)
     np.testing.assert_array_equal(plan.chunk(37, 101), rows[37:101])
+    binaries_up = np.vstack(list(composition_chunks(elements, step, max_elements, chunk_size=50, min_elements=2)))
+    assert {tuple(r) for r in binaries_up.tolist()} == {t for t in brute if sum(v > 0 for v in t) >= 2}
 
 
 def test_formulas_are_reduced() -> None:
