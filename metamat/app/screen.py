@@ -67,7 +67,11 @@ def screen(
     min_elements: int = typer.Option(2, "--min-elements", help="At least this many elements per grid candidate."),
     candidates: Path | None = typer.Option(None, "--candidates", help="CSV/parquet of candidate formulas "
                                                                       "instead of a grid."),
-    formula_column: str | None = typer.Option(None, "--formula-column", help="Formula column of --candidates."),
+    substitute: Path | None = typer.Option(None, "--substitute", help="Known compounds (a formula column): screen "
+                                                                      "their single-element substitutions (by "
+                                                                      "--elements if given)."),
+    formula_column: str | None = typer.Option(None, "--formula-column", help="Formula column of --candidates / "
+                                                                             "--substitute."),
     measured: Path | None = typer.Option(None, "--measured", help="Measured rows (formula + target): adapt the "
                                                                   "few-shot default to them and rank by it."),
     target: str | None = typer.Option(None, "--target", help="Target column of --measured."),
@@ -94,8 +98,21 @@ def screen(
 
     if output.exists() and not output.is_dir():
         raise InputError("output must be a folder", source=str(output), field="--output")
-    if (elements is None) == (candidates is None):
-        raise InputError("give either --elements (a composition grid) or --candidates FILE", field="--elements")
+    allowed = parse_elements(elements) if elements else None
+    if substitute is not None:
+        if candidates is not None:
+            raise InputError("give --candidates or --substitute, not both", field="--substitute")
+        from metamat.screen.generate import substitute as substitutions
+
+        new = substitutions(_candidate_formulas(substitute, formula_column), allowed=allowed, source=str(substitute))
+        if not len(new):
+            raise InputError("no substitution candidates (no similar elements among the allowed ones)",
+                             source=str(substitute))
+        err_console.print(f"{len(new):,} single-element substitutions of the compounds in {substitute}")
+        subst_formulas, elements = tuple(new["formula"]), None
+    elif (elements is None) == (candidates is None):
+        raise InputError("give either --elements (a composition grid), --candidates FILE or --substitute FILE",
+                         field="--elements")
     chosen = tuple(f.strip() for f in filters.split(",") if f.strip() and f.strip() != "none")
     model, tname, tag = None, None, ""
     if measured is not None:
@@ -105,9 +122,9 @@ def screen(
         raise InputError("--target needs --measured", field="--target")
     data = str(data_dir) if data_dir else os.environ.get("METAMAT_DATA_DIR")
     config = ScreenConfig(
-        elements=parse_elements(elements) if elements else (), step=step, max_elements=max_elements,
-        min_elements=min_elements,
-        candidates=_candidate_formulas(candidates, formula_column) if candidates else (), filters=chosen,
+        elements=allowed if elements else (), step=step, max_elements=max_elements, min_elements=min_elements,
+        candidates=subst_formulas if substitute else _candidate_formulas(candidates, formula_column) if candidates
+        else (), filters=chosen,
         stability_threshold=threshold, min_probability=min_probability, chunk_size=chunk_size, top=top,
         maximize=not minimize, target=tname, model_tag=tag, data_dir=data)
     if "stability" in chosen:
