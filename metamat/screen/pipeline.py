@@ -9,8 +9,8 @@ last, so a chunk counts as finished only when both exist). Memory per worker is 
 :func:`run_screen` runs the chunks that are not finished yet -- in this process (``client=None``) or on a
 ``dask.distributed`` client (a ``LocalCluster`` from :func:`start_client`, or an existing scheduler) -- so
 an interrupted screen resumes where it stopped, and Dask recomputes the chunks of a lost worker. Finally
-the parts are streamed once to keep the top N (``top.csv``) and the per-filter counts go to
-``summary.json``.
+the chunks' own top-N lists (kept in their reports) are merged into ``top.csv`` and the per-filter counts
+go to ``summary.json``.
 """
 
 from __future__ import annotations
@@ -172,8 +172,9 @@ def process_chunk(index: int, config: ScreenConfig, out_dir: str, model: Any = N
     parquet, report = part_paths(out_dir, index)
     with atomic_path(parquet) as tmp:
         table.to_parquet(tmp, index=False)
+    top = _top(table, config.rank_column(), config.rank_descending(), config.top) if config.top else table.iloc[:0]
     write_json(report, {"index": index, "rows": len(table), "fingerprint": config.fingerprint_,
-                        "filters": [r.as_dict() for r in reports]})
+                        "filters": [r.as_dict() for r in reports], "top": top.to_dict(orient="list")})
     return ChunkResult(index, len(table), [r.as_dict() for r in reports])
 
 
@@ -333,7 +334,9 @@ def summarize(config: ScreenConfig, out_dir: Path, computed: int = 0, skipped: i
         for r in info["filters"]:
             totals.setdefault(r["name"], FilterReport(r["name"])).add(FilterReport(**r))
         if config.top and info["rows"]:
-            part = pd.read_parquet(parquet)
+            # each chunk's own top N is enough; read the whole part only if it kept fewer than asked for
+            stored = pd.DataFrame(info.get("top", {}))
+            part = stored if len(stored) >= min(config.top, info["rows"]) else pd.read_parquet(parquet)
             top = _top(part if top is None else pd.concat([top, part], ignore_index=True), rank, desc, config.top)
     top = top if top is not None else pd.DataFrame(columns=list(OUTPUT_COLUMNS))
     files = {"parts": out_dir / "parts", "top": out_dir / "top.csv", "summary": out_dir / "summary.json"}

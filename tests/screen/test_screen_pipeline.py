@@ -146,3 +146,13 @@ def test_local_cluster_with_a_killed_worker_equals_single_process(tmp_path: Path
     assert summary.computed == summary.chunks
     pd.testing.assert_frame_equal(read_parts(tmp_path / "dask"), read_parts(tmp_path / "one"))
     assert (tmp_path / "dask" / "top.csv").read_text() == (tmp_path / "one" / "top.csv").read_text()
+
+
+def test_rerun_with_a_longer_top_list_reads_the_parts(tmp_path: Path) -> None:
+    m = model()
+    run_screen(ScreenConfig(**{**GRID, "top": 2}, target="y"), tmp_path / "s", model=m)
+    summary = run_screen(ScreenConfig(**{**GRID, "top": 30}, target="y"), tmp_path / "s", model=m)
+    assert summary.computed == 0  # same screen: nothing recomputed, only the top list is rebuilt
+    parts = read_parts(tmp_path / "s")
+    expected = parts.sort_values(["prediction", "formula"], ascending=[False, True]).head(30)
+    assert pd.read_csv(tmp_path / "s" / "top.csv")["formula"].tolist() == expected["formula"].tolist()
