@@ -137,6 +137,9 @@ def screen(
     client = None
     try:
         if workers != 0:
+            import logging
+
+            logging.getLogger("distributed").setLevel(logging.ERROR)  # no worker start/stop chatter
             try:
                 client, dashboard = start_client(scheduler, workers)
                 err_console.print(f"Dask dashboard: {dashboard}")
