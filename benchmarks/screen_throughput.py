@@ -119,8 +119,10 @@ def hull_profile(config, start: int, data_dir: str | None) -> dict:
     return {"rows": cfg.chunk_size, "known_phases": bool(data_dir),
             "seconds_formation_energy_only": t1 - t0, "seconds_with_hull_cold": t2 - t1,
             "seconds_with_hull_warm": t3 - t2,
-            "hull_step_cold_per_minute": cfg.chunk_size / max(t2 - t1 - (t1 - t0), 1e-9) * 60,
-            "hull_step_warm_per_minute": cfg.chunk_size / max(t3 - t2 - (t1 - t0), 1e-9) * 60}
+            "hull_step_seconds_cold": max(t2 - t1 - (t1 - t0), 0.0),
+            "hull_step_seconds_warm": max(t3 - t2 - (t1 - t0), 0.0),
+            "with_hull_cold_candidates_per_minute": cfg.chunk_size / (t2 - t1) * 60,
+            "with_hull_warm_candidates_per_minute": cfg.chunk_size / (t3 - t2) * 60}
 
 
 def cluster_run(config, model, workers: int) -> dict:
