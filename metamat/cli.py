@@ -21,6 +21,7 @@ from metamat.app.design import design
 from metamat.app.featurize import featurize
 from metamat.app.fewshot import fewshot
 from metamat.app.potential import potential_app
+from metamat.app.screen import screen
 from metamat.app.suggest import suggest
 from metamat.errors import MetamatError, cli_text
 
@@ -38,6 +39,7 @@ app.add_typer(bench_app, name="bench")
 app.add_typer(potential_app, name="potential")
 app.command("suggest")(suggest)
 app.command("design")(design)
+app.command("screen")(screen)
 
 
 def main() -> None:
