@@ -52,10 +52,11 @@ def stage_profile(config, model, start: int) -> dict:
     """Seconds per stage for one chunk in this process (one torch thread)."""
     import torch
 
+    from metamat.data.compositions import compositions_from_dense
     from metamat.featurize.pipeline import featurize_compositions
     from metamat.screen.filters import ChargeFilter
     from metamat.screen.generate import formulas_from_amounts
-    from metamat.screen.pipeline import candidates_of_chunk, compositions_from_dense
+    from metamat.screen.pipeline import candidates_of_chunk
 
     torch.set_num_threads(1)
     t = [time.perf_counter()]

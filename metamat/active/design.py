@@ -24,7 +24,7 @@ import pandas as pd
 
 from metamat.active.acquisition import Goal, probability_of_goal
 from metamat.active.constraints import Constraints
-from metamat.data.compositions import CompositionArrays
+from metamat.data.compositions import compositions_from_dense
 from metamat.data.formula import ATOMIC_NUMBER, format_formula
 from metamat.errors import InputError
 
@@ -85,18 +85,6 @@ def snap_to_grid(F: np.ndarray, step: float) -> np.ndarray:
     return (base + (rank < deficit[:, None])) / n
 
 
-def fractions_to_compositions(F: np.ndarray, symbols: Sequence[str]) -> CompositionArrays:
-    """:class:`CompositionArrays` of fraction rows over ``symbols`` (formulas left empty: build them with
-    :func:`formulas_of` for the rows you keep)."""
-    z_of = np.array([ATOMIC_NUMBER[s] for s in symbols], dtype=np.int64)
-    order = np.argsort(z_of)  # entries in order of atomic number, like parsed formulas
-    F = F[:, order]
-    rows, cols = np.nonzero(F > 0)
-    offsets = np.concatenate([[0], np.cumsum((F > 0).sum(axis=1))]).astype(np.int64)
-    amounts = F[rows, cols]
-    return CompositionArrays(np.full(len(F), "", dtype=object), offsets, z_of[order][cols], amounts, amounts.copy())
-
-
 def formulas_of(F: np.ndarray, symbols: Sequence[str], digits: int = 4) -> list[str]:
     """Formula strings of fraction rows (elements in the given order, zero fractions left out)."""
     return [format_formula([(s, round(float(v), digits)) for s, v in zip(symbols, row, strict=True) if v > 0])
@@ -120,7 +108,7 @@ def _score(model, F: np.ndarray, symbols: Sequence[str], goal: Goal, best: float
 
     out = np.full((6, len(F)), np.nan)
     for a in range(0, len(F), chunk):
-        comps = fractions_to_compositions(F[a:a + chunk], symbols)
+        comps = compositions_from_dense(symbols, F[a:a + chunk])
         ok = np.ones(len(comps), bool) if constraints is None else constraints.check(comps)[0]
         if trust is not None and len(trust[0]):
             ok &= min_l1_distance(F[a:a + chunk], trust[0]) <= trust[1]

@@ -55,6 +55,10 @@ def _candidate_formulas(path: Path, formula_column: str | None) -> tuple[str, ..
     return tuple(str(v) for v in values)
 
 
+def _symbols(text: str | None) -> tuple[str, ...]:
+    return tuple(t.strip() for t in text.split(",") if t.strip()) if text else ()
+
+
 def screen(
     elements: str | None = typer.Option(None, "--elements", help="Element set of the composition grid, e.g. "
                                                                   "Li,La,Zr,O."),
@@ -62,6 +66,14 @@ def screen(
     max_elements: int | None = typer.Option(None, "--max-elements", help="At most this many elements per "
                                                                           "candidate (default: all)."),
     min_elements: int = typer.Option(2, "--min-elements", help="At least this many elements per grid candidate."),
+    exclude_elements: str | None = typer.Option(None, "--exclude-elements", help="Drop candidates containing any "
+                                                                                 "of these, e.g. Pb,Cd,Hg."),
+    require_elements: str | None = typer.Option(None, "--require-elements", help="Keep only candidates containing "
+                                                                                 "all of these."),
+    max_cost: float | None = typer.Option(None, "--max-cost", help="Raw-material cost limit, USD/kg (element "
+                                                                   "prices from pymatgen's cost table)."),
+    max_hhi: float | None = typer.Option(None, "--max-hhi", help="Supply-risk limit: mass-weighted HHI of "
+                                                                 "production (0-10000)."),
     candidates: Path | None = typer.Option(None, "--candidates", help="CSV/parquet of candidate formulas "
                                                                       "instead of a grid."),
     substitute: Path | None = typer.Option(None, "--substitute", help="Known compounds (a formula column): screen "
@@ -123,7 +135,9 @@ def screen(
         candidates=subst_formulas if substitute else _candidate_formulas(candidates, formula_column) if candidates
         else (), filters=chosen,
         stability_threshold=threshold, min_probability=min_probability, chunk_size=chunk_size, top=top,
-        maximize=not minimize, target=tname, model_tag=tag, data_dir=data)
+        maximize=not minimize, target=tname, model_tag=tag, data_dir=data,
+        exclude=_symbols(exclude_elements), require=_symbols(require_elements), max_cost_per_kg=max_cost,
+        max_hhi=max_hhi)
     if "stability" in chosen:
         from metamat.data.registry import dataset_available
 

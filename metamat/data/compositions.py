@@ -155,6 +155,17 @@ def _assemble(formulas: np.ndarray, material: np.ndarray, z: np.ndarray, amount:
     return CompositionArrays(np.asarray(formulas, dtype=object), offsets, z, amount, fractions)
 
 
+def compositions_from_dense(symbols: Sequence[str], amounts: np.ndarray,
+                            formulas: Sequence[str] | np.ndarray | None = None) -> CompositionArrays:
+    """Build :class:`CompositionArrays` from a dense (n, len(symbols)) array of amounts (0 = absent; columns
+    in any order); ``formulas`` default to empty strings."""
+    amounts = np.asarray(amounts, dtype=float)
+    rows, cols = np.nonzero(amounts)
+    z_of = np.array([ATOMIC_NUMBER[s] for s in symbols], dtype=np.int64)
+    names = np.full(len(amounts), "", dtype=object) if formulas is None else np.asarray(formulas, dtype=object)
+    return _assemble(names, rows, z_of[cols], amounts[rows, cols])
+
+
 def compositions_from_amounts(formulas: Sequence[str], amounts: Sequence[dict[int, float]]) -> CompositionArrays:
     """Build :class:`CompositionArrays` from parsed amounts keyed by atomic number."""
     counts = np.fromiter(map(len, amounts), dtype=np.int64, count=len(amounts))

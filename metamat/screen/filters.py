@@ -34,7 +34,8 @@ from importlib import resources
 
 import numpy as np
 
-from metamat.errors import InputError
+from metamat.active.constraints import Constraints
+from metamat.data.compositions import compositions_from_dense
 
 REASON_CHARGE = "no common oxidation states make it charge neutral with cations less electronegative than anions"
 REASON_NO_STATES = "an element has no common oxidation state (or no Pauling electronegativity)"
@@ -171,42 +172,17 @@ class ChargeFilter:
 
 
 @dataclass
-class ElementFilter:
-    """User filter: keep candidates with at most ``max_elements`` elements, none of ``exclude`` and (if
-    given) at least one of ``require``."""
+class ConstraintFilter:
+    """User filter: the element, element-count, cost and supply-risk constraints of
+    :class:`metamat.active.constraints.Constraints` (the same rules ``metamat suggest`` applies), on dense
+    amount arrays."""
 
-    max_elements: int | None = None
-    exclude: tuple[str, ...] = ()
-    require: tuple[str, ...] = ()
-    name: str = "elements"
-
-    def __post_init__(self) -> None:
-        from metamat.data.formula import ATOMIC_NUMBER
-
-        bad = [s for s in (*self.exclude, *self.require) if s not in ATOMIC_NUMBER]
-        if bad:
-            raise InputError(f"unknown element symbols {bad}", field="--exclude/--require")
-        if self.max_elements is not None and self.max_elements < 1:
-            raise InputError("max elements must be >= 1", field="--max-elements", value=self.max_elements)
+    constraints: Constraints
+    name: str = "constraints"
 
     def apply(self, elements: Sequence[str], amounts: np.ndarray) -> tuple[np.ndarray, FilterReport]:
-        present = np.asarray(amounts) > 0
-        ok = np.ones(len(present), bool)
-        report = FilterReport(self.name, len(ok))
-        cols = np.asarray(elements, dtype=object)
-        rules = []
-        if self.max_elements is not None:
-            rules.append((f"more than {self.max_elements} elements", present.sum(axis=1) > self.max_elements))
-        if self.exclude:
-            rules.append((f"contains an excluded element ({','.join(self.exclude)})",
-                          present[:, np.isin(cols, self.exclude)].any(axis=1)))
-        if self.require:
-            rules.append((f"contains none of {','.join(self.require)}",
-                          ~present[:, np.isin(cols, self.require)].any(axis=1)))
-        for reason, bad in rules:
-            newly = bad & ok
-            if newly.any():
-                report.removed[reason] = int(newly.sum())
-            ok &= ~bad
-        report.kept = int(ok.sum())
+        ok, reason = self.constraints.check(compositions_from_dense(elements, amounts))
+        report = FilterReport(self.name, len(ok), int(ok.sum()))
+        why, counts = np.unique(reason[~ok].astype(str), return_counts=True)
+        report.removed = {str(w): int(c) for w, c in zip(why, counts, strict=True)}
         return ok, report

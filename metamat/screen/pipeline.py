@@ -27,11 +27,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from metamat.data.compositions import CompositionArrays, parse_formulas
+from metamat.active.constraints import Constraints
+from metamat.data.compositions import compositions_from_dense, parse_formulas
 from metamat.data.formula import ATOMIC_NUMBER, ELEMENTS
 from metamat.errors import InputError
 from metamat.files import atomic_path, write_json
-from metamat.screen.filters import ChargeFilter, ElementFilter, FilterReport
+from metamat.screen.filters import ChargeFilter, ConstraintFilter, FilterReport
 from metamat.screen.generate import GridPlan, formulas_from_amounts
 
 FILTERS = ("charge", "stability")
@@ -59,6 +60,10 @@ class ScreenConfig:
     model_tag: str = ""  # fingerprint of the adapted model (e.g. hash of the measured rows)
     data_dir: str | None = None  # folder with the known phases (CritExam__Ef)
     formation_model: str | None = None  # None: the shipped one
+    exclude: tuple[str, ...] = ()  # user constraints (metamat.active.constraints.Constraints)
+    require: tuple[str, ...] = ()
+    max_cost_per_kg: float | None = None
+    max_hhi: float | None = None
 
     def __post_init__(self) -> None:
         unknown = set(self.filters) - set(FILTERS)
@@ -68,6 +73,11 @@ class ScreenConfig:
             raise InputError("give either elements (a composition grid) or candidate formulas")
         if self.chunk_size < 1 or self.top < 0:
             raise InputError("chunk size must be >= 1 and top >= 0", field="--chunk-size/--top")
+
+    def constraints(self) -> Constraints:
+        """The user constraints (element count only for candidate files: grids are built within it)."""
+        return Constraints(exclude=self.exclude, require=self.require, max_cost_per_kg=self.max_cost_per_kg,
+                           max_hhi=self.max_hhi, max_elements=self.max_elements if self.plan() is None else None)
 
     def plan(self) -> GridPlan | None:
         if not self.elements:
@@ -121,18 +131,6 @@ def dense_from_formulas(formulas: Sequence[str]) -> tuple[tuple[str, ...], np.nd
     dense = np.zeros((len(comps), len(z_cols)))
     dense[comps.owner, np.searchsorted(z_cols, comps.z)] = comps.amounts
     return tuple(ELEMENTS[z - 1] for z in z_cols), dense[parsed.codes], np.asarray(formulas, dtype=object)
-
-
-def compositions_from_dense(elements: Sequence[str], amounts: np.ndarray, formulas: np.ndarray) -> CompositionArrays:
-    """CSR compositions from a dense amount array (columns must be in increasing Z)."""
-    rows, cols = np.nonzero(amounts)
-    z = np.array([ATOMIC_NUMBER[s] for s in elements], dtype=np.int64)[cols]
-    amt = np.asarray(amounts, dtype=float)[rows, cols]
-    counts = np.bincount(rows, minlength=len(amounts))
-    offsets = np.zeros(len(amounts) + 1, np.int64)
-    np.cumsum(counts, out=offsets[1:])
-    totals = np.add.reduceat(amt, offsets[:-1]) if len(amt) else np.zeros(0)
-    return CompositionArrays(formulas, offsets, z, amt, amt / np.repeat(totals, counts))
 
 
 @dataclass
@@ -192,8 +190,9 @@ def screen_candidates(config: ScreenConfig, start: int, stop: int, model: Any = 
         reports.append(report)
         keep = keep & mask
 
-    if config.max_elements is not None and config.plan() is None:
-        apply(*ElementFilter(max_elements=config.max_elements).apply(elements, amounts))
+    constraints = config.constraints()
+    if constraints.active:
+        apply(*ConstraintFilter(constraints).apply(elements, amounts))
     if "charge" in config.filters:
         rows = np.flatnonzero(keep)
         ok, report = ChargeFilter(config.mixed_valence).apply(elements, amounts[rows])

@@ -11,11 +11,11 @@ from metamat.active.design import (
     composition_grid,
     design,
     formulas_of,
-    fractions_to_compositions,
     grid_size,
     snap_to_grid,
     spread_out,
 )
+from metamat.data.compositions import compositions_from_dense
 from metamat.featurize.pipeline import featurize_compositions, featurize_formulas
 from metamat.models.baselines import make_model
 
@@ -34,7 +34,7 @@ def test_grid_matches_brute_force(k, step, max_el):
 def test_grid_points_featurize_like_their_formulas():
     F = np.array([[0.5, 0.25, 0.25], [0.0, 0.4, 0.6]])
     symbols = ["O", "Li", "Fe"]
-    a, _ = featurize_compositions(fractions_to_compositions(F, symbols))
+    a, _ = featurize_compositions(compositions_from_dense(symbols, F))
     b = featurize_formulas(formulas_of(F, symbols)).values
     np.testing.assert_allclose(a, b, rtol=1e-12)
     assert formulas_of(F, symbols) == ["O0.5Li0.25Fe0.25", "Li0.4Fe0.6"]

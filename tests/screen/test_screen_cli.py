@@ -33,3 +33,18 @@ def test_screen_command_and_bad_input(tmp_path: Path) -> None:
     assert len(top) == 3 and top["prediction"].is_monotonic_decreasing
     bad = run("--elements", "Li,Qq", "--workers", "0", "-o", str(tmp_path / "bad"))
     assert bad.returncode == 2 and "Qq" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_screen_user_constraints(tmp_path: Path) -> None:
+    # grid at step 1/2 over Li, Fe, Pt, O with 2 elements: 6 pairs at 1:1. Excluding Pt leaves LiFe, LiO, FeO
+    # (3 removed by the constraint); requiring O then leaves LiO and FeO.
+    out = tmp_path / "out"
+    result = run("--elements", "Li,Fe,Pt,O", "--step", "0.5", "--max-elements", "2", "--filters", "none",
+                 "--exclude-elements", "Pt", "--require-elements", "O", "--workers", "0", "-o", str(out),
+                 "--top", "10")
+    assert result.returncode == 0, result.stderr
+    assert "candidates: 6" in result.stdout
+    assert "after constraints filter: 2 (removed 4)" in result.stdout
+    assert "3: contains an excluded element (Pt)" in result.stdout and "1: lacks required element O" in result.stdout
+    top = pd.read_csv(out / "top.csv")
+    assert sorted(top["formula"]) == ["FeO", "LiO"]

@@ -7,7 +7,8 @@ import warnings
 import numpy as np
 import pytest
 
-from metamat.screen.filters import REASON_CHARGE, ChargeFilter, ElementFilter, charge_balanced
+from metamat.active.constraints import Constraints
+from metamat.screen.filters import REASON_CHARGE, ChargeFilter, ConstraintFilter, charge_balanced
 
 
 def passes(formula_amounts: dict[str, float], mixed_valence: bool = True) -> bool:
@@ -51,12 +52,23 @@ def test_report_counts_every_removed_candidate() -> None:
     assert report.removed[REASON_CHARGE] == 1
 
 
-def test_element_filter() -> None:
+def test_constraint_filter_elements() -> None:
     elements = ["Li", "La", "Zr", "O"]
-    amounts = np.array([[1, 1, 1, 1], [1, 0, 0, 1], [0, 1, 0, 1], [0, 0, 1, 1]])
-    ok, report = ElementFilter(max_elements=3, exclude=("Zr",), require=("Li", "La")).apply(elements, amounts)
-    assert ok.tolist() == [False, True, True, False]
-    assert report.kept == 2 and sum(report.removed.values()) == 2
+    amounts = np.array([[1, 1, 1, 1], [1, 0, 0, 1], [0, 1, 0, 1], [0, 0, 1, 1], [1, 1, 0, 0]])
+    f = ConstraintFilter(Constraints(max_elements=3, exclude=("Zr",), require=("O",)))
+    ok, report = f.apply(elements, amounts)
+    assert ok.tolist() == [False, True, True, False, False]
+    assert report.kept == 2 and report.removed == {"contains an excluded element (Zr)": 2,
+                                                   "lacks required element O": 1}
+
+
+def test_constraint_filter_cost() -> None:
+    # pymatgen's price table: iron and oxygen cost well under 1 USD/kg, platinum tens of thousands USD/kg;
+    # Fe2O3 (70% Fe by mass) passes a 100 USD/kg limit and PtO2 (86% Pt by mass) does not
+    ok, report = ConstraintFilter(Constraints(max_cost_per_kg=100.0)).apply(["O", "Fe", "Pt"],
+                                                                           np.array([[3, 2, 0], [2, 0, 1]]))
+    assert ok.tolist() == [True, False]
+    assert report.removed == {"cost above 100 USD/kg": 1}
 
 
 def _random_compositions(n: int, seed: int) -> tuple[list[str], np.ndarray]:
