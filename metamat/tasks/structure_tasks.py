@@ -129,8 +129,7 @@ def structure_inputs(crystals: Sequence, formulas: Sequence[str], kind: str, lay
         return np.hstack([comp, desc])
     from metamat.featurize.graphs import GraphLayout, graph_features
 
-    layout = layout or GraphLayout.fit(crystals)
-    return np.hstack([graph_features(crystals, layout, source=source), comp])
+    return np.hstack([graph_features(crystals, layout or GraphLayout(), source=source), comp])
 
 
 def model_layout(model):
@@ -139,7 +138,7 @@ def model_layout(model):
     from metamat.featurize.graphs import GraphLayout
 
     opts = getattr(model, "encoder_options", None) or {}
-    if getattr(model, "encoder", "mlp") == "mlp" or "max_sites" not in opts:
+    if getattr(model, "encoder", "mlp") == "mlp":
         return None
     return GraphLayout.from_dict(opts)
 
