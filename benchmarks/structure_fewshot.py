@@ -43,7 +43,7 @@ def build_all(max_rows: int, seed: int):
 
     rows = {s.name: load_structure_rows(s, max_rows=max_rows if s.family == "bulk" else None, seed=seed)
             for s in STRUCTURE_TASKS}
-    layout = GraphLayout.fit([c for r in rows.values() for c in r.crystals], cutoff=GRAPH_CUTOFF)
+    layout = GraphLayout(cutoff=GRAPH_CUTOFF)
     tasks = {kind: {n: build_structure_task(r, kind, layout=layout) for n, r in rows.items()}
              for kind in ("composition", "descriptors", "graph")}
     return rows, layout, tasks
