@@ -6,8 +6,9 @@ Every feature is intensive and invariant to rotation, reflection, translation, s
 occupancy-weighted, a vacancy (site occupancy < 1) lowers density and packing, and a partially occupied
 Li site contributes its Li occupancy to the mobile-ion features.
 
-- ``density`` (g/cm³), ``volume_per_atom`` (Å³ per occupied atom), ``packing_fraction`` (Σ occ · 4/3 π r³ / V
-  with pymatgen's ``Element.atomic_radius``: the definition of matminer's ``DensityFeatures``).
+- ``density`` (g/cm³, pymatgen atomic masses), ``volume_per_atom`` (Å³ per occupied atom),
+  ``packing_fraction`` (Σ occ · 4/3 π r³ / V with pymatgen's ``Element.atomic_radius``): the definitions of
+  matminer's ``DensityFeatures``.
 - coordination: Hoppe's effective coordination number (ECoN; R. Hoppe, Z. Kristallogr. 150, 23 (1979)) per
   site, from the neighbour list within ``cutoff``: weights ``exp(1 - (d / l)^6)`` with the weighted mean bond
   length ``l`` iterated to its fixed point from the shortest distance (as pymatgen's ``EconNN``);
@@ -69,6 +70,17 @@ def atomic_radii() -> np.ndarray:
     for z in range(1, 104):
         r = Element.from_Z(z).atomic_radius
         out[z] = float(r) if r is not None else cov[z]
+    out.setflags(write=False)
+    return out
+
+
+@lru_cache(maxsize=1)
+def atomic_masses() -> np.ndarray:
+    """(104,) pymatgen ``Element.atomic_mass`` (amu; row 0 = 0), the masses matminer's densities use."""
+    from pymatgen.core import Element
+
+    out = np.zeros(104)
+    out[1:] = [float(Element.from_Z(z).atomic_mass) for z in range(1, 104)]
     out.setflags(write=False)
     return out
 
@@ -218,7 +230,7 @@ class PhysicsDescriptors(StructureFeaturizer):
         out = np.empty((B, len(LABELS)))
         volume = np.array([c.volume for c in batch.crystals])
         atoms = np.bincount(struct, occ, B)
-        mass = np.bincount(struct, _site_sum(load_element_table().column("AtomicWeight"), batch), B)
+        mass = np.bincount(struct, _site_sum(atomic_masses(), batch), B)
         r_atomic = atomic_radii()
         sphere = np.bincount(struct, _site_sum(4.0 / 3.0 * np.pi * r_atomic ** 3, batch), B)
         out[:, 0] = mass / volume * _AMU_A3_TO_G_CM3
