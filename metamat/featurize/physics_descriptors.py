@@ -22,9 +22,10 @@ Li site contributes its Li occupancy to the mobile-ion features.
 - mobile ion (the first of Li, Na, K, Ag, Cu, Mg, Zn, Ca present; none -> fraction 0 and distances =
   ``cutoff``): its atomic fraction, nearest mobile-mobile distance (mean and min over mobile sites), and
   mobile neighbours within 4 Å (mean).
-- free volume on a grid (spacing <= ``grid_spacing`` Å, at most ``max_grid`` points per cell): clearance of a
-  grid point = min over atoms of (distance - atomic radius); the largest empty sphere radius, the mean
-  clearance and the fraction of the cell with clearance above 1 Å (room for a Li+ ion, radius ~0.76 Å).
+- free volume on a grid (spacing <= ``grid_spacing`` Å, default 0.6, at most ``max_grid`` points per cell):
+  clearance of a grid point = min over its 4 nearest atoms of (distance - atomic radius); the largest empty
+  sphere radius, the mean clearance and the fraction of the cell with clearance above 1 Å (room for a Li+ ion,
+  radius ~0.76 Å).
 
 The neighbour part is vectorized over the whole batch (segment reductions over the sorted edge list); the
 symmetry search and the free-volume grid run per structure (spglib / a k-d tree), like the neighbour search.
@@ -48,6 +49,7 @@ SPGLIB = "A. Togo, K. Shinohara, I. Tanaka, Spglib: a software library for cryst
          "Sci. Technol. Adv. Mater. Meth. 4, 2384822 (2024)."
 MOBILE_IONS = (3, 11, 19, 47, 29, 12, 30, 20)  # Li, Na, K, Ag, Cu, Mg, Zn, Ca
 _AMU_A3_TO_G_CM3 = 1.66053906660
+_IMAGE_MARGIN = 4.0  # Å: periodic images farther than this from the cell never hold a grid point's nearest atom
 _CRYSTAL_SYSTEM_BOUNDS = np.array([2, 15, 74, 142, 167, 194, 230])  # last space group of each system
 
 LABELS = ("density", "volume_per_atom", "packing_fraction",
@@ -145,10 +147,13 @@ def _steinhardt(e: Edges, w: np.ndarray, n_sites: int, ls=(4, 6)) -> list[np.nda
     """Per-site Steinhardt q_l with edge weights ``w``."""
     from scipy.special import sph_harm_y
 
+    wsum = np.bincount(e.center, w, n_sites)
+    keep = w > 1e-6  # weights <= 1e-6 change q_l by less than that: skip their spherical harmonics
+    e = Edges(e.center[keep], e.neighbor[keep], e.vectors[keep], e.distances[keep])
+    w = w[keep]
     u = e.vectors / np.where(e.distances > 0, e.distances, 1.0)[:, None]
     theta = np.arccos(np.clip(u[:, 2], -1.0, 1.0))
     phi = np.arctan2(u[:, 1], u[:, 0])
-    wsum = np.bincount(e.center, w, n_sites)
     safe = np.where(wsum > 0, wsum, 1.0)
     out = []
     for ell in ls:
@@ -180,8 +185,6 @@ def _symmetry(crystal, symprec: float) -> tuple[float, float, float]:
 
 def _free_volume(crystal, radius: np.ndarray, spacing: float, max_grid: int) -> tuple[float, float, float]:
     """(largest empty sphere radius, mean clearance, fraction with clearance > 1 Å) on a grid in the cell."""
-    from scipy.spatial import cKDTree
-
     if not np.all(crystal.pbc):
         return np.nan, np.nan, np.nan
     cell = crystal.cell
@@ -194,14 +197,29 @@ def _free_volume(crystal, radius: np.ndarray, spacing: float, max_grid: int) -> 
     grid = frac @ cell
     inv = np.linalg.inv(cell)
     pos = crystal.positions - np.floor(crystal.positions @ inv) @ cell
-    shifts = np.stack(np.meshgrid(*[np.arange(-1, 2)] * 3, indexing="ij"), -1).reshape(-1, 3) @ cell
-    images = (pos[None] + shifts[:, None]).reshape(-1, 3)
-    r = np.tile(radius, len(shifts))
-    k = min(8, len(images))
-    d, idx = cKDTree(images).query(grid, k=k)
-    d, idx = d.reshape(len(grid), k), idx.reshape(len(grid), k)
-    clearance = (d - r[idx]).min(1)
+    shifts = np.stack(np.meshgrid(*[np.arange(-1, 2)] * 3, indexing="ij"), -1).reshape(-1, 3)
+    frac_img = ((pos @ inv)[None] + shifts[:, None]).reshape(-1, 3)
+    r_img = np.tile(radius, len(shifts))
+    heights = 1.0 / np.sqrt((inv * inv).sum(0))
+    margin = np.minimum(_IMAGE_MARGIN / heights, 1.0)           # images only near the cell (fractional)
+    inside = np.all((frac_img > -margin) & (frac_img < 1 + margin), axis=1)
+    clearance = _clearance(grid, frac_img[inside] @ cell, r_img[inside])
+    # an image left out is >= _IMAGE_MARGIN from every grid point: exact wherever the nearest atom is closer;
+    # elsewhere (vacuum of a 2D slab) search again among all 27 images
+    far = clearance > _IMAGE_MARGIN - r_img.max()
+    if far.any() and not inside.all():
+        clearance[far] = _clearance(grid[far], frac_img @ cell, r_img)
     return float(clearance.max()), float(clearance.mean()), float((clearance > 1.0).mean())
+
+
+def _clearance(points: np.ndarray, atoms: np.ndarray, radius: np.ndarray, k: int = 4) -> np.ndarray:
+    """min over the ``k`` nearest atoms of (distance - atomic radius), per point."""
+    from scipy.spatial import cKDTree
+
+    k = min(k, len(atoms))
+    d, idx = cKDTree(atoms).query(points, k=k)
+    d, idx = d.reshape(len(points), k), idx.reshape(len(points), k)
+    return (d - radius[idx]).min(1)
 
 
 class PhysicsDescriptors(StructureFeaturizer):
@@ -210,8 +228,8 @@ class PhysicsDescriptors(StructureFeaturizer):
 
     name = "physics"
 
-    def __init__(self, cutoff: float = 6.0, mobile_cutoff: float = 4.0, grid_spacing: float = 0.5,
-                 max_grid: int = 20000, symprec: float = 0.1):
+    def __init__(self, cutoff: float = 6.0, mobile_cutoff: float = 4.0, grid_spacing: float = 0.6,
+                 max_grid: int = 5000, symprec: float = 0.1):
         self.cutoff, self.mobile_cutoff = float(cutoff), float(mobile_cutoff)
         self.grid_spacing, self.max_grid, self.symprec = float(grid_spacing), int(max_grid), float(symprec)
 
@@ -236,7 +254,9 @@ class PhysicsDescriptors(StructureFeaturizer):
         out[:, 0] = mass / volume * _AMU_A3_TO_G_CM3
         out[:, 1] = volume / atoms
         out[:, 2] = sphere / volume
-        # coordination and bonds
+        # coordination and bonds: beyond twice the shortest distance an ECoN weight is below 1e-8
+        near = e.distances < 2.0 * _segment_min(e.distances, e.center, N, self.cutoff)[e.center]
+        e = Edges(e.center[near], e.neighbor[near], e.vectors[near], e.distances[near])
         dmin, ecn, bond, spread, w = _econ(e, occ[e.neighbor], N, self.cutoff)
         out[:, 3], out[:, 4] = _weighted_stats(ecn, occ, struct, B)
         out[:, 5] = _segment_min(ecn, struct, B, np.inf)

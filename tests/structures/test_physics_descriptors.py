@@ -4,6 +4,7 @@ disordered CIF (alpha-AgI) round-trips through the reader, the descriptors and t
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,30 +17,8 @@ from metamat.featurize.structure import featurize_structures
 
 COL = {name: i for i, name in enumerate(LABELS)}
 
-# alpha-AgI, the archetypal superionic conductor (above 147 C): body-centred cubic iodide, Im-3m,
-# a = 5.07 A, I on 2a (0, 0, 0), the two Ag per cell spread over the twelve tetrahedral 12d sites
-# (1/4, 0, 1/2), occupancy 1/6. L. W. Strock, Z. Phys. Chem. B 25, 441 (1934); the 12d assignment:
-# R. J. Cava, F. Reidinger, B. J. Wuensch, Solid State Commun. 24, 411 (1977). Written by hand from those
-# numbers (every position is fixed by symmetry, no refined coordinates needed).
-AGI_CIF = """data_AgI_alpha
-_symmetry_space_group_name_H-M 'I m -3 m'
-_symmetry_Int_Tables_number 229
-_cell_length_a 5.07
-_cell_length_b 5.07
-_cell_length_c 5.07
-_cell_angle_alpha 90
-_cell_angle_beta 90
-_cell_angle_gamma 90
-loop_
-_atom_site_label
-_atom_site_type_symbol
-_atom_site_fract_x
-_atom_site_fract_y
-_atom_site_fract_z
-_atom_site_occupancy
-I1 I 0 0 0 1
-Ag1 Ag 0.25 0 0.5 0.166667
-"""
+# alpha-AgI with Ag disordered over the 12d sites (occupancy 1/6); sources in the file's header
+AGI_CIF = (Path(__file__).resolve().parents[1] / "data" / "alpha_AgI.cif").read_text()
 
 
 def _bulk():
