@@ -256,8 +256,8 @@ class PhysicsDescriptors(StructureFeaturizer):
         out[:, 2] = sphere / volume
         # coordination and bonds: beyond twice the shortest distance an ECoN weight is below 1e-8
         near = e.distances < 2.0 * _segment_min(e.distances, e.center, N, self.cutoff)[e.center]
-        e = Edges(e.center[near], e.neighbor[near], e.vectors[near], e.distances[near])
-        dmin, ecn, bond, spread, w = _econ(e, occ[e.neighbor], N, self.cutoff)
+        en = Edges(e.center[near], e.neighbor[near], e.vectors[near], e.distances[near])
+        dmin, ecn, bond, spread, w = _econ(en, occ[en.neighbor], N, self.cutoff)
         out[:, 3], out[:, 4] = _weighted_stats(ecn, occ, struct, B)
         out[:, 5] = _segment_min(ecn, struct, B, np.inf)
         out[:, 6] = _segment_max(ecn, struct, B, -np.inf)
@@ -266,10 +266,10 @@ class PhysicsDescriptors(StructureFeaturizer):
         out[:, 10] = _weighted_stats(bond, occ, struct, B)[0]
         out[:, 11] = _weighted_stats(spread, occ, struct, B)[0]
         r_cov = _site_sum(covalent_radii(), batch) / np.where(occ > 0, occ, 1.0)
-        nearest = _nearest_neighbor(e, N)
+        nearest = _nearest_neighbor(en, N)
         ratio = np.where(nearest >= 0, dmin / (r_cov + r_cov[np.maximum(nearest, 0)]), 1.0)
         out[:, 12] = _weighted_stats(ratio, occ, struct, B)[0]
-        q4, q6 = _steinhardt(e, w, N)
+        q4, q6 = _steinhardt(en, w, N)
         out[:, 13] = _weighted_stats(q4, occ, struct, B)[0]
         out[:, 14] = _weighted_stats(q6, occ, struct, B)[0]
         out[:, 15:18] = [_symmetry(c, self.symprec) for c in batch.crystals]
