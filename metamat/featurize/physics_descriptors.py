@@ -23,7 +23,7 @@ Li site contributes its Li occupancy to the mobile-ion features.
   ``cutoff``): its atomic fraction, nearest mobile-mobile distance (mean and min over mobile sites), and
   mobile neighbours within 4 Å (mean).
 - free volume on a grid (spacing <= ``grid_spacing`` Å, default 0.6, at most ``max_grid`` points per cell):
-  clearance of a grid point = min over its 4 nearest atoms of (distance - atomic radius); the largest empty
+  clearance of a grid point = min over its 3 nearest atoms of (distance - atomic radius); the largest empty
   sphere radius, the mean clearance and the fraction of the cell with clearance above 1 Å (room for a Li+ ion,
   radius ~0.76 Å).
 
@@ -158,10 +158,10 @@ def _steinhardt(e: Edges, w: np.ndarray, n_sites: int, ls=(4, 6)) -> list[np.nda
     out = []
     for ell in ls:
         power = np.zeros(n_sites)
-        for m in range(-ell, ell + 1):
+        for m in range(ell + 1):  # real weights: |q_l,-m| = |q_lm|, so m < 0 counts twice via m > 0
             y = w * sph_harm_y(ell, m, theta, phi)
             qlm = (np.bincount(e.center, y.real, n_sites) + 1j * np.bincount(e.center, y.imag, n_sites)) / safe
-            power += np.abs(qlm) ** 2
+            power += (1.0 if m == 0 else 2.0) * np.abs(qlm) ** 2
         out.append(np.sqrt(4 * np.pi / (2 * ell + 1) * power))
     return out
 
@@ -212,7 +212,7 @@ def _free_volume(crystal, radius: np.ndarray, spacing: float, max_grid: int) -> 
     return float(clearance.max()), float(clearance.mean()), float((clearance > 1.0).mean())
 
 
-def _clearance(points: np.ndarray, atoms: np.ndarray, radius: np.ndarray, k: int = 4) -> np.ndarray:
+def _clearance(points: np.ndarray, atoms: np.ndarray, radius: np.ndarray, k: int = 3) -> np.ndarray:
     """min over the ``k`` nearest atoms of (distance - atomic radius), per point."""
     from scipy.spatial import cKDTree
 

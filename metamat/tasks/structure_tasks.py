@@ -20,8 +20,9 @@ import numpy as np
 
 from metamat.tasks.task import Task
 
-INPUTS = ("composition", "descriptors", "graph")
+INPUTS = ("composition", "descriptors", "physics", "graph")
 DESCRIPTOR_SET = ("sorted_inverse_distance", "acsf")
+PHYSICS_SET = ("physics",)  # density, packing, coordination, bonds, order, symmetry, mobile ion, free volume
 VOLUME_PER_ATOM = "volume_per_atom"  # derived target: cell volume / number of atoms (Å^3)
 
 
@@ -122,10 +123,11 @@ def structure_inputs(crystals: Sequence, formulas: Sequence[str], kind: str, lay
     comp = featurize_formulas(list(formulas), "composition", source=source, field="formula").values
     if kind == "composition":
         return comp
-    if kind == "descriptors":
+    if kind in ("descriptors", "physics"):
         from metamat.featurize.structure import featurize_structures
 
-        desc, _ = featurize_structures(crystals, names=tuple(descriptors))
+        names = tuple(descriptors) if kind == "descriptors" else PHYSICS_SET
+        desc, _ = featurize_structures(crystals, names=names)
         return np.hstack([comp, desc])
     from metamat.featurize.graphs import GraphLayout, graph_features
 
