@@ -3,7 +3,9 @@
     METAMAT_DATA_DIR=/work/shared/data python benchmarks/structure_coverage.py
 
 For every structure dataset of :mod:`metamat.tasks.structure_tasks` (CDVAE perov_5 and carbon_24, JARVIS-EPC,
-2DMatPedia, matbench_jdft2d) and the disordered alpha-AgI CIF of the tests (plus its 3x3x3 supercell): read
+2DMatPedia, matbench_jdft2d), the disordered alpha-AgI CIF of the tests (plus its 3x3x3 supercell) and the
+CIFs in ASE's installed test data (COD minerals, all ordered; pymatgen's wheel ships no CIFs) with their
+4x4x4 supercells (up to 1152 sites): read
 and validate every structure, build the shipped structure model's inputs (packed crystal graph + composition)
 and predict after a 10-structure support (target: volume per atom). Counts per dataset: rows, structures read,
 rejected by validation (with reasons), predicted (finite), size errors, and how many would have been refused by
@@ -70,6 +72,12 @@ def main() -> None:
     agi = to_crystal((HERE.parent / "tests" / "data" / "alpha_AgI.cif").read_text())
     sources = [(d, None) for d in dict.fromkeys(s.dataset for s in STRUCTURE_TASKS)]
     sources.append(("alpha-AgI CIF (disordered) + 3x3x3 supercell", [agi, agi.supercell((3, 3, 3))] * 5))
+    import ase
+
+    minerals = sorted((Path(ase.__file__).parent / "test" / "testdata" / "minerals").glob("*.cif"))
+    if minerals:  # ASE's test CIFs (COD minerals; all ordered) and their 4x4x4 supercells
+        cs = [to_crystal(str(p)) for p in minerals]
+        sources.append((f"ASE test CIFs ({len(cs)}) + 4x4x4", cs + [c.supercell((4, 4, 4)) for c in cs]))
     for name, given in sources:
         if given is None:
             n_rows, crystals, problems = _dataset_structures(name)
