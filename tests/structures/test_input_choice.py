@@ -28,12 +28,12 @@ def test_structure_chosen_when_target_depends_on_it():
 
 def test_composition_kept_when_structure_is_noise():
     picks = []
-    for seed in range(20):  # noise columns only add variance: composition wins on (almost) every support
+    for seed in range(20):  # noise columns only add variance: composition should win on most supports
         comp, struct, rng = _data(seed=seed)
         y = comp @ np.array([1.0, -2.0, 0.5]) + 0.3 * rng.normal(size=len(comp))
         picks.append(choose_inputs({"composition": comp, "composition+structure": np.c_[comp, struct]}, y,
                                    LinearRegression).name)
-    assert picks.count("composition") >= 18
+    assert picks.count("composition") >= 15  # a coin flip would reach 15 of 20 with probability 2%
     # an exact tie also keeps the default (first) candidate
     tie = choose_inputs({"a": comp, "b": comp.copy()}, y, LinearRegression)
     assert tie.name == "a" and tie.cv_mae["a"] == pytest.approx(tie.cv_mae["b"])
