@@ -6,9 +6,8 @@ Reads ``$METAMAT_DATA_DIR/2dmatpedia_subset/2dmatpedia_subset_structures.extxyz.
 statistics at the default cutoff (largest site and neighbour counts), then times
 
 - graph building: the batched neighbour search alone and :func:`graph_features` (search + packing);
-- encoding (float32, ``torch.no_grad``): the sparse path used by ``fit``/``predict``/meta-training and the
-  dense padded path used inside ``vmap`` (on the first ``--dense-n`` structures), for node widths 64 and
-  128; one forward + backward pass (sparse) as in deep-kernel / protonet / transfer meta-training;
+- encoding (float32, ``torch.no_grad``) of the packed rows (flat edge list, ``index_add``), for node widths
+  64 and 128; one forward + backward pass as in deep-kernel / protonet / transfer meta-training;
 - one second-order MAML meta-gradient with the graph encoder (the loop over tasks MAML uses for it).
 
 Throughputs are structures per second (best of ``--repeats``). Writes
@@ -58,13 +57,9 @@ def load_crystals() -> tuple[list, float, str]:
     return crystals, time.perf_counter() - start, str(path)
 
 
-def encode_in_batches(enc: torch.nn.Module, X: torch.Tensor, batch: int, dense: bool) -> None:
+def encode_in_batches(enc: torch.nn.Module, X: torch.Tensor, batch: int) -> None:
     for s in range(0, len(X), batch):
-        xb = X[s:s + batch]
-        if dense:  # the vmap path: every (site, neighbour slot) computed, padding masked
-            torch.func.vmap(enc)(xb[None])
-        else:
-            enc(xb)
+        enc(X[s:s + batch])
 
 
 def time_maml(G, layout, repeats: int) -> dict:
@@ -73,10 +68,12 @@ def time_maml(G, layout, repeats: int) -> dict:
     from metamat.models.meta.base import PoolFeaturePrep
 
     torch.manual_seed(0)
+    from metamat.featurize.graphs import HEADER
+
     m = make_meta_model("maml", hidden=(64,), embed_dim=32, inner_steps=5, encoder="cgcnn",
                         encoder_options=layout.to_dict())
-    m.prep_ = PoolFeaturePrep(passthrough=layout.width).fit(G[:64])
-    m._build(layout.width)
+    m.prep_ = PoolFeaturePrep(passthrough=HEADER).fit(G[:64, :HEADER])
+    m._build(HEADER)
     B, k, q = 8, 10, 32
     idx = np.random.default_rng(0).choice(len(G), (B, k + q))
     X = torch.as_tensor(G[idx], dtype=torch.float32)
@@ -95,7 +92,6 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--batch", type=int, default=64, help="structures per encoder call")
-    ap.add_argument("--dense-n", type=int, default=256, help="structures for the (slow) dense-path timing")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -106,33 +102,30 @@ def main() -> None:
     crystals, load_s, path = load_crystals()
     n = len(crystals)
     stats = graph_layout_report(crystals, DEFAULT_CUTOFF)
-    layout = GraphLayout.fit(crystals, DEFAULT_CUTOFF, headroom=1.0)
+    layout = GraphLayout(DEFAULT_CUTOFF)
     print(f"{n} structures from {path} (read + convert {load_s:.1f} s)")
     print(f"layout at cutoff {DEFAULT_CUTOFF} Å: max sites {stats['max_sites']} (mean {stats['mean_sites']:.1f}, "
           f"p95 {stats['p95_sites']:.0f}), max neighbours {stats['max_neighbors']} (mean of per-structure max "
-          f"{stats['mean_max_neighbors']:.1f}, p95 {stats['p95_max_neighbors']:.0f}); row width {layout.width}")
+          f"{stats['mean_max_neighbors']:.1f}, p95 {stats['p95_max_neighbors']:.0f})")
 
     batch = StructureBatch.from_crystals(crystals)
     edges = neighbor_list(batch, DEFAULT_CUTOFF)
-    fill = len(edges.center) / (n * layout.max_sites * layout.max_neighbors)
     t_nl = best_time(lambda: neighbor_list(StructureBatch.from_crystals(crystals), DEFAULT_CUTOFF), args.repeats)
     t_gf = best_time(lambda: graph_features(crystals, layout), args.repeats)
     G = graph_features(crystals, layout)
     print(f"graph building: neighbour list {n / t_nl:,.0f} structures/s, graph_features {n / t_gf:,.0f} "
-          f"structures/s ({G.nbytes / 2**20:.0f} MiB float64; {len(edges.center):,} edges fill "
-          f"{100 * fill:.1f}% of the padded slots)")
+          f"structures/s ({G.nbytes / 2**20:.0f} MiB float64 packed rows, width {G.shape[1]}; "
+          f"{len(edges.center):,} directed edges)")
 
     X = torch.as_tensor(G, dtype=torch.float32)
     encoders = []
     for width in (64, 128):
         torch.manual_seed(0)
-        enc = build_encoder({"type": "cgcnn", "in_dim": layout.width, "hidden": [width], "out_dim": 64,
+        enc = build_encoder({"type": "cgcnn", "in_dim": 3, "hidden": [width], "out_dim": 64,
                              **layout.to_dict()}).eval()
         n_params = sum(p.numel() for p in enc.parameters())
         with torch.no_grad():
-            t_sparse = best_time(lambda e=enc: encode_in_batches(e, X, args.batch, False), args.repeats)
-            t_dense = best_time(lambda e=enc: encode_in_batches(e, X[:args.dense_n], args.batch, True), 1)
-            diff = float((enc(X[:32]) - torch.func.vmap(enc)(X[None, :32])[0]).abs().max())
+            t_sparse = best_time(lambda e=enc: encode_in_batches(e, X, args.batch), args.repeats)
 
         def train_pass(e=enc) -> None:
             for s in range(0, n, args.batch):
@@ -140,20 +133,17 @@ def main() -> None:
 
         t_train = best_time(train_pass, 1)
         row = {"node_width": width, "parameters": n_params, "sparse_inference_per_s": n / t_sparse,
-               "dense_vmap_inference_per_s": min(args.dense_n, n) / t_dense,
-               "sparse_forward_backward_per_s": n / t_train,
-               "max_abs_diff_sparse_vs_dense": diff}
+               "sparse_forward_backward_per_s": n / t_train}
         encoders.append(row)
         print(f"cgcnn hidden={width} ({n_params:,} parameters): inference {row['sparse_inference_per_s']:,.0f}/s "
-              f"sparse, {row['dense_vmap_inference_per_s']:,.0f}/s dense (vmap); forward+backward "
-              f"{row['sparse_forward_backward_per_s']:,.0f}/s; sparse vs dense max |diff| {diff:.1e}")
+              f"; forward+backward {row['sparse_forward_backward_per_s']:,.0f}/s")
 
     maml = time_maml(G, layout, args.repeats)
     print(f"MAML meta-iteration (second order, 8 tasks x (10 + 32) structures, 5 inner steps, hidden 64): "
-          f"{maml['seconds_per_iteration']:.2f} s (loop over tasks, sparse path)")
+          f"{maml['seconds_per_iteration']:.2f} s (loop over tasks)")
     out = {"structures": n, "source": path, "read_seconds": load_s, "cutoff": DEFAULT_CUTOFF,
-           "layout": layout.to_dict(), "row_width": layout.width, "layout_stats": stats,
-           "edges": int(len(edges.center)), "padded_slot_fill": fill,
+           "layout": layout.to_dict(), "row_width": int(G.shape[1]), "layout_stats": stats,
+           "edges": int(len(edges.center)),
            "neighbor_list_per_s": n / t_nl, "graph_features_per_s": n / t_gf, "encoders": encoders,
            "maml": maml,
            "batch": args.batch, "torch_threads": args.threads, "repeats": args.repeats,

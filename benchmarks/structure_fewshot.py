@@ -13,7 +13,9 @@ systems absent from the support):
 - meta-learners (Meta-SGD and transfer with last-layer fine-tuning) with the crystal-graph encoder
   (graph + composition features) and with the composition MLP encoder, meta-trained here;
 - baselines fitted on the support only: RF, GP, kNN, ridge on composition features, RF and GP on
-  composition + structure descriptors (sorted inverse distances, ACSF), and the support mean (dummy).
+  composition + structure descriptors (sorted inverse distances, ACSF), GP, RF and kNN on composition +
+  physics descriptors (``featurize_structures(names="physics")``), and the support mean (dummy).
+  ``--graph-learners "" --comp-learners ""`` runs the baselines only (no meta-training, 2D tasks only).
 Writes benchmarks/results/structure_fewshot/{results.json,episodes.csv.gz,fewshot_*.png} and the trained models
 under runs/structure_fewshot/ (not committed).
 """
@@ -37,15 +39,16 @@ GRAPH_CUTOFF = 4.0  # Å; 5 Å doubles the edges (carbon polymorphs have ~130 ne
 GRAPH_TRAIN = {"batch": 4, "n_query": 32}  # episodes of graphs are ~10x costlier than feature rows
 
 
-def build_all(max_rows: int, seed: int):
+def build_all(max_rows: int, seed: int, kinds=("composition", "descriptors", "physics", "graph"),
+              families=("bulk", "2D")):
     from metamat.featurize.graphs import GraphLayout
     from metamat.tasks.structure_tasks import STRUCTURE_TASKS, build_structure_task, load_structure_rows
 
     rows = {s.name: load_structure_rows(s, max_rows=max_rows if s.family == "bulk" else None, seed=seed)
-            for s in STRUCTURE_TASKS}
-    layout = GraphLayout.fit([c for r in rows.values() for c in r.crystals], cutoff=GRAPH_CUTOFF)
+            for s in STRUCTURE_TASKS if s.family in families}
+    layout = GraphLayout(cutoff=GRAPH_CUTOFF)
     tasks = {kind: {n: build_structure_task(r, kind, layout=layout) for n, r in rows.items()}
-             for kind in ("composition", "descriptors", "graph")}
+             for kind in kinds}
     return rows, layout, tasks
 
 
@@ -92,7 +95,10 @@ def main() -> None:
     from metamat.tasks.structure_tasks import structure_task_specs
 
     t0 = time.perf_counter()
-    rows, layout, tasks = build_all(args.max_rows, args.seed)
+    meta = bool(args.graph_learners or args.comp_learners)
+    rows, layout, tasks = build_all(args.max_rows, args.seed,
+                                    ("composition", "descriptors", "physics") + (("graph",) if meta else ()),
+                                    ("bulk", "2D") if meta else ("2D",))
     print(f"built tasks in {time.perf_counter() - t0:.0f} s; graph layout {layout}")
     test_names = [s.name for s in structure_task_specs("2D")]
     train_names = [s.name for s in structure_task_specs("bulk") if s.group not in TEST_GROUPS and s.name != VAL_TASK]
@@ -112,6 +118,7 @@ def main() -> None:
         "composition": [ModelSpec(f"{n}[comp]", factory=BaselineFactory(n))
                         for n in ("dummy", "ridge", "knn", "gp", "rf")],
         "descriptors": [ModelSpec(f"{n}[comp+struct]", factory=BaselineFactory(n)) for n in ("gp", "rf")],
+        "physics": [ModelSpec(f"{n}[comp+phys]", factory=BaselineFactory(n)) for n in ("gp", "rf", "knn")],
     }
     for label, (kind, path) in paths.items():
         runs.setdefault(kind, []).append(ModelSpec(label, factory=MetaModelFactory(str(path))))

@@ -89,40 +89,19 @@ def read_query(path: Path, formula_column: str | None, notes: list[str], structu
     return df, col
 
 
-def _too_large(crystals: list, layout, source: str, rows, column: str) -> dict[int, Problem]:
-    """Index -> Problem for structures that do not fit the model's graph ``layout`` (none for composition models)."""
-    from metamat.featurize.graphs import layout_misfits
-
-    if layout is None or not crystals:
-        return {}
-    return {j: Problem(f"structure too large for the model's crystal graph: it {why}", source,
-                       None if rows is None else int(rows[j]), column)
-            for j, (_, why) in layout_misfits(crystals, layout).items()}
-
-
 def _structure_inputs(model, sub, column: str, support: Path, qdf: pd.DataFrame, query: Path):
     """Support and query input matrices of a structure-aware model; query rows whose structure cannot be
     read or fails validation get no prediction and are listed."""
     from metamat.data.structures import crystals_from_objects, crystals_or_raise
     from metamat.featurize.structure import crystal_formula
-    from metamat.tasks.structure_tasks import model_inputs, model_layout
+    from metamat.tasks.structure_tasks import model_inputs
 
     rows = sub.data["source_row"].to_numpy() if "source_row" in sub.data else None
     crystals = crystals_or_raise(sub.structures, str(support), column, rows=rows, base_dir=support.parent,
                                  earlier=[p for p in sub.report.rejected if p.field == column])
-    layout = model_layout(model)
-    too_large = _too_large(crystals, layout, str(support), rows, column)
-    if too_large:
-        raise InputError(problems=list(too_large.values()))
     X = model_inputs(model, crystals, [crystal_formula(c) for c in crystals], source=str(support))
     qcrystals, problems = crystals_from_objects(qdf[column].to_numpy(dtype=object), str(query), column,
                                                 base_dir=query.parent)
-    idx = [i for i, c in enumerate(qcrystals) if c is not None]
-    # structures larger than the model's graph layout are listed, not fatal
-    too_large = _too_large([qcrystals[i] for i in idx], layout, str(query), [i + 1 for i in idx], column)
-    for j, problem in too_large.items():
-        problems.append(problem)
-        qcrystals[idx[j]] = None
     problems.sort(key=lambda p: p.row or 0)
     ok = np.array([c is not None for c in qcrystals], bool)
     good = [c for c in qcrystals if c is not None]

@@ -5,9 +5,8 @@ composition features), used by ``metamat fewshot --structure-column``.
 
 Meta-train tasks: every structure task of :mod:`metamat.tasks.structure_tasks` (bulk perovskites, carbon
 polymorphs, JARVIS-EPC superconductors incl. relaxed volumes, 2DMatPedia and JARVIS-DFT 2D properties), each
-capped at ``--max-rows`` rows; JARVIS-EPC Tc is held out for early stopping and std calibration. The graph
-layout (sites, neighbours within 4 Å) is fitted on all structures with 25% headroom; larger structures are
-rejected with a clear message at prediction time.
+capped at ``--max-rows`` rows; JARVIS-EPC Tc is held out for early stopping and std calibration. Crystal
+graphs are packed rows (neighbours within ``--cutoff`` Å) of any size: no site or neighbour limit.
 """
 
 from __future__ import annotations
@@ -19,6 +18,8 @@ import time
 from pathlib import Path
 
 import torch
+
+COMPOSITION_DIM = 148  # composition features after the packed graph block
 
 VAL_TASK = "jarvis_epc:Tc"
 
@@ -46,13 +47,13 @@ def main() -> None:
 
     t0 = time.perf_counter()
     rows = {s.name: load_structure_rows(s, max_rows=args.max_rows, seed=args.seed) for s in STRUCTURE_TASKS}
-    layout = GraphLayout.fit([c for r in rows.values() for c in r.crystals], cutoff=args.cutoff)
+    layout = GraphLayout(cutoff=args.cutoff)
     tasks = {n: build_structure_task(r, "graph", layout=layout) for n, r in rows.items()}
     train = [t for n, t in tasks.items() if n != VAL_TASK]
     val = [tasks[VAL_TASK]]
     print(f"{len(train)} train tasks, layout {layout}, loaded in {time.perf_counter() - t0:.0f} s", flush=True)
     model = make_meta_model(args.model, seed=args.seed, encoder=args.encoder, hidden=(64,),
-                            encoder_options={**layout.to_dict(), "extra_dim": train[0].X.shape[1] - layout.width})
+                            encoder_options={**layout.to_dict(), "extra_dim": COMPOSITION_DIM})
     t1 = time.perf_counter()
     with ProgressBar("meta-train") as bar:
         model.meta_fit(train, val, steps=100_000, max_minutes=args.minutes, checkpoint_dir=args.checkpoint_dir,

@@ -8,7 +8,6 @@ the lowest wins.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 
@@ -18,27 +17,19 @@ AUTO_CANDIDATES = ("default", "gp", "rf")
 
 
 def make_surrogate(spec: str | os.PathLike, seed: int = 0, log_target: bool = False):
-    """A fresh model: ``default`` (shipped meta-model), a baseline name (``rf``, ``gp``, ...), or the path of a
-    saved model (``.safetensors`` + ``.json`` pair)."""
-    from metamat.models.baselines import MODELS, make_model
+    """A fresh model through the model registry: ``default`` (the shipped meta-model), a registered name
+    (``rf``, ``gp``, ...), or a saved model (``pretrained:PATH`` or ``PATH`` of a ``.safetensors`` + ``.json``
+    pair). Forests get 200 trees here (refitted at every step of a campaign)."""
+    from metamat.models import registry
 
     name = str(spec)
-    if name == "default":
-        from metamat.pretrained import load_default
-
-        return load_default(target_transform="log10" if log_target else "identity")
-    if name == "rf":
-        return make_model("rf", seed=seed, n_estimators=200)
-    if name in MODELS:
-        return make_model(name, seed=seed)
-    base = Path(name)
-    base = base.with_suffix("") if base.suffix in (".safetensors", ".json") else base
-    if not base.with_suffix(".safetensors").exists() or not base.with_suffix(".json").exists():
-        raise InputError(f"not a model name ({', '.join(('default', 'auto', *sorted(MODELS)))}) nor a saved model "
-                         f"({base}.safetensors + .json)", source=name, field="--model")
-    from metamat.models.io import load_model
-
-    return load_model(base)
+    if name in registry.ENTRIES:
+        options = {"n_estimators": 200} if registry.entry(name).forest else {}
+        return registry.make_model(name, seed=seed, **options)
+    if name in (registry.DEFAULT, registry.PRETRAINED) or registry.is_saved_spec(name):
+        return registry.load(name, target_transform="log10" if log_target else "identity")
+    raise InputError(f"not a model name ({', '.join(('default', 'auto', *sorted(registry.ENTRIES)))}) nor a saved "
+                     f"model (.safetensors + .json)", source=name, field="--model")
 
 
 def cv_mae(model, X: np.ndarray, y: np.ndarray, max_folds: int = 10, min_loo: int = 40, seed: int = 0) -> float:

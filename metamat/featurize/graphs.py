@@ -1,81 +1,56 @@
-"""Crystal graphs as fixed-width float rows, so a graph network fits the ``Task.X`` matrix interface.
+"""Crystal graphs as self-describing packed rows: any number of sites, neighbours and species per site.
 
-A :class:`GraphLayout` fixes ``max_sites`` (M), ``max_neighbors`` (K), the radius ``cutoff`` (Å) and the
-number of species slots per site (S). :func:`graph_features` packs each structure into one row of width
-``M * (2S + 1) + M * K * 3``:
+A graph network must fit the ``Task.X`` matrix interface, so each structure becomes one float row:
 
-- site block, ``(M, 2S + 1)`` per row: ``Z_1..Z_S`` (atomic numbers, 0 = empty slot), ``occ_1..occ_S``
-  (occupancies) and a site mask (1 for a real site, 0 for padding);
-- neighbour block, ``(M, K, 3)`` per row: for each site and neighbour slot the neighbour's site index
-  (a small integer stored as float, exact), the distance (Å) and a mask.
+``[n_sites, n_pairs, S | site block | pair block | zero padding]``
 
-The graph is a radius graph: every neighbour closer than ``cutoff`` is kept (sorted by distance), never
-the k nearest, so a supercell gives every site exactly the environment it had in the primitive cell. A
-structure that does not fit the layout raises :class:`~metamat.errors.InputError`; use
-:meth:`GraphLayout.fit` to pick limits from data. :func:`unpack_graph` inverts the packing (numpy or torch).
+- ``S`` species slots for this structure (the most species any of its sites has; 1 when ordered);
+- site block, ``n_sites * 2S`` columns: per site ``Z_1..Z_S`` (atomic numbers, 0 = empty slot) then
+  ``occ_1..occ_S`` (occupancies; a partially occupied site or vacancy has occupancies summing below 1);
+- pair block, ``n_pairs * 3`` columns: ``(i, j, distance)`` per undirected neighbour pair within ``cutoff``
+  (site indices local to the structure; a site and its own periodic image count once per image pair).
+  The encoder uses both directions, so every site gets every neighbour closer than ``cutoff`` (a radius
+  graph, never k nearest: a supercell gives each site the environment it had in the primitive cell).
+
+Rows of one call are zero-padded to the widest structure of that call; nothing is sized at training time,
+and :func:`pad_rows` widens blocks built separately so that they stack. Memory is linear in sites + pairs
+per row. The graph block may be followed by ordinary feature columns (the encoder's ``extra_dim``).
+
+(Until issue 14 the graph was a padded ``(max_sites, max_neighbors)`` layout fixed at training time; the
+encoder still loads models trained on it: their weights do not depend on the layout.)
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from metamat.errors import InputError, Problem
-
 DEFAULT_CUTOFF = 5.0
-DEFAULT_SPECIES_SLOTS = 3
+HEADER = 3  # n_sites, n_pairs, species slots
+LEGACY_LAYOUT_KEYS = ("max_sites", "max_neighbors", "species_slots")
 
 
 @dataclass(frozen=True)
 class GraphLayout:
-    """Shape of the padded crystal graph stored in one feature row (JSON-able via :meth:`to_dict`)."""
+    """How crystal graphs are built: the neighbour ``cutoff`` (Å). JSON-able via :meth:`to_dict`."""
 
-    max_sites: int
-    max_neighbors: int
     cutoff: float = DEFAULT_CUTOFF
-    species_slots: int = DEFAULT_SPECIES_SLOTS
 
     def __post_init__(self) -> None:
-        if self.max_sites < 1 or self.max_neighbors < 1 or self.species_slots < 1:
-            raise ValueError(f"GraphLayout needs max_sites, max_neighbors, species_slots >= 1, got {self}")
         if not self.cutoff > 0:
             raise ValueError(f"GraphLayout cutoff must be positive, got {self.cutoff}")
 
-    @property
-    def site_width(self) -> int:
-        """Columns per site: S atomic numbers, S occupancies, 1 mask."""
-        return 2 * self.species_slots + 1
-
-    @property
-    def site_columns(self) -> int:
-        return self.max_sites * self.site_width
-
-    @property
-    def width(self) -> int:
-        """Columns of one packed structure."""
-        return self.site_columns + self.max_sites * self.max_neighbors * 3
-
     def to_dict(self) -> dict[str, Any]:
         """Plain dict; also usable as ``encoder_options`` of a learner with ``encoder="cgcnn"``."""
-        return {k: (float(v) if k == "cutoff" else int(v)) for k, v in asdict(self).items()}
+        return {"cutoff": float(self.cutoff)}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> GraphLayout:
-        return cls(int(d["max_sites"]), int(d["max_neighbors"]), float(d.get("cutoff", DEFAULT_CUTOFF)),
-                   int(d.get("species_slots", DEFAULT_SPECIES_SLOTS)))
-
-    @classmethod
-    def fit(cls, crystals_or_batch: Any, cutoff: float = DEFAULT_CUTOFF,
-            species_slots: int = DEFAULT_SPECIES_SLOTS, headroom: float = 1.25) -> GraphLayout:
-        """Limits from data: the largest site and neighbour counts times ``headroom`` (rounded up);
-        ``species_slots`` is raised to the widest disordered site if needed."""
-        batch = _as_batch(crystals_or_batch)
-        sites, degree = graph_stats(batch, cutoff)
-        return cls(int(np.ceil(sites.max() * headroom)), max(int(np.ceil(degree.max() * headroom)), 1),
-                   float(cutoff), max(int(species_slots), int(batch.species.shape[1])))
+        """Reads ``cutoff``; the size limits of the old padded layout (``max_sites`` ...) are ignored."""
+        return cls(float(d.get("cutoff", DEFAULT_CUTOFF)))
 
 
 def _as_batch(obj: Any):
@@ -87,101 +62,101 @@ def _as_batch(obj: Any):
     return StructureBatch.from_crystals(crystals)
 
 
-def _edges(batch, cutoff: float):
-    """Neighbour list of ``batch`` sorted by (centre, distance, neighbour)."""
+def _pairs(batch, cutoff: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One direction of every neighbour pair (global indices), sorted by (first site, distance, second)."""
     from metamat.data.structures import neighbor_list
 
     e = neighbor_list(batch, cutoff)
-    order = np.lexsort((e.neighbor, e.distances, e.center))
-    return e.center[order], e.neighbor[order], e.distances[order]
+    v = e.vectors
+    # (i, j, image) and (j, i, -image) are the same pair: keep i < j, and for a site's own images the one
+    # whose vector is lexicographically positive (v and -v are exact negatives of each other)
+    positive = (v[:, 0] > 0) | ((v[:, 0] == 0) & ((v[:, 1] > 0) | ((v[:, 1] == 0) & (v[:, 2] > 0))))
+    keep = (e.center < e.neighbor) | ((e.center == e.neighbor) & positive)
+    c, n, d = e.center[keep], e.neighbor[keep], e.distances[keep]
+    order = np.lexsort((n, d, c))
+    return c[order], n[order], d[order]
 
 
-def graph_stats(crystals_or_batch: Any, cutoff: float = DEFAULT_CUTOFF) -> tuple[np.ndarray, np.ndarray]:
-    """Per structure: number of sites and largest neighbour count within ``cutoff``."""
+def graph_features(crystals_or_batch: Any, layout: GraphLayout | float | None = None,
+                   source: str | None = None) -> np.ndarray:
+    """Packed graph rows ``(n, width)`` (float64) of structures (Crystals, anything
+    :func:`~metamat.data.structures.to_crystal` reads, or a ``StructureBatch``); one neighbour search for the
+    batch, no Python loop per structure. ``layout`` is a :class:`GraphLayout` or a cutoff in Å."""
+    del source  # every structure fits: kept for call compatibility
+    cutoff = layout.cutoff if isinstance(layout, GraphLayout) else float(layout or DEFAULT_CUTOFF)
     batch = _as_batch(crystals_or_batch)
-    center, _, _ = _edges(batch, cutoff)
-    return _stats(batch, center)
-
-
-def _stats(batch, center: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    B = len(batch)
+    struct = batch.site_structure
     n_sites = np.diff(batch.offsets)
-    deg = np.bincount(center, minlength=len(batch.positions))
-    max_deg = np.zeros(len(batch), np.int64)
-    np.maximum.at(max_deg, batch.site_structure, deg)
-    return n_sites, max_deg
+    used = (batch.occupancy > 0).sum(1)
+    slots = np.ones(B, np.int64)
+    np.maximum.at(slots, struct, used)
+    i, j, dist = _pairs(batch, cutoff)
+    pair_struct = struct[i]
+    n_pairs = np.bincount(pair_struct, minlength=B)
+    site_cols = n_sites * 2 * slots
+    width = HEADER + int((site_cols + 3 * n_pairs).max(initial=0))
+    X = np.zeros((B, width))
+    X[:, 0], X[:, 1], X[:, 2] = n_sites, n_pairs, slots
+    # site block: largest occupancies first, S slots per site
+    local = np.arange(len(struct)) - batch.offsets[struct]
+    order = np.argsort(-batch.occupancy, axis=1, kind="stable")
+    z = np.take_along_axis(batch.species, order, 1)
+    occ = np.take_along_axis(batch.occupancy, order, 1)
+    S = slots[struct]                                                      # per site
+    s_idx = np.arange(z.shape[1])
+    site, slot = np.nonzero(s_idx[None, :] < np.minimum(S, z.shape[1])[:, None])
+    col = HEADER + local[site] * 2 * S[site] + slot
+    X[struct[site], col] = z[site, slot]
+    X[struct[site], col + S[site]] = occ[site, slot]
+    # pair block
+    start = np.cumsum(n_pairs) - n_pairs
+    k = np.arange(len(i)) - start[pair_struct]
+    col = HEADER + site_cols[pair_struct] + 3 * k
+    X[pair_struct, col] = local[i]
+    X[pair_struct, col + 1] = local[j]
+    X[pair_struct, col + 2] = dist
+    return X
 
 
-def _misfits(batch, layout: GraphLayout, n_sites: np.ndarray, max_deg: np.ndarray) -> dict[int, tuple[str, str]]:
-    """Structure index -> (layout field, why) for structures that do not fit ``layout``."""
-    M, K, S = layout.max_sites, layout.max_neighbors, layout.species_slots
-    out: dict[int, tuple[str, str]] = {}
-    for b in np.flatnonzero(n_sites > M):
-        out[int(b)] = ("max_sites", f"has {n_sites[b]} sites; the layout allows max_sites={M}")
-    for b in np.flatnonzero(max_deg > K):
-        out.setdefault(int(b), ("max_neighbors", f"has a site with {max_deg[b]} neighbours within {layout.cutoff} Å; "
-                                                 f"the layout allows max_neighbors={K}"))
-    if batch.species.shape[1] > S:
-        used = (batch.occupancy > 0).sum(1)
-        for b in np.unique(batch.site_structure[used > S]):
-            out.setdefault(int(b), ("species_slots", f"has a site with {int(used[batch.site_structure == b].max())} "
-                                                     f"species; the layout allows species_slots={S}"))
+def graph_width(X: np.ndarray, extra_dim: int = 0) -> int:
+    """Columns of the graph block of ``X`` (all but the trailing ``extra_dim`` ordinary columns)."""
+    return int(X.shape[-1]) - int(extra_dim)
+
+
+def pad_rows(blocks: Sequence[Any], extra_dim: int = 0) -> list[Any]:
+    """Widen packed rows (numpy arrays or torch tensors, graph block + ``extra_dim`` trailing columns) built
+    in separate calls to one width, by zero columns between the graph block and the trailing columns."""
+    widths = [graph_width(b, extra_dim) for b in blocks]
+    top = max(widths, default=0)
+    out = []
+    for b, w in zip(blocks, widths, strict=True):
+        if w == top:
+            out.append(b)
+            continue
+        if isinstance(b, np.ndarray):
+            z = np.zeros((*b.shape[:-1], top - w), b.dtype)
+            out.append(np.concatenate([b[..., :w], z, b[..., w:]], axis=-1))
+        else:
+            import torch
+
+            z = b.new_zeros((*b.shape[:-1], top - w))
+            out.append(torch.cat([b[..., :w], z, b[..., w:]], dim=-1))
     return out
 
 
-def layout_misfits(crystals_or_batch: Any, layout: GraphLayout) -> dict[int, tuple[str, str]]:
-    """Which structures (by index) cannot be packed into ``layout``: index -> (layout field, why)."""
+def graph_stats(crystals_or_batch: Any, cutoff: float = DEFAULT_CUTOFF) -> tuple[np.ndarray, np.ndarray]:
+    """Per structure: number of sites and largest neighbour count (both directions) within ``cutoff``."""
     batch = _as_batch(crystals_or_batch)
-    center, _, _ = _edges(batch, layout.cutoff)
-    return _misfits(batch, layout, *_stats(batch, center))
-
-
-def graph_features(crystals_or_batch: Any, layout: GraphLayout, source: str | None = None) -> np.ndarray:
-    """Pack structures (Crystals, anything :func:`~metamat.data.structures.to_crystal` reads, or a
-    ``StructureBatch``) into ``(n, layout.width)`` float64 rows; one neighbour search for the batch."""
-    batch = _as_batch(crystals_or_batch)
-    M, K, S = layout.max_sites, layout.max_neighbors, layout.species_slots
-    center, neighbor, dist = _edges(batch, layout.cutoff)
-    n_sites, max_deg = _stats(batch, center)
-    width = batch.species.shape[1]
-    bad = _misfits(batch, layout, n_sites, max_deg)
-    if bad:
-        problems = [Problem(f"structure index {b} {why}", source, None, field) for b, (field, why) in bad.items()]
-        raise InputError(f"{len(problems)} structures do not fit the graph layout", problems=problems)
-    B = len(batch)
-    struct = batch.site_structure
-    local = np.arange(len(struct)) - batch.offsets[struct]
-    sites = np.zeros((B, M, layout.site_width))
-    # keep the S largest occupancies of each site (slots beyond them are empty, checked above)
-    order = np.argsort(-batch.occupancy, axis=1, kind="stable")[:, :S]
-    z = np.take_along_axis(batch.species, order, 1)
-    occ = np.take_along_axis(batch.occupancy, order, 1)
-    w = min(width, S)
-    sites[struct, local, :w] = z[:, :w]
-    sites[struct, local, S:S + w] = occ[:, :w]
-    sites[struct, local, 2 * S] = 1.0
-    nbrs = np.zeros((B, M, K, 3))
-    deg = np.bincount(center, minlength=len(struct))
-    start = np.cumsum(deg) - deg
-    slot = np.arange(len(center)) - start[center]
-    nbrs[struct[center], local[center], slot] = np.stack([local[neighbor], dist, np.ones_like(dist)], 1)
-    return np.concatenate([sites.reshape(B, -1), nbrs.reshape(B, -1)], axis=1)
-
-
-def unpack_graph(X: Any, layout: GraphLayout) -> dict[str, Any]:
-    """Views of packed rows (numpy array or torch tensor, any leading dims): ``species`` (..., M, S),
-    ``occupancy`` (..., M, S), ``site_mask`` (..., M), ``neighbor`` (..., M, K) as float, ``distance`` and
-    ``edge_mask`` (..., M, K), and ``extra`` (the columns after the graph block)."""
-    M, K, S = layout.max_sites, layout.max_neighbors, layout.species_slots
-    lead = tuple(X.shape[:-1])
-    sites = X[..., :layout.site_columns].reshape(*lead, M, layout.site_width)
-    nbrs = X[..., layout.site_columns:layout.width].reshape(*lead, M, K, 3)
-    return {"species": sites[..., :S], "occupancy": sites[..., S:2 * S], "site_mask": sites[..., 2 * S],
-            "neighbor": nbrs[..., 0], "distance": nbrs[..., 1], "edge_mask": nbrs[..., 2],
-            "extra": X[..., layout.width:]}
+    i, j, _ = _pairs(batch, cutoff)
+    deg = np.bincount(i, minlength=len(batch.positions)) + np.bincount(j, minlength=len(batch.positions))
+    max_deg = np.zeros(len(batch), np.int64)
+    np.maximum.at(max_deg, batch.site_structure, deg)
+    return np.diff(batch.offsets), max_deg
 
 
 def graph_layout_report(crystals: Sequence[Any], cutoff: float = DEFAULT_CUTOFF) -> dict[str, float]:
-    """Site and neighbour-count statistics of a set of structures at ``cutoff`` (for choosing a layout)."""
+    """Site and neighbour-count statistics of a set of structures at ``cutoff``."""
     sites, degree = graph_stats(crystals, cutoff)
     return {"structures": int(len(sites)), "cutoff": float(cutoff), "max_sites": int(sites.max()),
             "mean_sites": float(sites.mean()), "max_neighbors": int(degree.max()),

@@ -20,8 +20,9 @@ import numpy as np
 
 from metamat.tasks.task import Task
 
-INPUTS = ("composition", "descriptors", "graph")
+INPUTS = ("composition", "descriptors", "physics", "all", "graph")  # all = composition + descriptors + physics
 DESCRIPTOR_SET = ("sorted_inverse_distance", "acsf")
+PHYSICS_SET = ("physics",)  # density, packing, coordination, bonds, order, symmetry, mobile ion, free volume
 VOLUME_PER_ATOM = "volume_per_atom"  # derived target: cell volume / number of atoms (Å^3)
 
 
@@ -122,15 +123,16 @@ def structure_inputs(crystals: Sequence, formulas: Sequence[str], kind: str, lay
     comp = featurize_formulas(list(formulas), "composition", source=source, field="formula").values
     if kind == "composition":
         return comp
-    if kind == "descriptors":
+    if kind in ("descriptors", "physics", "all"):
         from metamat.featurize.structure import featurize_structures
 
-        desc, _ = featurize_structures(crystals, names=tuple(descriptors))
+        names = {"descriptors": tuple(descriptors), "physics": PHYSICS_SET,
+                 "all": tuple(descriptors) + PHYSICS_SET}[kind]
+        desc, _ = featurize_structures(crystals, names=names)
         return np.hstack([comp, desc])
     from metamat.featurize.graphs import GraphLayout, graph_features
 
-    layout = layout or GraphLayout.fit(crystals)
-    return np.hstack([graph_features(crystals, layout, source=source), comp])
+    return np.hstack([graph_features(crystals, layout or GraphLayout(), source=source), comp])
 
 
 def model_layout(model):
@@ -139,7 +141,7 @@ def model_layout(model):
     from metamat.featurize.graphs import GraphLayout
 
     opts = getattr(model, "encoder_options", None) or {}
-    if getattr(model, "encoder", "mlp") == "mlp" or "max_sites" not in opts:
+    if getattr(model, "encoder", "mlp") == "mlp":
         return None
     return GraphLayout.from_dict(opts)
 
@@ -150,8 +152,9 @@ def model_inputs(model, crystals: Sequence, formulas: Sequence[str], source: str
     return structure_inputs(crystals, formulas, "graph" if layout else "composition", layout=layout, source=source)
 
 
-def build_structure_task(rows: StructureRows, kind: str, layout=None) -> Task:
-    """A :class:`Task` of ``rows`` with input ``kind`` (same name and rows for every kind)."""
+def build_structure_task(rows: StructureRows, kind: str, layout=None, transform: str | None = None) -> Task:
+    """A :class:`Task` of ``rows`` with input ``kind`` (same name and rows for every kind); ``transform``
+    overrides the dataset's target transform (e.g. ``log10`` for a positive heavy-tailed target)."""
     X = structure_inputs(rows.crystals, rows.formulas, kind, layout=layout, source=rows.spec.dataset)
     return Task(name=rows.spec.name, X=X, y=rows.y, formulas=rows.formulas, units=rows.units,
-                quantity=rows.spec.group, transform=rows.transform)
+                quantity=rows.spec.group, transform=transform or rows.transform)

@@ -37,13 +37,14 @@ def crystals():
 @pytest.fixture(scope="module")
 def model_path(crystals, tmp_path_factory) -> Path:
     cs, formulas = zip(*crystals, strict=True)
-    layout = GraphLayout.fit(cs, cutoff=4.0, species_slots=1, headroom=1.3)
+    layout = GraphLayout(cutoff=4.0)
     X = structure_inputs(cs, formulas, "graph", layout=layout)
+    comp_dim = structure_inputs(cs[:1], formulas[:1], "composition").shape[1]
     vpa = np.array([c.volume / c.n_sites for c in cs])
     tasks = [Task(f"t{i}", X[i * 35:(i + 1) * 35 + 35], (vpa * (1 + i) + i)[i * 35:(i + 1) * 35 + 35],
                   np.array(formulas[i * 35:(i + 1) * 35 + 35], dtype=object)) for i in range(3)]
     m = make_meta_model("transfer_last", hidden=(16,), embed_dim=8, encoder="cgcnn",
-                        encoder_options={**layout.to_dict(), "extra_dim": X.shape[1] - layout.width})
+                        encoder_options={**layout.to_dict(), "extra_dim": comp_dim})
     m.meta_fit(tasks[:2], tasks[2:], steps=4, batch=2, k_min=5, k_max=10, n_query=8, eval_every=2, val_episodes=1,
                progress=False)
     return save_model(m, tmp_path_factory.mktemp("smodel") / "graph")
@@ -89,7 +90,7 @@ def test_structure_inputs_follow_the_model_layout(crystals, model_path):
     assert layout is not None and layout.cutoff == 4.0
     cs, formulas = zip(*crystals[:5], strict=True)
     X = model_inputs(m, cs, formulas)
-    assert X.shape == (5, m.prep_.n_features_in_)
+    assert X.shape[0] == 5 and X.shape[1] > m.prep_.n_features_in_
     m.fit(X, np.arange(5.0))
     assert np.all(np.isfinite(m.predict(X)))
 
@@ -124,27 +125,21 @@ def test_shipped_structure_model_adapts(crystals):
     assert np.mean(np.abs(mean - vpa[20:])) < np.mean(np.abs(vpa[:20].mean() - vpa[20:]))
 
 
-def test_query_structure_larger_than_the_layout_is_listed(files, model_path, crystals):
-    from metamat.models.registry import load_model
-
-    big = crystals[0][0].supercell((4, 4, 4))  # 128-512 sites, far above the layout
-    layout = model_layout(load_model(model_path))
-    assert big.n_sites > layout.max_sites
+def test_structures_of_any_size_predict(files, model_path, crystals):
+    """A 128-512 site supercell (the old padded layout stopped at its training maximum) in the support and
+    in the query: predicted, and a supercell gets its primitive cell's prediction (mean pooling)."""
+    big = crystals[0][0].supercell((4, 4, 4))
+    assert big.n_sites >= 128
+    sup = pd.read_csv(files["support"])
+    sup.loc[2, "cif"] = _pmg(crystals[2][0].supercell((3, 3, 3))).to(fmt="cif")
+    sup.to_csv(files["support"], index=False)
     q = pd.read_csv(files["query"])
     q.loc[len(q)] = ["g", _pmg(big).to(fmt="cif")]
+    q.loc[len(q)] = ["h", _pmg(crystals[0][0]).to(fmt="cif")]
     q.to_csv(files["query"], index=False)
     res = run_fewshot(files["support"], files["query"], target="vpa", model=model_path, structure_column="cif",
                       plot=False)
-    reasons = {p.row: p.reason for p in res.query_problems}
-    assert "too large" in reasons[7] and "max_sites" in reasons[7]
-    assert res.predictions["prediction"].notna().sum() == 4
-
-
-def test_support_structure_larger_than_the_layout_names_the_row(files, model_path, crystals):
-    sup = pd.read_csv(files["support"])
-    sup.loc[2, "cif"] = _pmg(crystals[0][0].supercell((4, 4, 4))).to(fmt="cif")
-    sup.to_csv(files["support"], index=False)
-    with pytest.raises(InputError, match="too large") as err:
-        run_fewshot(files["support"], files["query"], target="vpa", model=model_path, structure_column="cif",
-                    plot=False)
-    assert [p.row for p in err.value.problems] == [3] and err.value.field == "cif"
+    assert {p.row for p in res.query_problems} == {4, 5}
+    pred = res.predictions["prediction"].to_numpy()
+    assert np.isfinite(pred[[0, 1, 2, 5, 6, 7]]).all()
+    np.testing.assert_allclose(pred[6], pred[7], rtol=1e-5)

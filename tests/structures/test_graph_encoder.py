@@ -1,4 +1,5 @@
-"""Packed crystal graphs and the graph encoders: symmetry invariances, supercells, disorder, layout errors."""
+"""Packed crystal graphs and the graph encoders: any size, symmetry invariances, supercells, disorder, and the
+shipped structure model (trained on the old padded layout) reproducing its original predictions."""
 
 from __future__ import annotations
 
@@ -8,10 +9,9 @@ import torch
 from scipy.spatial.transform import Rotation
 
 from metamat.data.structures import Crystal
-from metamat.errors import InputError
-from metamat.featurize.graphs import GraphLayout, graph_features, unpack_graph
-from metamat.models.meta.base import PoolFeaturePrep
-from metamat.models.meta.encoders import build_encoder, passthrough_columns
+from metamat.featurize.graphs import HEADER, GraphLayout, graph_features, pad_rows
+from metamat.models.meta.encoders import build_encoder, passthrough_columns, row_tail
+from metamat.models.meta.graph_encoder import unpack_rows
 
 torch.set_num_threads(1)
 _PBC = np.ones(3, bool)
@@ -44,13 +44,13 @@ def structures():
 
 
 @pytest.fixture(scope="module")
-def layout(structures):
-    return GraphLayout.fit(structures + [c.supercell((2, 2, 1)) for c in structures], cutoff=4.5)
+def layout():
+    return GraphLayout(cutoff=4.5)
 
 
 def _encoder(layout, kind="cgcnn", extra_dim=0, seed=0):
     torch.manual_seed(seed)
-    enc = build_encoder({"type": kind, "in_dim": layout.width + extra_dim, "hidden": [16], "out_dim": 6,
+    enc = build_encoder({"type": kind, "in_dim": HEADER + extra_dim, "hidden": [16], "out_dim": 6,
                          "extra_dim": extra_dim, **layout.to_dict()}).double()
     with torch.no_grad():  # the embedding starts at zero; make it matter for the test
         enc.embed.weight.normal_()
@@ -58,12 +58,9 @@ def _encoder(layout, kind="cgcnn", extra_dim=0, seed=0):
 
 
 def _encode(enc, crystals, layout) -> np.ndarray:
-    """Encoder output on the sparse (real edges) path, checked against the dense (vmap) path."""
     x = torch.as_tensor(graph_features(crystals, layout))
     with torch.no_grad():
-        out = enc(x)
-        torch.testing.assert_close(torch.func.vmap(enc)(x[None])[0], out, rtol=1e-12, atol=1e-12)
-    return out.numpy()
+        return enc(x).numpy()
 
 
 def _moved(c: Crystal, rot: np.ndarray, shift: np.ndarray, perm: np.ndarray | None = None) -> Crystal:
@@ -73,14 +70,14 @@ def _moved(c: Crystal, rot: np.ndarray, shift: np.ndarray, perm: np.ndarray | No
 
 def _site_environments(X: np.ndarray, layout: GraphLayout) -> list[list[tuple]]:
     """Per structure: per real site, (sorted species/occupancy pairs, sorted neighbour distances)."""
-    g = unpack_graph(X, layout)
+    g = {k: v.numpy() for k, v in unpack_rows(torch.as_tensor(X)).items()}
+    offsets = np.r_[0, np.cumsum(X[:, 0].astype(int))]
     out = []
     for b in range(len(X)):
         envs = []
-        for i in np.flatnonzero(g["site_mask"][b]):
-            sp = tuple(sorted(zip(g["species"][b, i], g["occupancy"][b, i], strict=True)))
-            d = np.sort(g["distance"][b, i][g["edge_mask"][b, i] > 0])
-            envs.append((sp, d))
+        for i in range(offsets[b], offsets[b + 1]):
+            sp = tuple(sorted((z, o) for z, o in zip(g["species"][i], g["occupancy"][i], strict=True) if o > 0))
+            envs.append((sp, np.sort(g["distance"][g["center"] == i])))
         out.append(envs)
     return out
 
@@ -93,23 +90,46 @@ def _same_environments(a, b, perm=None) -> None:
             np.testing.assert_allclose(ea[j][1], eb[i][1], atol=1e-9)
 
 
-def test_layout_and_packing(structures, layout):
+def test_packing(structures, layout):
     assert layout == GraphLayout.from_dict(layout.to_dict())
-    assert passthrough_columns("cgcnn", layout.to_dict()) == layout.width
-    assert passthrough_columns("mlp", None) == 0
+    # the old padded layout's size options are read and ignored
+    assert GraphLayout.from_dict({"max_sites": 50, "max_neighbors": 67, "cutoff": 4.5}) == layout
+    assert passthrough_columns("cgcnn", {"extra_dim": 5}) == HEADER and row_tail("cgcnn", {"extra_dim": 5}) == 5
+    assert passthrough_columns("mlp", None) == 0 and row_tail("mlp") is None
     X = graph_features(structures, layout)
-    assert X.shape == (2, layout.width) and X.dtype == np.float64
-    g = unpack_graph(X, layout)
-    np.testing.assert_array_equal(g["site_mask"].sum(1), [8, 2])
-    d, m = g["distance"], g["edge_mask"] > 0
-    assert np.all(d[m] > 0) and np.all(d[m] < layout.cutoff) and np.all(d[~m] == 0)
-    assert np.all(np.diff(np.where(m, d, 1e9), axis=-1)[m[..., 1:]] >= 0)  # nearest first
-    nbr = g["neighbor"][m]
-    np.testing.assert_array_equal(nbr, np.round(nbr))
-    # radius graph: the bcc cell has 8 first + 6 second neighbours within 4.5 Å (a = 2.9, third shell 4.10)
-    assert m[1, 0].sum() == 8 + 6 + 12
+    assert X.dtype == np.float64
+    np.testing.assert_array_equal(X[:, 0], [8, 2])     # sites
+    np.testing.assert_array_equal(X[:, 2], [1, 2])     # species slots: ordered, one Fe/Co mixed site
+    # radius graph: a bcc site (a = 2.9) has 8 first, 6 second and 12 third neighbours within 4.5 Å
+    # (2.51, 2.90, 4.10 Å); 2 sites x 26 directed edges = 26 stored pairs
+    assert X[1, 1] == 26
+    assert X.shape[1] == HEADER + max(8 * 2 * 1 + 3 * X[0, 1], 2 * 2 * 2 + 3 * 26)
+    g = unpack_rows(torch.as_tensor(X))
+    d = g["distance"].numpy()
+    assert np.all(d > 0) and np.all(d < layout.cutoff)
+    deg = np.bincount(g["center"].numpy(), minlength=10)
+    np.testing.assert_array_equal(deg[8:], [26, 26])
     # the disordered site keeps both species and the vacancy (occupancies 0.5 + 0.3)
-    assert tuple(g["species"][1, 1]) == (26, 27, 0) and np.allclose(g["occupancy"][1, 1], [0.5, 0.3, 0])
+    assert tuple(g["species"][9].tolist()) == (26, 27) and np.allclose(g["occupancy"][9], [0.5, 0.3])
+    assert tuple(g["species"][8].tolist()) == (26, 0) and np.allclose(g["occupancy"][8], [1.0, 0.0])
+    # rows built separately stack after padding, with the same meaning
+    a, b = graph_features(structures[:1], layout), graph_features(structures[1:], layout)
+    assert a.shape[1] != b.shape[1]
+    np.testing.assert_array_equal(np.vstack(pad_rows([a, b]))[:, :X.shape[1]], X)
+
+
+def test_any_size_linear_and_batch_independent(structures, layout):
+    enc = _encoder(layout)
+    big = structures[0].supercell((4, 4, 4))                     # 512 sites
+    assert big.n_sites == 512
+    out = _encode(enc, [structures[1], big, structures[0]], layout)
+    ref = _encode(enc, structures, layout)
+    np.testing.assert_allclose(out[1], ref[0], atol=1e-8)        # supercell = primitive (mean pooling)
+    np.testing.assert_allclose(out[[2, 0]], ref, atol=1e-10)     # a row does not depend on its batch-mates
+    X = graph_features([big], layout)
+    # storage linear in sites: 512 sites x 2 + 3 x pairs, pairs = 64 x those of the 8-site cell
+    assert X[0, 1] == 64 * graph_features(structures[:1], layout)[0, 1]
+    assert X.shape[1] == HEADER + 512 * 2 + 3 * X[0, 1]
 
 
 @pytest.mark.parametrize("kind", ["cgcnn", "schnet"])
@@ -164,87 +184,91 @@ def test_disordered_site(layout):
     a = _disordered()
     swapped = Crystal(a.positions, a.cell, a.pbc, a.species[:, ::-1].copy(), a.occupancy[:, ::-1].copy())
     ordered = Crystal(a.positions, a.cell, a.pbc, np.array([[26, 0], [26, 0]]), np.array([[1.0, 0], [1.0, 0]]))
-    out = _encode(enc, [a, swapped, ordered], layout)
+    # a four-species site (more than the old layout's 3 slots) is fine
+    wide = Crystal(a.positions, a.cell, a.pbc, np.array([[26, 0, 0, 0], [26, 27, 28, 25]]),
+                   np.array([[1.0, 0, 0, 0], [0.25, 0.25, 0.2, 0.2]]))
+    out = _encode(enc, [a, swapped, ordered, wide], layout)
     assert np.all(np.isfinite(out))
     np.testing.assert_allclose(out[1], out[0], atol=1e-10)  # slot order within a site does not matter
-    assert np.abs(out[2] - out[0]).max() > 1e-4
-    with pytest.raises(InputError, match="species_slots=1"):
-        graph_features([a], GraphLayout(4, 40, 4.5, species_slots=1))
+    assert np.abs(out[2] - out[0]).max() > 1e-4 and np.abs(out[3] - out[0]).max() > 1e-4
+    # node input of a mixed site = occupancy-weighted sum of the species' embeddings (linear in the table)
+    table = (enc.embed.weight + enc.props(enc.element_props.double())).detach().numpy()
+    g = unpack_rows(torch.as_tensor(graph_features([wide], layout)))
+    v = (table[g["species"].numpy()] * g["occupancy"].numpy()[..., None]).sum(1)
+    np.testing.assert_allclose(v[1], 0.25 * table[26] + 0.25 * table[27] + 0.2 * table[28] + 0.2 * table[25])
 
 
-def test_layout_overflow_raises_input_error(structures):
-    with pytest.raises(InputError, match=r"structure index 0 has 8 sites.*max_sites=4") as err:
-        graph_features(structures, GraphLayout(max_sites=4, max_neighbors=64, cutoff=4.5))
-    assert len(err.value.problems) == 1 and err.value.field == "max_sites"
-    with pytest.raises(InputError, match="structure index 1 has a site with 26 neighbours"):
-        graph_features(structures, GraphLayout(max_sites=8, max_neighbors=20, cutoff=4.5))
-
-
-def test_config_round_trip_vmap_and_extra_columns(structures, layout):
+def test_config_round_trip_and_extra_columns(structures, layout):
     enc = _encoder(layout, extra_dim=3)
     cfg = enc.config()
-    assert cfg["type"] == "cgcnn" and cfg["extra_dim"] == 3 and enc.in_dim == layout.width + 3 and enc.out_dim == 6
+    assert cfg["type"] == "cgcnn" and cfg["extra_dim"] == 3 and enc.out_dim == 6 and "max_sites" not in cfg
     twin = build_encoder(cfg).double()
     twin.load_state_dict(enc.state_dict())
+    legacy = build_encoder({**cfg, "max_sites": 50, "max_neighbors": 67, "species_slots": 3}).double()
+    legacy.load_state_dict(enc.state_dict())
+    with pytest.raises(TypeError, match="unknown options"):
+        build_encoder({**cfg, "max_site": 50})
     rng = np.random.default_rng(0)
     X = np.c_[graph_features(structures, layout), rng.normal(size=(2, 3))]
     x = torch.as_tensor(X)
     with torch.no_grad():
         out = enc(x)
         torch.testing.assert_close(twin(x), out)
-        batched = torch.func.vmap(enc)(torch.stack([x, x.flip(0)]))
-        torch.testing.assert_close(batched[0], out)
-        torch.testing.assert_close(batched[1], out.flip(0))
+        torch.testing.assert_close(legacy(x), out)
         x2 = x.clone()
         x2[:, -1] += 1.0
         assert (enc(x2) - out).abs().max() > 1e-6  # the extra columns are used
-    with pytest.raises(ValueError, match="in_dim"):
-        build_encoder({**cfg, "in_dim": layout.width + 5})
-    with pytest.raises(ValueError, match="one node width"):
-        build_encoder({**cfg, "hidden": [16, 16]})
-    assert sum(p.numel() for p in enc.parameters()) == sum(p.numel() for p in twin.parameters())
+        bigger = np.c_[graph_features([structures[0].supercell((2, 1, 1))], layout), X[:1, -3:]]
+        wider = torch.as_tensor(pad_rows([X, bigger], 3)[0])
+        assert wider.shape[1] > x.shape[1]
+        torch.testing.assert_close(enc(wider), out)  # zero padding is ignored
 
 
-def test_pool_feature_prep_passes_graph_block_through(structures, layout):
-    rng = np.random.default_rng(0)
-    G = graph_features(structures * 3, layout)
-    X = np.c_[G, rng.normal(5.0, 2.0, size=(6, 2))]
-    X[0, -1] = np.nan
-    prep = PoolFeaturePrep(passthrough=layout.width).fit(X)
-    Z = prep.transform(X)
-    np.testing.assert_array_equal(Z[:, :layout.width], G)
-    np.testing.assert_allclose(np.nanmean(Z[1:, -1]), 0.0, atol=1e-12)
-    assert Z[0, -1] == 0.0 and abs(Z[:, -2].std() - 1.0) < 1e-9
-    T = prep.transform_tensor(X)
-    np.testing.assert_array_equal(T[:, :layout.width].numpy(), G.astype(np.float32))
-    np.testing.assert_allclose(T.numpy(), Z, rtol=1e-5, atol=1e-5)
-    loaded = PoolFeaturePrep.from_tensors(prep.tensors())
-    assert loaded.passthrough_ == layout.width
-    np.testing.assert_array_equal(loaded.transform(X), Z)
+def _reference_structures():
+    from ase.build import bulk
+
+    return [bulk("NaCl", "rocksalt", a=5.64), bulk("Si", "diamond", a=5.431), bulk("Cu", "fcc", a=3.615),
+            bulk("MgO", "rocksalt", a=4.212), bulk("ZnO", "wurtzite", a=3.25, c=5.207),
+            bulk("GaAs", "zincblende", a=5.653), bulk("LiF", "rocksalt", a=4.03), bulk("Fe", "bcc", a=2.87),
+            bulk("Al", "fcc", a=4.05).repeat((2, 1, 1))]
 
 
-def test_without_private_functorch_api_the_dense_path_gives_the_same_output(structures, layout, monkeypatch):
-    # graph_encoder asks torch._C._functorch (private) whether it runs under vmap; if that API moves, it must
-    # fall back to the dense path, which computes the same numbers
-    import builtins
+# Produced by the ORIGINAL padded encoder at commit 3bcc5c3 (main before issue 14), in a temporary worktree:
+#   git worktree add --detach /tmp/structref/wt 3bcc5c3 && cd /tmp/structref/wt && PYTHONPATH=. python ref.py
+# where ref.py loads metamat.fewshot.load_fewshot_model(structure=True), builds X with
+# metamat.tasks.structure_tasks.model_inputs for _reference_structures(), fits on the first 6 with
+# y = _REF_Y and predicts the last 3; the embeddings are the encoder output (first 4 of 64 dims).
+_REF_Y = np.array([-4.27, -5.42, -3.73, -5.96, -4.5, -4.2])
+_REF_MEAN = np.array([-4.6801113113, -4.6977566203, -4.6627831128])
+_REF_STD = np.array([1.8692896552, 1.8687891223, 1.8670034277])
+_REF_EMBED = np.array([[6.1277337074, -4.6753563881, 4.1204614639, 2.6727283001],
+                       [3.1555707455, -2.8659701347, 1.5123075247, 2.2827050686],
+                       [6.5742297173, -4.5007433891, 2.0488979816, 6.9130401611],
+                       [12.9755172729, -15.8456344604, 11.7553672791, 11.3059339523],
+                       [9.9636487961, -10.7328414917, 9.3350324631, 7.0137925148],
+                       [7.1428108215, -4.2295646667, 3.1731257439, 1.6422772408],
+                       [14.5348300934, -16.1948242188, 12.9652986526, 16.1767749786],
+                       [1.7585831881, -2.1028478146, -0.8688761592, 4.108859539],
+                       [6.4788198471, -5.2198405266, 2.9097652435, 4.2234969139]])
 
-    from metamat.models.meta import graph_encoder
 
-    enc = _encoder(layout)
-    x = torch.as_tensor(graph_features(structures, layout))
-    assert graph_encoder._under_vmap() is False
+def test_shipped_structure_model_reproduces_padded_encoder():
+    from metamat.data.structures import to_crystal
+    from metamat.featurize.structure import crystal_formula
+    from metamat.fewshot import load_fewshot_model
+    from metamat.tasks.structure_tasks import model_inputs
+
+    crystals = [to_crystal(s) for s in _reference_structures()]
+    m = load_fewshot_model(structure=True)
+    X = model_inputs(m, crystals, [crystal_formula(c) for c in crystals])
+    m.fit(X[:6], _REF_Y)
+    mu, sd = m.predict(X[6:], return_std=True)
+    np.testing.assert_allclose(mu, _REF_MEAN, rtol=1e-5)
+    np.testing.assert_allclose(sd, _REF_STD, rtol=1e-5)
+    enc = [mod for mod in m.net_.modules() if isinstance(mod, type(build_encoder({"type": "cgcnn", "in_dim": 3})))][0]
     with torch.no_grad():
-        sparse = enc(x)
-    real_import = builtins.__import__
-
-    def no_functorch(name, *args, **kwargs):
-        if name.startswith(("torch._C._functorch", "torch._functorch")):
-            raise ImportError(name)
-        return real_import(name, *args, **kwargs)
-
-    with monkeypatch.context() as patch:
-        patch.setattr(builtins, "__import__", no_functorch)
-        assert graph_encoder._under_vmap() is True
-    monkeypatch.setattr(graph_encoder, "_under_vmap", lambda: True)  # what the fallback answers
-    with torch.no_grad():
-        torch.testing.assert_close(enc(x), sparse, rtol=1e-12, atol=1e-12)
+        emb = enc(m.prepare(X)).double().numpy()
+    np.testing.assert_allclose(emb[:, :4], _REF_EMBED, rtol=1e-5, atol=1e-5)
+    # and now a structure far beyond the old max_sites=50 predicts too
+    big = model_inputs(m, [crystals[0].supercell((4, 4, 4))], ["NaCl"])
+    assert np.isfinite(m.predict(big)).all()

@@ -20,9 +20,10 @@ import torch
 from scipy.stats import norm
 from sklearn.base import BaseEstimator
 
+from metamat.featurize.graphs import HEADER, pad_rows
 from metamat.featurize.scaling import Standardizer
 from metamat.models.base import check_X, check_y, clone_keeping_name
-from metamat.models.meta.encoders import passthrough_columns
+from metamat.models.meta.encoders import passthrough_columns, row_tail
 from metamat.models.registry import load_model, save_model
 from metamat.tasks.splits import sample_episode
 from metamat.tasks.task import Episode, TargetStandardizer, TargetTransform
@@ -34,6 +35,8 @@ class PoolFeaturePrep:
 
     The first ``passthrough`` columns (a packed crystal graph: atomic numbers, neighbour indices, distances)
     are passed through untouched: stored as mean 0, scale 1, range (-inf, inf) and skipped on the hot path.
+    For rows whose graph block changes width from call to call, ``transform(X, start=...)`` says where the
+    standardized tail starts in ``X`` (the statistics are those of the columns after ``passthrough``).
     """
 
     def __init__(self, margin: float = 0.0, passthrough: int = 0):
@@ -64,32 +67,42 @@ class PoolFeaturePrep:
     def n_features_in_(self) -> int:
         return len(self.mean_)
 
-    def transform(self, X: np.ndarray) -> np.ndarray:
+    def _start(self, X, start: int | None) -> tuple[int, int]:
+        """(first stored statistic of the tail, first tail column of ``X``)."""
         p = getattr(self, "passthrough_", 0)
-        if p:
+        if start is None:
+            return p, p
+        if X.shape[1] - start != len(self.mean_) - p:
+            raise ValueError(f"X has {X.shape[1] - start} columns after the graph block; the model was fitted "
+                             f"with {len(self.mean_) - p}")
+        return p, int(start)
+
+    def transform(self, X: np.ndarray, start: int | None = None) -> np.ndarray:
+        p, s = self._start(X, start)
+        if p or s:
             X = np.array(X, dtype=float)
-            X[:, p:] = np.clip(np.nan_to_num((X[:, p:] - self.mean_[p:]) / self.scale_[p:], nan=0.0),
+            X[:, s:] = np.clip(np.nan_to_num((X[:, s:] - self.mean_[p:]) / self.scale_[p:], nan=0.0),
                                self.low_[p:], self.high_[p:])
             return X
         Z = (np.asarray(X, float) - self.mean_) / self.scale_
         Z = np.where(np.isnan(Z), 0.0, Z)
         return np.clip(Z, self.low_, self.high_)
 
-    def transform_tensor(self, X: np.ndarray) -> torch.Tensor:
+    def transform_tensor(self, X: np.ndarray, start: int | None = None) -> torch.Tensor:
         """Same as :meth:`transform`, as a float32 tensor (computed in torch: the hot path of ``predict``)."""
-        p = getattr(self, "passthrough_", 0)
+        p, s = self._start(X, start)
         if getattr(self, "_t", None) is None:
             self._t = [torch.as_tensor(a[p:], dtype=torch.float32) for a in (self.mean_, 1.0 / self.scale_,
                                                                              self.low_, self.high_)]
         mean, inv, low, high = self._t
-        if p:
+        if p or s:
             X = np.asarray(X)
             out = torch.as_tensor(X, dtype=torch.float32)
             if X.dtype == np.float32:  # as_tensor shared the caller's memory
                 out = out.clone()
-            if out.shape[1] > p:
-                tail = (out[:, p:] - mean).mul_(inv)
-                out[:, p:] = torch.nan_to_num_(tail, nan=0.0).clamp_(low, high)
+            if out.shape[1] > s:
+                tail = (out[:, s:] - mean).mul_(inv)
+                out[:, s:] = torch.nan_to_num_(tail, nan=0.0).clamp_(low, high)
             return out
         Z = (torch.as_tensor(X, dtype=torch.float32) - mean).mul_(inv)
         return torch.nan_to_num_(Z, nan=0.0).clamp_(low, high)
@@ -110,14 +123,17 @@ class PoolFeaturePrep:
         return obj
 
 
-def pool_features(tasks, max_rows_per_task: int = 5000, seed: int = 0) -> np.ndarray:
-    """Rows of the meta-train pool for fitting :class:`PoolFeaturePrep` (large tasks subsampled)."""
+def pool_features(tasks, max_rows_per_task: int = 5000, seed: int = 0, tail: int | None = None) -> np.ndarray:
+    """Rows of the meta-train pool for fitting :class:`PoolFeaturePrep` (large tasks subsampled). With
+    ``tail`` (rows = packed graph of per-task width + ``tail`` ordinary columns) only the graph header and
+    the tail are kept, so tasks of different widths stack."""
     rng = np.random.default_rng(seed)
     blocks = []
     for t in tasks:
         idx = np.arange(len(t)) if len(t) <= max_rows_per_task else rng.choice(len(t), max_rows_per_task,
                                                                                replace=False)
-        blocks.append(t.X[idx])
+        X = t.X[idx]
+        blocks.append(X if tail is None else np.hstack([X[:, :HEADER], X[:, X.shape[1] - tail:]]))
     return np.vstack(blocks)
 
 
@@ -155,7 +171,8 @@ class MetaLearner(BaseEstimator):
         val_tasks = [t for t in (val_tasks or []) if t.kind in self.task_kinds]
         torch.manual_seed(self.seed)
         passthrough = passthrough_columns(getattr(self, "encoder", "mlp"), getattr(self, "encoder_options", None))
-        self.prep_ = PoolFeaturePrep(passthrough=passthrough).fit(pool_features(tasks, seed=self.seed))
+        pool = pool_features(tasks, seed=self.seed, tail=self._row_tail())
+        self.prep_ = PoolFeaturePrep(passthrough=passthrough).fit(pool)
         self._build(self.prep_.n_features_in_)
         self._meta_setup(tasks)
         cfg = TrainConfig(**{"seed": self.seed, **train_kw})
@@ -180,8 +197,28 @@ class MetaLearner(BaseEstimator):
     def _meta_setup(self, tasks) -> None:
         """Hook run after ``_build`` and before training (e.g. multi-task heads)."""
 
+    def _row_tail(self) -> int | None:
+        """Trailing ordinary columns when the encoder reads variable-width packed graph rows, else ``None``."""
+        return row_tail(getattr(self, "encoder", "mlp"), getattr(self, "encoder_options", None))
+
+    def _check_X(self, X: np.ndarray) -> np.ndarray:
+        tail = self._row_tail()
+        if tail is None:
+            return check_X(X, self.prep_.n_features_in_)
+        X = check_X(X)
+        if X.shape[1] < HEADER + tail:
+            raise ValueError(f"X has {X.shape[1]} columns; packed graph rows + {tail} feature columns need at "
+                             f"least {HEADER + tail}")
+        return X
+
     def prepare(self, X: np.ndarray) -> torch.Tensor:
-        return self.prep_.transform_tensor(X)
+        tail = self._row_tail()
+        return self.prep_.transform_tensor(X, start=None if tail is None else np.shape(X)[1] - tail)
+
+    def stack_prepared(self, blocks: list[torch.Tensor]) -> torch.Tensor:
+        """``torch.stack`` of prepared blocks; packed graph rows are first widened to a common width."""
+        tail = self._row_tail()
+        return torch.stack(blocks if tail is None else pad_rows(blocks, tail))
 
     def calibrate(self, tasks, ks=(5, 10, 20, 50), n_episodes: int = 12, level: float = 0.9,
                   seed: int = 0) -> None:
@@ -222,7 +259,7 @@ class MetaLearner(BaseEstimator):
     def fit(self, X: np.ndarray, y: np.ndarray) -> MetaLearner:
         """Adapt to one task from its support set (``y`` in original units)."""
         self._check_meta_fitted()
-        X = check_X(X, self.prep_.n_features_in_)
+        X = self._check_X(X)
         y = check_y(y, len(X))
         self.transform_ = TargetTransform(getattr(self, "target_transform", "identity"))
         z = self.transform_.forward(y, source="support")
@@ -237,7 +274,7 @@ class MetaLearner(BaseEstimator):
         """Mean (and std) in original units."""
         if not hasattr(self, "target_scaler_"):
             raise RuntimeError(f"{type(self).__name__} is not fitted: call fit(X_support, y_support) first")
-        X = check_X(X, self.prep_.n_features_in_)
+        X = self._check_X(X)
         with torch.no_grad():
             mu, sd = self._predict(self.prepare(X))
         mu = np.asarray(mu, dtype=float)
@@ -257,7 +294,7 @@ class MetaLearner(BaseEstimator):
         model space and mapped back (for log10 targets: a log-normal interval around the median)."""
         if not hasattr(self, "target_scaler_"):
             raise RuntimeError(f"{type(self).__name__} is not fitted: call fit(X_support, y_support) first")
-        X = check_X(X, self.prep_.n_features_in_)
+        X = self._check_X(X)
         with torch.no_grad():
             mu, sd = self._predict(self.prepare(X))
         z = self.target_scaler_.inverse(np.asarray(mu, float))

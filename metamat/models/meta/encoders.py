@@ -4,7 +4,9 @@
 An encoder is a ``torch.nn.Module`` with ``in_dim``/``out_dim`` attributes, built from a JSON-able config
 by :func:`build_encoder`; register new kinds in :data:`ENCODERS`. An encoder class may define a static
 ``passthrough_columns(options) -> int``: the number of leading raw columns (e.g. a packed graph) that the
-learners' feature preparation must pass through unstandardized.
+learners' feature preparation must pass through unstandardized. An encoder with ``ragged_rows = True`` (the
+graph encoders) reads rows whose width changes from call to call (a packed graph of any size); its static
+``trailing_columns(options)`` gives the ordinary columns after the graph block (see :func:`row_tail`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from metamat.featurize.graphs import HEADER
 from metamat.models.meta.graph_encoder import CrystalGraphEncoder, SchNetEncoder
 
 
@@ -60,8 +63,21 @@ def passthrough_columns(kind: str, options: dict[str, Any] | None = None) -> int
     """Leading raw columns an encoder of type ``kind`` with ``options`` reads unstandardized (0 for the MLP)."""
     if kind not in ENCODERS:
         raise ValueError(f"unknown encoder type {kind!r}; known: {sorted(ENCODERS)}")
+    if row_tail(kind, options) is not None:
+        return HEADER  # the prep of a ragged-row encoder is fitted on [graph header, trailing columns]
     fn = getattr(ENCODERS[kind], "passthrough_columns", None)
     return int(fn(dict(options or {}))) if fn is not None else 0
+
+
+def row_tail(kind: str, options: dict[str, Any] | None = None) -> int | None:
+    """Trailing ordinary columns of the variable-width rows an encoder of type ``kind`` reads, or ``None`` for
+    an encoder with fixed-width rows (the MLP)."""
+    if kind not in ENCODERS:
+        raise ValueError(f"unknown encoder type {kind!r}; known: {sorted(ENCODERS)}")
+    cls = ENCODERS[kind]
+    if not getattr(cls, "ragged_rows", False):
+        return None
+    return int(cls.trailing_columns(dict(options or {})))
 
 
 def encoder_config(encoder: nn.Module) -> dict[str, Any]:

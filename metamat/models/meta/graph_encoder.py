@@ -1,26 +1,27 @@
-"""Crystal-graph encoders (CGCNN- and SchNet-style, plain torch) over padded graph rows.
+"""Crystal-graph encoders (CGCNN- and SchNet-style, plain torch) over packed graph rows of any size.
 
-Input rows are packed by :func:`metamat.featurize.graphs.graph_features` (optionally followed by
-``extra_dim`` ordinary feature columns, e.g. composition features), so the encoder drops into every
-meta-learner as a feature extractor of a 2-D matrix. The forward pass is dense and free of data-dependent
-Python control flow (gathers only), so ``torch.func.vmap``/``grad`` work through it (MAML).
+Input rows are packed by :func:`metamat.featurize.graphs.graph_features` (a self-describing row per
+structure: site count, pair count, species slots, the sites' species and occupancies, the neighbour pairs),
+optionally followed by ``extra_dim`` ordinary feature columns (e.g. composition features), so the encoder
+drops into every meta-learner as a feature extractor of a 2-D matrix. Rows are unpacked into one flat
+graph for the whole batch (sites of all structures, directed edges from the stored pairs) and convolved
+with ``index_add`` segment sums: cost linear in sites + edges, no site or neighbour limit.
 
-- Node input: occupancy-weighted sum over a site's species slots of (learned embedding of Z, zero at
+- Node input: occupancy-weighted sum over a site's species of (learned embedding of Z, zero at
   initialization + linear map of standardized element properties), so elements absent from meta-training
-  still get a property-based embedding.
+  still get a property-based embedding, and a mixed or partially occupied site is the occupancy-weighted mix.
 - Edges: Gaussian-expanded distances times a cosine cutoff envelope; messages are multiplied by the
   envelope too, so the embedding is continuous when an atom crosses the cutoff.
 - ``n_conv`` convolutions. ``cgcnn``: message sigmoid(W_f z) * softplus(W_s z) of z = [v_i, v_j, e_ij];
   ``schnet``: continuous filter W(e_ij) * (W v_j). Messages are summed over neighbours (divided by a
   constant ``neighbor_norm``), then a residual linear update.
-- Readout: occupancy-weighted mean over real sites -> SiLU, concatenated with a small MLP of the extra
+- Readout: occupancy-weighted mean over sites -> SiLU, concatenated with a small MLP of the extra
   columns -> Linear -> ``out_dim``. Mean pooling makes the output identical for a cell and its supercells.
 
-Two equivalent execution paths: inside ``vmap`` every (site, neighbour slot) is computed and padding masked
-(fixed shapes); elsewhere (``fit``/``predict``, deep-kernel GP, protonets, transfer) only the real edges are
-gathered into a flat list and summed with ``index_add``, which is much faster on layouts sized for the
-largest structure (2DMatPedia at 5 Å: 7.6% of the padded slots are real edges; the two paths agree to
-rounding). ``prefers_task_loop`` tells MAML to loop over the tasks of a meta-batch rather than ``vmap``.
+Models trained on the earlier padded layout (options ``max_sites``/``max_neighbors``/``species_slots``)
+load unchanged: those options are accepted and ignored (the weights never depended on them).
+The unpacking has data-dependent shapes, so ``prefers_task_loop`` tells MAML to loop over tasks
+instead of ``vmap``.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ import torch
 from torch import nn
 
 from metamat.featurize.elements import load_element_table
-from metamat.featurize.graphs import DEFAULT_CUTOFF, DEFAULT_SPECIES_SLOTS, GraphLayout
+from metamat.featurize.graphs import DEFAULT_CUTOFF, HEADER, LEGACY_LAYOUT_KEYS, GraphLayout
 
 ELEMENT_PROPERTIES = ("MendeleevNumber", "AtomicWeight", "MeltingT", "Column", "Row", "CovalentRadius",
                       "Electronegativity", "NsValence", "NpValence", "NdValence", "NfValence", "NValence",
@@ -50,43 +51,63 @@ def element_property_matrix(names: Sequence[str] = ELEMENT_PROPERTIES) -> np.nda
     return out
 
 
-def _under_vmap() -> bool:
-    """True inside ``torch.func.vmap`` (then the encoder must keep fixed shapes: no boolean-mask indexing)."""
-    try:
-        from torch._C._functorch import TransformType
-        from torch._functorch.pyfunctorch import retrieve_all_functorch_interpreters
-
-        return any(it.key() == TransformType.Vmap for it in retrieve_all_functorch_interpreters())
-    except (ImportError, AttributeError):  # pragma: no cover - private API moved: the dense path always works
-        return True
+def unpack_rows(x: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Flat graph of a batch of packed graph rows (the graph block only): per site ``row`` (structure index),
+    ``species`` and ``occupancy`` (n_sites_total, S_max); per directed edge ``center``, ``neighbor`` (global
+    site indices) and ``distance``. Only index arithmetic: cost linear in the sites and pairs of the batch."""
+    n = x.shape[0]
+    hdr = x[:, :HEADER].round().long()
+    ns, npair, slots = hdr[:, 0], hdr[:, 1], hdr[:, 2].clamp_min(1)
+    rows = torch.arange(n, device=x.device)
+    site_row = torch.repeat_interleave(rows, ns)
+    site_off = torch.cumsum(ns, 0) - ns
+    local = torch.arange(len(site_row), device=x.device) - site_off[site_row]
+    S = slots[site_row][:, None]                                                   # (N, 1)
+    slot = torch.arange(int(slots.max()) if n else 1, device=x.device)[None, :]
+    valid = slot < S
+    zcol = torch.where(valid, HEADER + local[:, None] * 2 * S + slot, 0)
+    species = torch.where(valid, x[site_row[:, None], zcol].round().long(), 0)
+    occupancy = torch.where(valid, x[site_row[:, None], torch.where(valid, zcol + S, 0)], 0.0)
+    pair_row = torch.repeat_interleave(rows, npair)
+    k = torch.arange(len(pair_row), device=x.device) - (torch.cumsum(npair, 0) - npair)[pair_row]
+    pcol = HEADER + ns[pair_row] * 2 * slots[pair_row] + 3 * k
+    off = site_off[pair_row]
+    i = x[pair_row, pcol].round().long() + off
+    j = x[pair_row, pcol + 1].round().long() + off
+    d = x[pair_row, pcol + 2]
+    return {"row": site_row, "species": species, "occupancy": occupancy, "center": torch.cat([i, j]),
+            "neighbor": torch.cat([j, i]), "distance": torch.cat([d, d])}
 
 
 class CrystalGraphEncoder(nn.Module):
     """Graph network on packed crystal-graph rows (+ optional trailing ordinary features).
 
-    ``hidden[0]`` is the node width; layout fields (``max_sites``, ``max_neighbors``, ``cutoff``,
-    ``species_slots``) must match the rows; ``extra_dim`` trailing ordinary columns (0: pure graph) go
-    through ``Linear -> SiLU`` and join the pooled graph embedding before the output layer.
+    ``hidden[0]`` is the node width; ``cutoff`` must be the one the rows were built with (it sets the
+    envelope); ``extra_dim`` trailing ordinary columns (0: pure graph) go through ``Linear -> SiLU`` and join
+    the pooled graph embedding before the output layer. ``in_dim`` is the width the model's feature
+    preparation was fitted on (any width >= ``extra_dim``; rows of a call may be wider or narrower).
     """
 
     conv_type = "cgcnn"
-    # learners that batch tasks with vmap (MAML) should loop instead: the sparse path is far faster
+    ragged_rows = True  # rows have a per-call width: feature preparation standardizes only the tail
+    # learners that batch tasks with vmap (MAML) should loop instead: unpacking has data-dependent shapes
     prefers_task_loop = True
 
-    def __init__(self, in_dim: int, hidden: Sequence[int] = (64,), out_dim: int = 64, *, max_sites: int,
-                 max_neighbors: int, cutoff: float = DEFAULT_CUTOFF, species_slots: int = DEFAULT_SPECIES_SLOTS,
-                 extra_dim: int = 0, n_conv: int = 3, n_gaussians: int = 32,
-                 neighbor_norm: float = 12.0):
+    def __init__(self, in_dim: int, hidden: Sequence[int] = (64,), out_dim: int = 64, *,
+                 cutoff: float = DEFAULT_CUTOFF, extra_dim: int = 0, n_conv: int = 3, n_gaussians: int = 32,
+                 neighbor_norm: float = 12.0, **legacy: Any):
         super().__init__()
-        self.layout = GraphLayout(int(max_sites), int(max_neighbors), float(cutoff), int(species_slots))
+        unknown = sorted(set(legacy) - set(LEGACY_LAYOUT_KEYS))
+        if unknown:
+            raise TypeError(f"{type(self).__name__}: unknown options {unknown}")
+        self.layout = GraphLayout(float(cutoff))
         self.in_dim, self.out_dim = int(in_dim), int(out_dim)
         self.hidden = tuple(int(h) for h in hidden)
         if len(self.hidden) != 1:
             raise ValueError(f"{type(self).__name__}: hidden={list(self.hidden)}; give one node width, e.g. (64,) "
                              "(depth is n_conv)")
-        if extra_dim < 0 or self.in_dim != self.layout.width + extra_dim:
-            raise ValueError(f"{type(self).__name__}: in_dim={self.in_dim} but the graph layout {self.layout} needs "
-                             f"{self.layout.width} columns + extra_dim={extra_dim}")
+        if extra_dim < 0 or self.in_dim < extra_dim:
+            raise ValueError(f"{type(self).__name__}: in_dim={self.in_dim} is smaller than extra_dim={extra_dim}")
         self.extra_dim, self.n_conv, self.n_gaussians = int(extra_dim), int(n_conv), int(n_gaussians)
         self.neighbor_norm = float(neighbor_norm)
         h = self.hidden[0]
@@ -117,68 +138,44 @@ class CrystalGraphEncoder(nn.Module):
         return torch.sigmoid(gate) * nn.functional.softplus(core)
 
     @staticmethod
-    def passthrough_columns(options: dict[str, Any]) -> int:
-        """Leading raw columns (the graph block) that feature preparation must leave untouched."""
-        missing = [k for k in ("max_sites", "max_neighbors") if k not in options]
-        if missing:
-            raise ValueError(f"a graph encoder needs encoder_options with {missing} (e.g. GraphLayout.to_dict())")
-        keys = ("max_sites", "max_neighbors", "cutoff", "species_slots")
-        return GraphLayout.from_dict({k: options[k] for k in keys if k in options}).width
+    def trailing_columns(options: dict[str, Any]) -> int:
+        """Ordinary (standardized) columns after the packed graph block."""
+        return int(options.get("extra_dim", 0))
 
     # ------------------------------------------------------------------ forward
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         lead = x.shape[:-1]
         x = x.reshape(-1, x.shape[-1])
         n = x.shape[0]
-        L = self.layout
-        M, K, S = L.max_sites, L.max_neighbors, L.species_slots
-        sites = x[:, :L.site_columns].reshape(n, M, L.site_width)
-        nb = x[:, L.site_columns:L.width].reshape(n, M, K, 3)
-        z = sites[..., :S].round().long()
-        occ = sites[..., S:2 * S]
-        site_w = occ.sum(-1) * sites[..., 2 * S]                                      # (n, M)
+        g = unpack_rows(x[:, :x.shape[1] - self.extra_dim])
         table = self.embed.weight + self.props(self.element_props.to(x.dtype))      # (104, h)
-        v = (table[z] * occ[..., None]).sum(-2)                                       # (n, M, h)
-        v = self._convolve_dense(v, nb) if _under_vmap() else self._convolve_sparse(v, nb)
-        pooled = (v * site_w[..., None]).sum(1) / site_w.sum(1, keepdim=True).clamp_min(1e-12)
+        occ = g["occupancy"]
+        v = (table[g["species"]] * occ[..., None]).sum(1)                             # (N, h)
+        v = self._convolve(v, g["center"], g["neighbor"], g["distance"])
+        site_w = occ.sum(1)
+        total = x.new_zeros(n).index_add(0, g["row"], site_w).clamp_min(1e-12)
+        pooled = x.new_zeros(n, v.shape[1]).index_add(0, g["row"], v * site_w[:, None]) / total[:, None]
         h = nn.functional.silu(pooled)
         if self.extra is not None:
-            h = torch.cat([h, nn.functional.silu(self.extra(x[:, L.width:]))], dim=-1)
+            h = torch.cat([h, nn.functional.silu(self.extra(x[:, x.shape[1] - self.extra_dim:]))], dim=-1)
         return self.out(h).reshape(*lead, self.out_dim)
 
-    def _edge_features(self, d: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _edge_features(self, d: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Gaussian-expanded distances times the cosine envelope, and the envelope / ``neighbor_norm``."""
         cut = self.layout.cutoff
-        env = 0.5 * (torch.cos(d * (math.pi / cut)) + 1.0) * (d < cut).to(d.dtype) * mask
+        env = 0.5 * (torch.cos(d * (math.pi / cut)) + 1.0) * (d < cut).to(d.dtype)
         e = torch.exp(-(((d[..., None] - self.centers.to(d.dtype)) / self.gauss_width) ** 2)) * env[..., None]
         return e, env[..., None] / self.neighbor_norm
 
-    def _convolve_dense(self, v: torch.Tensor, nb: torch.Tensor) -> torch.Tensor:
-        """Every (site, neighbour slot), padding masked: fixed shapes, so ``vmap`` can batch it (MAML)."""
-        n, M, K = nb.shape[:3]
-        e, w_edge = self._edge_features(nb[..., 1], nb[..., 2])                      # (n, M, K, G), (n, M, K, 1)
-        idx = nb[..., 0].round().long().reshape(n, M * K, 1)
-        for conv in self.convs:
-            ci, cj = self._node_terms(conv, v)
-            cj = torch.gather(cj, 1, idx.expand(n, M * K, cj.shape[-1])).reshape(n, M, K, cj.shape[-1])
-            msg = self._message(conv, None if ci is None else ci[:, :, None, :], cj, e)
-            v = v + conv["mix"]((msg * w_edge).sum(2))
-        return v
-
-    def _convolve_sparse(self, v: torch.Tensor, nb: torch.Tensor) -> torch.Tensor:
-        """Real edges only (index_add over a flat edge list): same result, less work on padded layouts."""
-        n, M = nb.shape[:2]
-        r, i, k = torch.nonzero(nb[..., 2] > 0, as_tuple=True)
-        edge = nb[r, i, k]                                                             # (E, 3)
-        center = r * M + i
-        neighbor = r * M + edge[:, 0].round().long()
-        e, w_edge = self._edge_features(edge[:, 1], edge[:, 2])
-        v = v.reshape(n * M, -1)
+    def _convolve(self, v: torch.Tensor, center: torch.Tensor, neighbor: torch.Tensor, d: torch.Tensor
+                  ) -> torch.Tensor:
+        """``n_conv`` message-passing steps over a flat directed edge list (segment sums by ``index_add``)."""
+        e, w_edge = self._edge_features(d)
         for conv in self.convs:
             ci, cj = self._node_terms(conv, v)
             msg = self._message(conv, None if ci is None else ci[center], cj[neighbor], e) * w_edge
-            v = v + conv["mix"](msg.new_zeros(n * M, msg.shape[-1]).index_add(0, center, msg))
-        return v.reshape(n, M, -1)
+            v = v + conv["mix"](msg.new_zeros(v.shape[0], msg.shape[-1]).index_add(0, center, msg))
+        return v
 
     def config(self) -> dict[str, Any]:
         return {"type": self.conv_type, "in_dim": self.in_dim, "hidden": list(self.hidden), "out_dim": self.out_dim,
@@ -203,4 +200,4 @@ class SchNetEncoder(CrystalGraphEncoder):
         return conv["filter2"](nn.functional.softplus(conv["filter1"](e))) * cj
 
 
-__all__ = ["CrystalGraphEncoder", "SchNetEncoder", "element_property_matrix"]
+__all__ = ["CrystalGraphEncoder", "SchNetEncoder", "element_property_matrix", "unpack_rows"]

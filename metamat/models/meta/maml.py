@@ -164,9 +164,9 @@ class MAMLRegressor(MetaLearner):
 
     def episode_tensors(self, episodes):
         nq = min(len(ep.query) for ep in episodes)
-        xs = torch.stack([self.prepare(ep.X_support) for ep in episodes])
+        xs = self.stack_prepared([self.prepare(ep.X_support) for ep in episodes])
         ys = torch.stack([torch.as_tensor(ep.y_support_fit, dtype=torch.float32) for ep in episodes])
-        xq = torch.stack([self.prepare(ep.X_query[:nq]) for ep in episodes])
+        xq = self.stack_prepared([self.prepare(ep.X_query[:nq]) for ep in episodes])
         yq = torch.stack([torch.as_tensor(query_targets(ep)[:nq], dtype=torch.float32) for ep in episodes])
         return xs, ys, xq, yq
 

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from metamat.models.base import check_X, check_y
+from metamat.models.base import check_y
 from metamat.models.meta.base import MetaLearner, query_targets
 from metamat.models.meta.encoders import build_encoder
 from metamat.models.probability import log_loss, smoothed_rate
@@ -108,7 +108,7 @@ class ProtoNetClassifier(_ProtoBase):
 
     def fit(self, X, y):
         self._check_meta_fitted()
-        X = check_X(X, self.prep_.n_features_in_)
+        X = self._check_X(X)
         y = check_y(y, len(X))
         if not np.all((y == 0) | (y == 1)):
             raise ValueError("classification targets must be 0 or 1")
@@ -121,7 +121,7 @@ class ProtoNetClassifier(_ProtoBase):
     def predict_proba(self, X) -> np.ndarray:
         if not hasattr(self, "ys_"):
             raise RuntimeError("ProtoNetClassifier is not fitted: call fit(X_support, y_support) first")
-        X = check_X(X, self.prep_.n_features_in_)
+        X = self._check_X(X)
         if self.constant_ is not None:
             return np.full(len(X), float(self.constant_))
         with torch.no_grad():
