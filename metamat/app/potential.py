@@ -165,8 +165,8 @@ def potential_test(
     model: Path = typer.Option(..., "--model", help="Folder of a saved potential."),
     data: Path = typer.Option(..., "--data", help="Test frames (extxyz)."),
     out: Path = typer.Option(Path("potential_test"), "--out", "-o", help="Folder for metrics.json and parity plots."),
-    energy_key: str | None = typer.Option(None, "--energy-key"),
-    forces_key: str | None = typer.Option(None, "--forces-key"),
+    energy_key: str | None = typer.Option(None, "--energy-key", help="info key of the energy (guessed)."),
+    forces_key: str | None = typer.Option(None, "--forces-key", help="arrays key of the forces (guessed)."),
 ) -> None:
     """Energy MAE/RMSE (meV/atom) and force MAE/RMSE (eV/Å) on test frames, with parity plots."""
     _show(test_command(str(model), str(data), str(out), energy_key, forces_key))

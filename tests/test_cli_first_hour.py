@@ -1,0 +1,86 @@
+"""A new user's first hour on the command line (issue 17): help text, flags, output formats, precision,
+clear refusals, METAMAT_DEBUG, the hydrate-dot warning."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import typer
+
+from metamat.app.flags import normalize_flag_values
+from metamat.cli import app
+from metamat.errors import InputError
+from metamat.files import table_format, write_table
+
+
+def run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "metamat", *args], capture_output=True, text=True,
+                          env={**os.environ, "COLUMNS": "200", **(env or {})})
+
+
+def _walk(cmd, path):
+    yield path, cmd
+    for name, sub in getattr(cmd, "commands", {}).items():
+        yield from _walk(sub, f"{path} {name}")
+
+
+def test_every_option_of_every_command_has_help() -> None:
+    missing = [f"{path}: {p.name}" for path, cmd in _walk(typer.main.get_command(app), "metamat")
+               for p in cmd.params if not (getattr(p, "help", None) or "").strip()]
+    assert not missing, "options without help text:\n" + "\n".join(missing)
+
+
+def test_flags_show_as_flags_and_accept_true_false(tmp_path: Path) -> None:
+    help_text = run("featurize", "--help").stdout
+    line = next(row for row in help_text.splitlines() if "--skip-invalid" in row)
+    assert "<bool>" not in line
+    command = typer.main.get_command(app)
+    argv = ["featurize", "in.csv", "--skip-invalid", "TRUE", "-o", "x.csv"]
+    assert normalize_flag_values(argv, command) == ["featurize", "in.csv", "--skip-invalid", "-o", "x.csv"]
+    assert normalize_flag_values(["featurize", "--skip-invalid", "no"], command) == ["featurize"]
+    src = tmp_path / "in.csv"
+    src.write_text("formula,y\nNaCl,1\nXx,2\n")
+    ok = run("featurize", str(src), "-o", str(tmp_path / "out.csv"), "--skip-invalid", "true")
+    assert ok.returncode == 0, ok.stderr
+    assert len(pd.read_csv(tmp_path / "out.csv")) == 1  # NaCl kept, Xx reported
+    refused = run("featurize", str(src), "-o", str(tmp_path / "out2.csv"), "--skip-invalid", "false")
+    assert refused.returncode == 2 and "row 2" in refused.stderr
+
+
+def test_output_format_by_suffix_and_clear_refusals(tmp_path: Path) -> None:
+    df = pd.DataFrame({"formula": ["NaCl", "MgO"], "x": [1 / 3, 2.0]})
+    assert table_format(tmp_path / "a.CSV") == "csv" and table_format(tmp_path / "a.tsv") == "tsv"
+    write_table(df, tmp_path / "a.xlsx")
+    assert (tmp_path / "a.xlsx").read_bytes()[:2] == b"PK"  # a real (zip) Excel workbook, not CSV text
+    pd.testing.assert_frame_equal(pd.read_excel(tmp_path / "a.xlsx"), df)
+    write_table(df, tmp_path / "a.tsv")
+    assert (tmp_path / "a.tsv").read_text().splitlines() == ["formula\tx", "NaCl\t0.333333", "MgO\t2"]
+    write_table(df, tmp_path / "b.csv", precision=None)
+    assert pd.read_csv(tmp_path / "b.csv")["x"][0] == 1 / 3  # full precision round-trips
+    with pytest.raises(InputError, match="unknown output format"):
+        write_table(df, tmp_path / "a.txt")
+    with pytest.raises(InputError, match="is a folder"):
+        write_table(df, tmp_path)
+    src = tmp_path / "in.csv"
+    df[["formula"]].to_csv(src, index=False)
+    res = run("featurize", str(src), "-o", str(tmp_path))
+    assert res.returncode == 2 and "is a folder" in res.stderr and "Errno" not in res.stderr
+    res = run("featurize", str(src), "-o", str(tmp_path / "f.csv"), "--precision", "3", "--features", "fractions")
+    assert res.returncode == 0, res.stderr
+    text = (tmp_path / "f.csv").read_text()
+    assert "0.5" in text and all(len(v.lstrip("0.")) <= 3 for v in text.replace("\n", ",").split(",")
+                                 if v.replace(".", "").isdigit())
+
+
+def test_debug_shows_the_traceback_for_input_errors_too(tmp_path: Path) -> None:
+    src = tmp_path / "in.csv"
+    src.write_text("formula\nNaCl\n")
+    plain = run("featurize", str(src), "-o", str(tmp_path / "o.txt"))
+    assert plain.returncode == 2 and "Traceback" not in plain.stderr
+    debug = run("featurize", str(src), "-o", str(tmp_path / "o.txt"), env={"METAMAT_DEBUG": "1"})
+    assert debug.returncode == 2 and "Traceback" in debug.stderr and "unknown output format" in debug.stderr
