@@ -286,6 +286,11 @@ def fewshot_frames(sdf_in: pd.DataFrame, qdf_in: pd.DataFrame, *, target: str | 
     qnotes: list[str] = list(query_notes)
     qdf, qcol = query_frame(qdf_in, str(query), formula_column, qnotes, structure_column)
     notes += [f"query {n}" for n in qnotes]
+    if not structure:
+        from metamat.data.hydrate import hydrate_dot_warnings
+
+        notes += hydrate_dot_warnings(list(formulas), str(support))
+        notes += hydrate_dot_warnings(qdf[qcol].tolist(), str(query))
     if structure:
         X, Xq, ok, qproblems = _structure_inputs(m, sub, structure_column, support, qdf, query)
         notes.append(f"structure-aware model: crystal graphs from column {structure_column!r}")

@@ -84,3 +84,19 @@ def test_debug_shows_the_traceback_for_input_errors_too(tmp_path: Path) -> None:
     assert plain.returncode == 2 and "Traceback" not in plain.stderr
     debug = run("featurize", str(src), "-o", str(tmp_path / "o.txt"), env={"METAMAT_DEBUG": "1"})
     assert debug.returncode == 2 and "Traceback" in debug.stderr and "unknown output format" in debug.stderr
+
+
+def test_a_plain_dot_before_water_warns_but_is_not_an_error(tmp_path: Path) -> None:
+    from metamat.data.formula import parse_formula
+    from metamat.data.hydrate import hydrate_dot_warnings
+
+    # the parser's reading (unchanged): CuSO4.5H2O = Cu1 S1 O4.5 H2 O1 (9.5 atoms), not the pentahydrate
+    assert parse_formula("CuSO4.5H2O")["Cu"] == pytest.approx(1 / 9.5)
+    assert parse_formula("CuSO4·5H2O")["Cu"] == pytest.approx(1 / 21)  # 1 + 1 + 4 + 5 * 3 atoms
+    assert hydrate_dot_warnings(["Al0.5Cu0.5", "Na0.5H2.5O", "Fe2O3"]) == []
+    src = tmp_path / "in.csv"
+    src.write_text("formula\nCuSO4.5H2O\nNaCl\n")
+    res = run("featurize", str(src), "-o", str(tmp_path / "o.csv"))
+    assert res.returncode == 0, res.stderr
+    assert "warning:" in res.stderr and "'CuSO4·5H2O'" in res.stderr
+    assert len(pd.read_csv(tmp_path / "o.csv")) == 2

@@ -44,6 +44,10 @@ def featurize(
     elif formula_column not in df.columns:
         raise InputError(f"column {formula_column!r} not found; available: {list(df.columns)}",
                          source=str(input), field=formula_column)
+    from metamat.data.hydrate import hydrate_dot_warnings
+
+    for warning in hydrate_dot_warnings(df[formula_column].tolist(), str(input)):
+        err_console.print(warning, highlight=False, markup=False)
     fm = featurize_formulas(df[formula_column].tolist(), features, errors="mask", source=str(input),
                             field=formula_column)
     if fm.problems and not skip_invalid:
