@@ -100,3 +100,22 @@ def test_a_plain_dot_before_water_warns_but_is_not_an_error(tmp_path: Path) -> N
     assert res.returncode == 0, res.stderr
     assert "warning:" in res.stderr and "'CuSO4·5H2O'" in res.stderr
     assert len(pd.read_csv(tmp_path / "o.csv")) == 2
+
+
+def test_section_titles_are_never_cut_and_conflicts_are_explained() -> None:
+    from rich.console import Console
+
+    from metamat.app.console import section
+    from metamat.data.table import RowReport
+    from metamat.errors import Problem
+
+    title = "4. few-shot: 20 measured materials, the rest predicted by the pretrained default model"
+    for width in (40, 80, 200):
+        out = Console(width=width, record=True, force_terminal=False)
+        section(title, out)
+        assert title in " ".join(out.export_text().split())  # whole (maybe wrapped), never cut
+    report = RowReport(source="t.csv", n_read=3, n_used=2, flagged=[
+        Problem("conflicting duplicates: rows 1, 3 have the same composition ...", "t.csv", 1, "y")])
+    lines = report.summary().splitlines()
+    flagged = next(i for i, line in enumerate(lines) if "conflicting duplicates: 1 cells in 1 rows" in line)
+    assert "values more than 5% apart" in lines[flagged + 1]
