@@ -22,6 +22,7 @@ from metamat.app.design import design
 from metamat.app.featurize import featurize
 from metamat.app.fewshot import fewshot
 from metamat.app.flags import flag_help_as_flags, normalize_flag_values
+from metamat.app.messages import speak_cli
 from metamat.app.potential import potential_app
 from metamat.app.screen import screen
 from metamat.app.suggest import suggest
@@ -57,7 +58,7 @@ def main() -> None:
     except MetamatError as exc:
         if debug:
             traceback.print_exc()
-        err_console.print(f"[bold red]error:[/] {escape(cli_text(exc))}", highlight=False)
+        err_console.print(f"[bold red]error:[/] {escape(speak_cli(cli_text(exc)))}", highlight=False)
         sys.exit(2)
     except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
         if debug:

@@ -119,3 +119,16 @@ def test_section_titles_are_never_cut_and_conflicts_are_explained() -> None:
     lines = report.summary().splitlines()
     flagged = next(i for i, line in enumerate(lines) if "conflicting duplicates: 1 cells in 1 rows" in line)
     assert "values more than 5% apart" in lines[flagged + 1]
+
+
+def test_messages_speak_cli_on_the_cli(tmp_path: Path) -> None:
+    from metamat.app.messages import speak_cli
+
+    assert speak_cli("no formula column found; pass formula_column=; columns: 'a'") == \
+        "no formula column found; pass --formula-column; columns: 'a'"
+    assert speak_cli("pass target_columns= to choose)") == "pass --target to choose)"
+    assert speak_cli("x = 3, a==b, url=http") == "x = 3, a==b, url=http"  # not an argument name
+    src = tmp_path / "t.csv"
+    src.write_text("a,b\nfoo,1\nbar,2\n")
+    res = run("bench", "cv", "--data", str(src), "--target", "b", "--out", str(tmp_path / "o"))
+    assert res.returncode == 2 and "pass --formula-column" in res.stderr and "formula_column=" not in res.stderr
