@@ -22,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-from metamat.evaluate.reporting import markdown_table, write_benchmark
+from metamat.evaluate.reporting import summary_markdown, write_benchmark
 from metamat.evaluate.running import parse_int_list, run_benchmark
 
 RESULTS = Path(__file__).resolve().parent / "results" / "fewshot_baselines"
@@ -61,22 +61,9 @@ def main(argv: list[str] | None = None) -> int:
     wall = time.perf_counter() - start
     doc["timing"]["wall_seconds"] = wall
     doc["timing"]["cpu_count"] = os.cpu_count()
-    paths = write_benchmark(doc, args.out)
-    lines = [f"# Few-shot baselines ({doc['config']['task_selection']}, {args.episodes} episodes, seed {args.seed})",
-             "", f"Wall time {wall:.0f} s with n_jobs={args.n_jobs}.", "",
-             "## Scale-free MAE (MAE / MAD; log10 tasks in decades), mean over tasks [95% CI over episodes]", "",
-             markdown_table(doc, "smae"), "", "## 90% interval coverage, mean over tasks", "",
-             markdown_table(doc, "coverage90"), "", "## Calibration error, mean over tasks", "",
-             markdown_table(doc, "calibration_error"), ""]
-    for task, info in doc["tasks"].items():
-        lines += [f"## {task} (n={info['n']}, {info['units'] or 'no unit'}, {info['transform']}, "
-                  f"{info['policy']} episodes): scale-free MAE", "", markdown_table(doc, "smae", task), ""]
-    summary = args.out / "summary.md"
-    tmp = summary.with_name(".summary.md.tmp")
-    tmp.write_text("\n".join(lines), encoding="utf-8")
-    os.replace(tmp, summary)
-    print("\n".join(lines))
-    print(f"wrote {', '.join(map(str, [*paths, summary]))}", file=sys.stderr)
+    paths = write_benchmark(doc, args.out)  # results.json, episodes, summary.md (the tables), plots
+    print(summary_markdown(doc))
+    print(f"wrote {', '.join(map(str, paths))}", file=sys.stderr)
     print(f"wall time {wall:.1f} s; {len(doc['failures'])} failed fits, {len(doc['skipped'])} skipped episodes",
           file=sys.stderr)
     return 0

@@ -1,13 +1,14 @@
 """The ``metamat`` command: a thin typer shell that registers the command flows of :mod:`metamat.app`.
 
 Bad input ends with a short message naming file, row and field and exit status 2, never a traceback
-(set ``METAMAT_DEBUG=1`` to see one).
+(set ``METAMAT_DEBUG=1`` to see one, for every error).
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import traceback
 
 import typer
 from rich.markup import escape
@@ -20,6 +21,8 @@ from metamat.app.demo import demo
 from metamat.app.design import design
 from metamat.app.featurize import featurize
 from metamat.app.fewshot import fewshot
+from metamat.app.flags import flag_help_as_flags, normalize_flag_values
+from metamat.app.messages import speak_cli
 from metamat.app.potential import potential_app
 from metamat.app.screen import screen
 from metamat.app.suggest import suggest
@@ -47,19 +50,26 @@ def main() -> None:
     from metamat.files import terminate_on_sigterm
 
     terminate_on_sigterm()  # SIGTERM -> exception: temporary files of running writes are removed
+    debug = bool(os.environ.get("METAMAT_DEBUG"))
     try:
-        app()
+        command = typer.main.get_command(app)
+        flag_help_as_flags(command)
+        command(args=normalize_flag_values(sys.argv[1:], command), prog_name="metamat", standalone_mode=True)
     except MetamatError as exc:
-        err_console.print(f"[bold red]error:[/] {escape(cli_text(exc))}", highlight=False)
+        if debug:
+            traceback.print_exc()
+        err_console.print(f"[bold red]error:[/] {escape(speak_cli(cli_text(exc)))}", highlight=False)
         sys.exit(2)
     except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+        if debug:
+            traceback.print_exc()
         err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
         sys.exit(2)
     except KeyboardInterrupt:
         err_console.print("interrupted")
         sys.exit(130)
     except Exception as exc:  # anything else is a bug: say so briefly, traceback only on request
-        if os.environ.get("METAMAT_DEBUG"):
+        if debug:
             raise
         err_console.print(f"[bold red]internal error:[/] {type(exc).__name__}: {escape(str(exc))}\n"
                           "Run again with METAMAT_DEBUG=1 for the traceback and report it.", highlight=False)

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from metamat.errors import InputError, Problem
-from metamat.files import write_table
+from metamat.files import table_format, write_table
 
 MIN_SUPPORT = 5
 OUTPUT_COLUMNS = ("prediction", "std", "lower90", "upper90")
@@ -63,17 +63,26 @@ def check_support(y: np.ndarray, formulas: np.ndarray, *, source: str, target: s
 
 def read_query(path: Path, formula_column: str | None, notes: list[str], structure_column: str | None = None
                 ) -> tuple[pd.DataFrame, str]:
-    from metamat.data.readers import guess_formula_column, read_frame
+    from metamat.data.readers import read_frame
 
     df = read_frame(path)
     notes.extend(df.attrs.get("read_notes", []))  # e.g. the delimiter detected in a .csv
+    return query_frame(df, str(path), formula_column, notes, structure_column)
+
+
+def query_frame(df: pd.DataFrame, source: str, formula_column: str | None, notes: list[str],
+                structure_column: str | None = None) -> tuple[pd.DataFrame, str]:
+    """The query table (columns as strings) and its formula (or structure) column, checked."""
+    from metamat.data.readers import guess_formula_column
+
     if len(df) == 0:
-        raise InputError("no data rows", source=str(path))
+        raise InputError("no data rows", source=source)
+    df = df.copy()
     df.columns = [str(c) for c in df.columns]
     if structure_column is not None:
         if structure_column not in df.columns:
             raise InputError(f"no column {structure_column!r} in the query table; columns: "
-                             f"{', '.join(map(repr, df.columns))}", source=str(path), field="--structure-column")
+                             f"{', '.join(map(repr, df.columns))}", source=source, field="--structure-column")
         col = structure_column
     elif formula_column is not None and formula_column in df.columns:
         col = formula_column
@@ -81,11 +90,11 @@ def read_query(path: Path, formula_column: str | None, notes: list[str], structu
         col = guess_formula_column(df, exclude=set(), notes=notes)
         if col is None:
             raise InputError("no formula column found in the query table (by name or content); pass "
-                             f"--formula-column; columns: {', '.join(map(repr, df.columns))}", source=str(path))
+                             f"--formula-column; columns: {', '.join(map(repr, df.columns))}", source=source)
     clash = [c for c in OUTPUT_COLUMNS if c in df.columns]
     if clash:
         raise InputError(f"query table already has column(s) {clash}; rename them (they would be "
-                         "overwritten)", source=str(path), field=clash[0])
+                         "overwritten)", source=source, field=clash[0])
     return df, col
 
 
@@ -141,6 +150,7 @@ class FewShotResult:
     notes: list[str] = field(default_factory=list)
     output: Path | None = None
     plot: Path | None = None
+    support_y: np.ndarray | None = None
 
     def trust_message(self) -> str:
         cov, sf = self.loo["coverage"], self.loo["scale_free_mae"]
@@ -176,22 +186,69 @@ def run_fewshot(support: str | os.PathLike, query: str | os.PathLike, *, target:
                 model: str | os.PathLike | Any = "default", formula_column: str | None = None,
                 log_target: bool = False, output: str | os.PathLike | None = None,
                 plot: str | os.PathLike | None | bool = True, level: float = 0.9,
-                min_support: int = MIN_SUPPORT, structure_column: str | None = None) -> FewShotResult:
+                min_support: int = MIN_SUPPORT, structure_column: str | None = None,
+                precision: int | None = 6) -> FewShotResult:
     """Adapt ``model`` to the support table and predict the query table (see module docstring).
 
     ``structure_column`` names a column (in both tables) of CIF text or structure-file paths relative to the
     table (CIF, POSCAR, extxyz); the structure-aware model (crystal graph + composition) is then used.
 
     ``plot=True`` saves the parity plot next to ``output`` (``<output stem>_loo_parity.png``), a path saves it
-    there, ``False``/``None`` skips it. ``model`` may also be an already loaded meta-model.
+    there, ``False``/``None`` skips it. ``model`` may also be an already loaded meta-model. ``precision``:
+    significant digits of the floats written to a text output (``None``: all).
     """
-    from metamat.data.readers import read_table
-    from metamat.featurize.pipeline import featurize_formulas
+    from metamat.data.readers import read_frame
 
     support, query = Path(support), Path(query)
+    if output is not None:
+        table_format(output)  # an unknown suffix or a folder is refused before any work
+    sdf = read_frame(support)
+    qdf = read_frame(query)
+    res = fewshot_frames(sdf, qdf, target=target, model=model, formula_column=formula_column,
+                         log_target=log_target, level=level, min_support=min_support,
+                         structure_column=structure_column, support_source=support, query_source=query,
+                         support_notes=sdf.attrs.get("read_notes", []), query_notes=qdf.attrs.get("read_notes", []))
+    tname, loo, y = res.target, res.loo, res.support_y
+    if plot:  # the side file's name is checked before anything is written
+        from metamat.files import side_report_path
+
+        if plot is True:
+            base = Path(output) if output is not None else Path(f"fewshot_{tname}.csv")
+            ppath = side_report_path(base, "loo_parity", ".png", own_header=b"\x89PNG", sep="_")
+        else:
+            ppath = Path(plot)
+    if output is not None:
+        res.output = Path(output)
+        write_table(res.predictions, res.output, precision=precision)
+    if plot:
+        from metamat.evaluate.plots import plot_parity
+
+        yerr = np.vstack([loo["mean"] - loo["lower"], loo["upper"] - loo["mean"]])
+        res.plot = plot_parity(y, loo["mean"], ppath, yerr=yerr, log=log_target,
+                               ylabel="leave-one-out prediction (90% interval)",
+                               title=f"{tname}: {loo['scheme']} on {len(y)} support rows\nMAE {loo['mae']:.3g}, "
+                                     f"coverage {loo['coverage']:.0%}")
+    return res
+
+
+def fewshot_frames(sdf_in: pd.DataFrame, qdf_in: pd.DataFrame, *, target: str | None = None,
+                   model: str | os.PathLike | Any = "default", formula_column: str | None = None,
+                   log_target: bool = False, level: float = 0.9, min_support: int = MIN_SUPPORT,
+                   structure_column: str | None = None, support_source: str | os.PathLike = "support",
+                   query_source: str | os.PathLike = "query", support_notes: list[str] | tuple = (),
+                   query_notes: list[str] | tuple = ()) -> FewShotResult:
+    """The few-shot flow on DataFrames (what :func:`run_fewshot` runs after reading its two files): validate
+    the support, adapt the model, predict every query row. Nothing is written. ``*_source`` names the tables
+    in messages (and is the folder structure paths are relative to)."""
+    from metamat.data.readers import table_from_frame
+    from metamat.featurize.pipeline import featurize_formulas
+
+    support, query = Path(support_source), Path(query_source)
     structure = structure_column is not None
-    table = read_table(support, formula_column=formula_column, target_columns=target, outlier_z=None,
-                       structure_column=structure_column, duplicates="keep" if structure else "median")
+    table = table_from_frame(sdf_in, source=str(support), name=support.stem, formula_column=formula_column,
+                             target_columns=target, outlier_z=None, structure_column=structure_column,
+                             duplicates="keep" if structure else "median", base_dir=support.parent,
+                             notes=list(support_notes))
     if len(table.targets) > 1:
         raise InputError(f"several numeric columns could be the target: {list(table.targets)}; choose one with "
                          "--target", source=str(support), field="--target")
@@ -205,9 +262,14 @@ def run_fewshot(support: str | os.PathLike, query: str | os.PathLike, *, target:
                   rows=sub.data["source_row"].to_numpy() if "source_row" in sub.data.columns else None)
     m = model if hasattr(model, "predict_dist") else load_fewshot_model(model, log_target=log_target,
                                                                              structure=structure)
-    qnotes: list[str] = []
-    qdf, qcol = read_query(query, formula_column, qnotes, structure_column)
+    qnotes: list[str] = list(query_notes)
+    qdf, qcol = query_frame(qdf_in, str(query), formula_column, qnotes, structure_column)
     notes += [f"query {n}" for n in qnotes]
+    if not structure:
+        from metamat.data.hydrate import hydrate_dot_warnings
+
+        notes += hydrate_dot_warnings(list(formulas), str(support))
+        notes += hydrate_dot_warnings(qdf[qcol].tolist(), str(query))
     if structure:
         X, Xq, ok, qproblems = _structure_inputs(m, sub, structure_column, support, qdf, query)
         notes.append(f"structure-aware model: crystal graphs from column {structure_column!r}")
@@ -228,24 +290,33 @@ def run_fewshot(support: str | os.PathLike, query: str | os.PathLike, *, target:
         mean, std, lo, hi = m.predict_dist(Xq, level=level)
         out.loc[ok, "prediction"], out.loc[ok, "std"] = mean, std
         out.loc[ok, "lower90"], out.loc[ok, "upper90"] = lo, hi
-    res = FewShotResult(out, loo, tname, len(y), table.report, qproblems, notes)
-    if plot:  # the side file's name is checked before anything is written
-        from metamat.files import side_report_path
+    return FewShotResult(out, loo, tname, len(y), table.report, qproblems, notes, support_y=y)
 
-        if plot is True:
-            base = Path(output) if output is not None else Path(f"fewshot_{tname}.csv")
-            ppath = side_report_path(base, "loo_parity", ".png", own_header=b"\x89PNG", sep="_")
+
+def predict_fewshot(support: pd.DataFrame | str | os.PathLike, query: pd.DataFrame | str | os.PathLike, *,
+                    target: str | None = None, model: str | os.PathLike | Any = "default",
+                    formula_column: str | None = None, log_target: bool = False, level: float = 0.9,
+                    structure_column: str | None = None) -> pd.DataFrame:
+    """``metamat fewshot`` as one call: the query rows with ``prediction``, ``std``, ``lower90``, ``upper90``.
+
+    ``support`` and ``query`` are DataFrames or table files. The leave-one-out check, the support's row report
+    and notes are in ``df.attrs["fewshot"]`` (a :class:`FewShotResult`)."""
+    from metamat.data.readers import read_frame
+
+    frames, sources = [], []
+    for table, name in ((support, "support"), (query, "query")):
+        if isinstance(table, pd.DataFrame):
+            frames.append(table)
+            sources.append(name)
         else:
-            ppath = Path(plot)
-    if output is not None:
-        res.output = Path(output)
-        write_table(out, res.output)
-    if plot:
-        from metamat.evaluate.plots import plot_parity
-
-        yerr = np.vstack([loo["mean"] - loo["lower"], loo["upper"] - loo["mean"]])
-        res.plot = plot_parity(y, loo["mean"], ppath, yerr=yerr, log=log_target,
-                               ylabel="leave-one-out prediction (90% interval)",
-                               title=f"{tname}: {loo['scheme']} on {len(y)} support rows\nMAE {loo['mae']:.3g}, "
-                                     f"coverage {loo['coverage']:.0%}")
-    return res
+            frames.append(read_frame(Path(table)))
+            sources.append(Path(table))
+    res = fewshot_frames(frames[0], frames[1], target=target, model=model, formula_column=formula_column,
+                         log_target=log_target, level=level, structure_column=structure_column,
+                         support_source=sources[0], query_source=sources[1],
+                         support_notes=frames[0].attrs.get("read_notes", []),
+                         query_notes=frames[1].attrs.get("read_notes", []))
+    out = res.predictions
+    out.attrs["fewshot"] = {"target": res.target, "n_support": res.n_support, "loo_mae": res.loo["mae"],
+                            "loo_coverage": res.loo["coverage"], "trust": res.trust_message()}
+    return out

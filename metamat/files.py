@@ -172,20 +172,46 @@ def write_json(path: str | os.PathLike, obj: Any, indent: int = 2, **dumps: Any)
     return Path(path)
 
 
-TABLE_SUFFIXES = (".csv", ".csv.gz", ".parquet", ".pq")
+#: Output table formats by file-name ending (checked in this order).
+TABLE_FORMATS = {".csv.gz": "csv", ".csv": "csv", ".tsv": "tsv", ".parquet": "parquet", ".pq": "parquet",
+                 ".xlsx": "excel"}
+TABLE_SUFFIXES = tuple(TABLE_FORMATS)
+DEFAULT_PRECISION = 6
 
 
-def write_table(df: Any, path: str | os.PathLike, *, float_format: str | None = None) -> Path:
-    """Write a pandas DataFrame atomically without its index: parquet for ``.parquet``/``.pq``, else CSV
-    (gzip-compressed when the name ends in ``.gz``); returns the path."""
+def table_format(path: str | os.PathLike) -> str:
+    """``csv``, ``tsv``, ``parquet`` or ``excel`` from the name of ``path``; anything else (or a folder) is
+    refused with an :class:`InputError` before any work is done."""
     path = Path(path)
+    if path.is_dir():
+        raise InputError("is a folder; give a file name for the output, e.g. "
+                         f"{os.path.join(str(path), 'out.csv')}", source=str(path))
     name = path.name.lower()
+    for suffix, kind in TABLE_FORMATS.items():
+        if name.endswith(suffix):
+            return kind
+    raise InputError("unknown output format: the name must end in " + ", ".join(TABLE_FORMATS)
+                     + " (CSV, gzip-compressed CSV, tab-separated, parquet or Excel)", source=str(path))
+
+
+def write_table(df: Any, path: str | os.PathLike, *, precision: int | None = DEFAULT_PRECISION,
+                float_format: str | None = None) -> Path:
+    """Write a pandas DataFrame atomically without its index, in the format its name asks for
+    (:func:`table_format`: CSV, ``.csv.gz``, TSV, parquet, Excel ``.xlsx``); returns the path.
+
+    Text formats get floats with ``precision`` significant digits (``None``: all, round-tripping);
+    parquet and Excel keep full binary precision. The one table writer of the package."""
+    path = Path(path)
+    kind = table_format(path)
+    fmt = float_format or (f"%.{int(precision)}g" if precision is not None else None)
     with atomic_path(path) as tmp:
-        if name.endswith((".parquet", ".pq")):
+        if kind == "parquet":
             df.to_parquet(tmp, index=False)
+        elif kind == "excel":
+            df.to_excel(tmp, index=False, engine="openpyxl")
         else:
-            df.to_csv(tmp, index=False, float_format=float_format,
-                      compression="gzip" if name.endswith(".gz") else None)
+            df.to_csv(tmp, index=False, float_format=fmt, sep="\t" if kind == "tsv" else ",",
+                      compression="gzip" if path.name.lower().endswith(".gz") else None)
     return path
 
 

@@ -40,6 +40,7 @@ def test_tiny_fewshot_run(tmp_path, shared_data_dir):
             assert cell["smae"]["n"] == 3 and cell["coverage90"]["n"] == 3
     assert doc["summary"]["rf"]["5"]["smae"]["n_tasks"] == 2
     assert (out / "fewshot_smae.png").stat().st_size > 0 and (out / "fewshot_coverage90.png").exists()
+    assert "## matbench_steels" in (out / "summary.md").read_text()  # as the README promises
     assert "scale-free MAE" in result.stdout and "episodes x models" in result.stderr
     again = run("fewshot", "--models", "rf,ridge", "--tasks", "matbench_steels,matbench_jdft2d", "--shots", "5",
                 "--episodes", "3", "--n-jobs", "1", "--rf-trees", "20", "--out", str(tmp_path / "again"))

@@ -154,7 +154,8 @@ def campaign(
     budget: int = typer.Option(40, "--budget", help="Experiments per campaign (initial random ones included)."),
     n_init: int = typer.Option(3, "--n-init", help="Random materials measured first."),
     batches: str = typer.Option("1,5", "--batches", help="Batch sizes, comma-separated."),
-    strategies: str = typer.Option("random,rf_ucb,rf_ei,gp_ei,meta_ei,greedy", "--strategies"),
+    strategies: str = typer.Option("random,rf_ucb,rf_ei,gp_ei,meta_ei,greedy", "--strategies",
+                                    help="Comma-separated strategies to compare."),
     max_pool: int = typer.Option(1000, "--max-pool", help="Subsample each task's pool to this many materials."),
     data_dir: Path | None = DataDirOption,
 ) -> None:

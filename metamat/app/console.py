@@ -54,3 +54,17 @@ def out_dir(out: Path) -> Path:
     if out.exists() and not out.is_dir():
         raise InputError("output must be a folder, not a file", source=str(out), field="--out")
     return out
+
+
+def section(title: str, out: Console | None = None) -> None:
+    """A section heading: a rule with the title in it when it fits the terminal, else a plain rule with the
+    whole title on the next line (rich would cut a long title mid-word)."""
+    from rich.text import Text
+
+    out = out or console
+    text = Text.from_markup(title)
+    if text.cell_len + 6 <= out.width:
+        out.rule(text)
+    else:
+        out.rule()
+        out.print(text)

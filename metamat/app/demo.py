@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from metamat.app.console import console as default_console
+from metamat.app.console import section
 
 
 def run_demo(n: int = 4000, target: str = "S_p", seed: int = 0, console: Console | None = None) -> dict:
@@ -33,7 +34,7 @@ def run_demo(n: int = 4000, target: str = "S_p", seed: int = 0, console: Console
     console = console or default_console
     t0 = time.perf_counter()
     table = load_dataset("ricci_transport")
-    console.rule("[bold]1. load and validate[/]")
+    section("[bold]1. load and validate[/]", console)
     console.print(table.report.summary(), highlight=False)
     if target not in table.targets:
         raise InputError(f"unknown target {target!r}; choose from {sorted(table.targets)}", field="--target")
@@ -45,7 +46,7 @@ def run_demo(n: int = 4000, target: str = "S_p", seed: int = 0, console: Console
     console.print(f"target {target} ({spec.unit or 'no unit'}, {spec.quantity or spec.description}): "
                   f"{len(usable)} usable values, sampled {len(rows)} materials (seed {seed})")
 
-    console.rule("[bold]2. featurize[/]")
+    section("[bold]2. featurize[/]", console)
     t = time.perf_counter()
     fm = featurize_table(table, "composition")
     seconds = time.perf_counter() - t
@@ -54,7 +55,7 @@ def run_demo(n: int = 4000, target: str = "S_p", seed: int = 0, console: Console
     console.print(f"{len(table)} compositions -> {fm.values.shape[1]} features in {seconds:.2f} s "
                   f"({len(table) / seconds:,.0f}/s)")
 
-    console.rule("[bold]3. baselines, split by chemical system (no system on both sides)[/]")
+    section("[bold]3. baselines, split by chemical system (no system on both sides)[/]", console)
     train, test = first_split(ChemicalSystemSplit(n_splits=5), X, groups=table.formulas[rows], seed=seed)
     results = {}
     out = Table(title=f"{target}: test set of {len(test)} materials in unseen chemical systems")
@@ -143,6 +144,6 @@ def demo(n: int = typer.Option(4000, help="Materials to sample from the built-in
          seed: int = typer.Option(0, help="Random seed.")) -> None:
     """The main job on built-in data: validate, featurize, baselines, then a few-shot run of the default model."""
     run_demo(n=n, target=target, seed=seed)
-    default_console.rule("[bold]4. few-shot: 20 measured materials, the rest predicted by the pretrained "
-                         "default model[/]")
+    section("[bold]4. few-shot: 20 measured materials, the rest predicted by the pretrained default model[/]",
+            default_console)
     run_fewshot_demo(target=target, k=20, seed=seed)

@@ -35,7 +35,7 @@ def run_design(measured: Path, target: str, elements: str, *, goal: str, step: f
     from metamat.active.surrogate import choose_model, make_surrogate
     from metamat.app.suggest import check_output, read_measured
     from metamat.featurize.pipeline import featurize_formulas
-    from metamat.files import atomic_path
+    from metamat.files import write_table
 
     check_output(output, Path(measured))
     check_step(step)
@@ -54,8 +54,7 @@ def run_design(measured: Path, target: str, elements: str, *, goal: str, step: f
                  min_separation=min_separation)
     res.notes = notes + res.notes
     if output is not None:
-        with atomic_path(Path(output)) as tmp:
-            res.table.to_csv(tmp, index=False)
+        write_table(res.table, Path(output))
     return res, name
 
 

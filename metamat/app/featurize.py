@@ -8,18 +8,13 @@ import typer
 
 from metamat.app.console import err_console
 from metamat.errors import InputError
-from metamat.files import TABLE_SUFFIXES, problems_error, report_path_for, write_problem_report, write_table
-
-
-def check_table_suffix(path: Path) -> None:
-    """An output table must end in .csv, .csv.gz or .parquet (.pq)."""
-    if not path.name.lower().endswith(TABLE_SUFFIXES):
-        raise InputError("output must end in .csv, .csv.gz or .parquet", source=str(path))
+from metamat.files import problems_error, report_path_for, table_format, write_problem_report, write_table
 
 
 def featurize(
     input: Path = typer.Argument(..., help="CSV, TSV, Excel or parquet file with a formula column."),
-    output: Path = typer.Option(..., "-o", "--output", help="Output .csv, .csv.gz or .parquet."),
+    output: Path = typer.Option(..., "-o", "--output", help="Output table; format by suffix: .csv, .csv.gz, .tsv, "
+                                                            ".parquet, .xlsx."),
     formula_column: str | None = typer.Option(None, "--formula-column", "-f",
                                               help="Column with formulas (guessed if omitted)."),
     features: str = typer.Option("composition", "--features",
@@ -28,12 +23,14 @@ def featurize(
     skip_invalid: bool = typer.Option(False, "--skip-invalid",
                                       help="Write the good rows and a report of the rejected ones instead of "
                                            "failing."),
+    precision: int = typer.Option(6, "--precision", min=1, max=17,
+                                  help="Significant digits of the floats in a CSV/TSV output (17: exact)."),
 ) -> None:
     """Add composition features to a table: input rows in order, input columns first, then the features."""
     from metamat.data.readers import guess_formula_column, read_frame
     from metamat.featurize.pipeline import featurize_formulas
 
-    check_table_suffix(output)
+    table_format(output)  # refused before any work: unknown suffix or a folder
     df = read_frame(input)
     for note in df.attrs.get("read_notes", []):  # e.g. the delimiter detected in a .csv
         err_console.print(note, highlight=False, markup=False)
@@ -47,6 +44,10 @@ def featurize(
     elif formula_column not in df.columns:
         raise InputError(f"column {formula_column!r} not found; available: {list(df.columns)}",
                          source=str(input), field=formula_column)
+    from metamat.data.hydrate import hydrate_dot_warnings
+
+    for warning in hydrate_dot_warnings(df[formula_column].tolist(), str(input)):
+        err_console.print(warning, highlight=False, markup=False)
     fm = featurize_formulas(df[formula_column].tolist(), features, errors="mask", source=str(input),
                             field=formula_column)
     if fm.problems and not skip_invalid:
@@ -59,7 +60,7 @@ def featurize(
 
     features_df = pd.DataFrame(fm.values, columns=fm.labels, index=df.index)
     out = pd.concat([df, features_df], axis=1)[fm.valid]
-    write_table(out, output)
+    write_table(out, output, precision=precision)
     err_console.print(f"read {len(df)} rows, wrote {int(fm.valid.sum())} rows x {len(fm.labels)} features "
                       f"to {output}")
     if report is not None:

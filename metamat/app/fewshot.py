@@ -15,8 +15,8 @@ import typer
 def fewshot(
     support: Path = typer.Option(..., "--support", "-s", help="Table of measured materials: formula + target."),
     query: Path = typer.Option(..., "--query", "-q", help="Table of candidate materials (a formula column)."),
-    output: Path = typer.Option(..., "-o", "--output", help="Output CSV: query rows + prediction, std, "
-                                                            "lower90, upper90."),
+    output: Path = typer.Option(..., "-o", "--output", help="Output table (.csv, .csv.gz, .tsv, .parquet, "
+                                                            ".xlsx): query rows + prediction, std, lower90, upper90."),
     target: str | None = typer.Option(None, "--target", "-t", help="Target column of the support (guessed "
                                                                    "if there is one numeric column)."),
     model: str = typer.Option("default", "--model", "-m", help="'default' (shipped) or the path of a saved "
@@ -30,6 +30,8 @@ def fewshot(
     structure_column: str | None = typer.Option(
         None, "--structure-column", help="Column (in support and query) of CIF text or CIF/POSCAR/extxyz file "
                                          "paths relative to the table: use the structure-aware model."),
+    precision: int = typer.Option(6, "--precision", min=1, max=17,
+                                  help="Significant digits of the floats in a CSV/TSV output (17: exact)."),
 ) -> None:
     """Learn a new property from a few measurements and predict candidates, with uncertainty."""
     from rich.markup import escape
@@ -39,6 +41,6 @@ def fewshot(
 
     res = run_fewshot(support, query, target=target, model=model, formula_column=formula_column,
                       log_target=log_target, output=output, plot=plot if plot is not None else True,
-                      structure_column=structure_column)
+                      structure_column=structure_column, precision=precision)
     console.print(escape(res.support_report.summary()), highlight=False)
     console.print(escape(res.summary()), highlight=False)

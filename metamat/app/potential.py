@@ -111,7 +111,8 @@ test_command.__test__ = False  # not a pytest test despite the name
 
 def md_command(model_dir: str, structure_path: str, trajectory: str, ensemble: str = "nve",
                temperature: float = 300.0, steps: int = 1000, timestep_fs: float = 1.0, seed: int = 0,
-               repeat: tuple[int, int, int] = (1, 1, 1), interval: int = 10, progress: bool = True) -> dict:
+               repeat: tuple[int, int, int] = (1, 1, 1), interval: int = 10, progress: bool = True,
+               equilibrate_steps: int = 0) -> dict:
     """Run MD from the first structure of ``structure_path`` (any ASE format) and write a trajectory."""
     import ase.io
 
@@ -131,7 +132,8 @@ def md_command(model_dir: str, structure_path: str, trajectory: str, ensemble: s
     with ProgressBar("MD", enabled=progress) as bar:
         return run_md(model, atoms, ensemble=ensemble, temperature=temperature, steps=steps,
                       timestep_fs=timestep_fs, trajectory=trajectory, seed=seed, interval=interval,
-                      progress=bar if progress else None, source=structure_path)
+                      progress=bar if progress else None, source=structure_path,
+                      equilibrate_steps=equilibrate_steps)
 
 
 # ------------------------------------------------------------------------------------------ commands
@@ -165,8 +167,8 @@ def potential_test(
     model: Path = typer.Option(..., "--model", help="Folder of a saved potential."),
     data: Path = typer.Option(..., "--data", help="Test frames (extxyz)."),
     out: Path = typer.Option(Path("potential_test"), "--out", "-o", help="Folder for metrics.json and parity plots."),
-    energy_key: str | None = typer.Option(None, "--energy-key"),
-    forces_key: str | None = typer.Option(None, "--forces-key"),
+    energy_key: str | None = typer.Option(None, "--energy-key", help="info key of the energy (guessed)."),
+    forces_key: str | None = typer.Option(None, "--forces-key", help="arrays key of the forces (guessed)."),
 ) -> None:
     """Energy MAE/RMSE (meV/atom) and force MAE/RMSE (eV/Å) on test frames, with parity plots."""
     _show(test_command(str(model), str(data), str(out), energy_key, forces_key))
@@ -184,8 +186,12 @@ def potential_md(
     seed: int = typer.Option(0, "--seed", help="Seed of the initial velocities and the thermostat."),
     repeat: str = typer.Option("1,1,1", "--repeat", help="Supercell repetitions, e.g. 2,2,2."),
     interval: int = typer.Option(10, "--interval", help="Write every n-th step."),
+    equilibrate_steps: int = typer.Option(0, "--equilibrate-steps", min=0,
+                                          help="NVE only: run this many Langevin (NVT) steps at --temperature "
+                                               "first (default 0: velocities drawn at 2 x --temperature, which a "
+                                               "solid at rest shares equally with potential energy)."),
 ) -> None:
-    """Molecular dynamics through ASE; reports the energy drift for NVE."""
+    """Molecular dynamics through ASE; reports the energy drift for NVE and how the run was started."""
     try:
         reps = tuple(int(r) for r in repeat.split(","))
         if len(reps) != 3 or min(reps) < 1:
@@ -193,4 +199,4 @@ def potential_md(
     except ValueError as exc:
         raise InputError("--repeat takes three positive integers, e.g. 2,2,2", field="--repeat") from exc
     _show(md_command(str(model), str(structure), str(trajectory), ensemble, temperature, steps, timestep_fs, seed,
-                     reps, interval))
+                     reps, interval, equilibrate_steps=equilibrate_steps))

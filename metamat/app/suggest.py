@@ -15,6 +15,7 @@ import pandas as pd
 import typer
 
 from metamat.errors import InputError
+from metamat.files import table_format
 
 RESULT_COLUMNS = ("rank", "selected", "prediction", "std", "lower90", "upper90", "acquisition", "p_goal", "excluded")
 
@@ -35,6 +36,7 @@ def check_output(output: Path | None, *inputs: Path) -> None:
     """Refuse an output path that is one of the input files (it would be overwritten)."""
     if output is None:
         return
+    table_format(output)  # a known table format, not a folder: refused before any work
     for path in inputs:
         if Path(output).resolve() == Path(path).resolve():
             raise InputError(f"output would overwrite the input file {path}; choose another name", source=str(output),
@@ -66,7 +68,7 @@ def read_candidates(path: Path, formula_column: str | None, notes: list[str]) ->
 
 def run_suggest(measured: Path, candidates: Path, target: str, *, batch: int = 5, goal: str = "max",
                 acquisition: str = "ei", model: str = "auto", constraints=None, formula_column: str | None = None,
-                output: Path | None = None, seed: int = 0) -> SuggestResult:
+                output: Path | None = None, seed: int = 0, precision: int | None = 6) -> SuggestResult:
     """Read, fit, rank, write (see module docstring). Candidates whose formula cannot be parsed stay in the
     output without a prediction and say why in ``excluded``."""
     from metamat.active.acquisition import ACQUISITIONS, parse_goal
@@ -74,7 +76,7 @@ def run_suggest(measured: Path, candidates: Path, target: str, *, batch: int = 5
     from metamat.active.surrogate import choose_model, make_surrogate
     from metamat.data.compositions import parse_formulas
     from metamat.featurize.pipeline import featurize_formulas
-    from metamat.files import atomic_path
+    from metamat.files import write_table
 
     if batch < 1:
         raise InputError(f"must be at least 1, got {batch}", field="--batch")
@@ -125,8 +127,7 @@ def run_suggest(measured: Path, candidates: Path, target: str, *, batch: int = 5
         notes.append(f"{len(fm.problems)} candidate row(s) have unreadable formulas (listed last, see 'excluded')")
     if output is not None:
         res.output = Path(output)
-        with atomic_path(res.output) as tmp:
-            out.to_csv(tmp, index=False)
+        write_table(out, res.output, precision=precision)
     return res
 
 
@@ -151,6 +152,8 @@ def suggest(
     formula_column: str | None = typer.Option(None, "--formula-column", "-f", help="Formula column (guessed "
                                                                                      "if omitted)."),
     seed: int = typer.Option(0, "--seed", help="Random seed (Thompson draws, model seeds)."),
+    precision: int = typer.Option(6, "--precision", min=1, max=17,
+                                  help="Significant digits of the floats in a CSV/TSV output (17: exact)."),
 ) -> None:
     """Which candidates to measure next: ranked by an acquisition function, with a diverse batch picked."""
     from rich.console import Console
@@ -162,7 +165,8 @@ def suggest(
     cons = Constraints(exclude=exclude_elements, require=require_elements, max_elements=max_elements,
                        max_cost_per_kg=max_cost, max_hhi=max_hhi)
     res = run_suggest(measured, candidates, target, batch=batch, goal=goal, acquisition=acquisition.lower(),
-                      model=model, constraints=cons, formula_column=formula_column, output=output, seed=seed)
+                      model=model, constraints=cons, formula_column=formula_column, output=output, seed=seed,
+                      precision=precision)
     console = Console(soft_wrap=True)
     for n in res.notes:
         console.print(f"note: {escape(n)}", highlight=False)

@@ -473,6 +473,9 @@ def load_dataset(name: str, data_dir: str | os.PathLike | None = None, **kwargs:
                            "description": spec.description, "kind": spec.kind})
     if spec.id_format is not None and "id_column" not in kwargs:
         table.data["id"] = [spec.id_format.format(row=int(r)) for r in table.data["source_row"]]
+        example = spec.id_format.format(row=1)
+        table.report.notes = [f"ids are the dataset's official ids built from the data row ({example}, ...)"
+                              if n.startswith("no id column; ids generated") else n for n in table.report.notes]
     return table
 
 

@@ -62,6 +62,16 @@ class TargetSpec:
         return np.power(10.0, values) if self.transform == "log10" else values.copy()
 
 
+#: One line for the row report under a flagged reason that a reader cannot guess from its name.
+FLAG_EXPLANATIONS = {
+    "conflicting duplicates": "the same composition in several rows with values more than 5% apart (polymorphs "
+                              "or repeated measurements); merged into one row by the duplicates policy "
+                              "(median by default); each cell is listed in the report",
+    "outlier": "a robust (median absolute deviation) z-score above the limit (3.5 by default); kept, not removed",
+    "censored value": "a bound such as '<1e-10', not a value; the bound is kept in the <target>__censored column",
+}
+
+
 def reason_category(reason: str) -> str:
     """The category of a problem reason: the text before the first colon ("censored value: ..." ->
     "censored value")."""
@@ -137,6 +147,8 @@ class RowReport:
                 shown = ", ".join(map(str, distinct[:max_rows])) + (", ..." if len(distinct) > max_rows else "")
                 count = f"{len(distinct)} rows" if per_row else f"{counts[reason]} cells in {len(distinct)} rows"
                 lines.append(f"  {title}: {reason}: {count}" + (f" (rows {shown})" if distinct else ""))
+                if not per_row and reason in FLAG_EXPLANATIONS:
+                    lines.append(f"    = {FLAG_EXPLANATIONS[reason]}")
         lines += [f"  note: {n}" for n in self.notes]
         return "\n".join(lines)
 

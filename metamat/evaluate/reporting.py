@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from metamat.files import write_json, write_table
+from metamat.files import atomic_write, write_json, write_table
 
 #: results.json files are written with one space of indentation (compact but diff-able).
 RESULTS_INDENT = 1
@@ -18,8 +18,8 @@ RESULTS_INDENT = 1
 
 def write_benchmark(doc: Mapping[str, Any], out_dir: str | os.PathLike,
                   plot_metrics: Sequence[str] = ("smae", "coverage90", "roc_auc")) -> list[Path]:
-    """Write ``out_dir/results.json``, ``episodes.csv.gz`` (when the doc has records) and
-    ``fewshot_<metric>.png`` for each metric present; returns the paths written."""
+    """Write ``out_dir/results.json``, ``episodes.csv.gz`` (when the doc has records), ``summary.md``
+    (:func:`summary_markdown`) and ``fewshot_<metric>.png`` for each metric present; returns the paths."""
     from metamat.evaluate.plots import plot_fewshot
 
     out = Path(out_dir)
@@ -27,6 +27,9 @@ def write_benchmark(doc: Mapping[str, Any], out_dir: str | os.PathLike,
     paths = [write_json(out / "results.json", body, indent=RESULTS_INDENT)]
     if doc.get("episodes"):
         paths.append(write_episodes(doc["episodes"], out / "episodes.csv.gz"))
+    with atomic_write(out / "summary.md", "w") as fh:
+        fh.write(summary_markdown(doc))
+    paths.append(out / "summary.md")
     present = {m for t in doc["results"].values() for mk in t.values() for kk in mk.values() for m in kk}
     for metric in plot_metrics:
         if metric in present:
@@ -69,6 +72,26 @@ def markdown_table(doc: Mapping[str, Any], metric: str = "smae", task: str | Non
     header, rows = table_rows(doc, metric, task, digits)
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def summary_markdown(doc: Mapping[str, Any]) -> str:
+    """The tables of a few-shot benchmark as Markdown: scale-free MAE, coverage and calibration averaged over
+    tasks, then scale-free MAE per task."""
+    cfg, present = doc["config"], {m for t in doc["results"].values() for mk in t.values() for kk in mk.values()
+                                   for m in kk}
+    lines = [f"# Few-shot benchmark ({cfg.get('task_selection', 'tasks')}, {cfg.get('episodes', '?')} episodes, "
+             f"seed {cfg.get('seed', '?')})", ""]
+    wall = doc.get("timing", {}).get("wall_seconds")
+    lines += [f"Wall time {wall:.0f} s.", ""] if wall is not None else []
+    for metric, title in (("smae", "Scale-free MAE (MAE / MAD; log10 tasks in decades), mean over tasks "
+                                   "[95% CI over episodes]"), ("coverage90", "90% interval coverage, mean over tasks"),
+                          ("calibration_error", "Calibration error, mean over tasks")):
+        if metric in present:
+            lines += [f"## {title}", "", markdown_table(doc, metric), ""]
+    for task, info in doc.get("tasks", {}).items():
+        lines += [f"## {task} (n={info.get('n')}, {info.get('units') or 'no unit'}, {info.get('transform')}, "
+                  f"{info.get('policy')} episodes): scale-free MAE", "", markdown_table(doc, "smae", task), ""]
     return "\n".join(lines)
 
 

@@ -11,6 +11,7 @@ import numpy as np
 from metamat.data.compositions import CompositionArrays, parse_formulas
 from metamat.errors import Problem
 from metamat.featurize.composition import CompositionFeaturizer, resolve_featurizers
+from metamat.featurize.inputs import formula_inputs
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,23 @@ class FeatureMatrix:
     valid: np.ndarray
     problems: list[Problem]
     citations: list[str]
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        """The feature values: a FeatureMatrix works wherever an array is expected (``model.fit(fm, y)``)."""
+        return self.values if dtype is None else self.values.astype(dtype, copy=False)
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.values.shape
+
+    def to_frame(self) -> Any:
+        """The features as a pandas DataFrame (columns = labels)."""
+        import pandas as pd
+
+        return pd.DataFrame(self.values, columns=self.labels)
 
 
 def featurize_compositions(comps: CompositionArrays,
@@ -44,10 +62,16 @@ def featurize_compositions(comps: CompositionArrays,
     return out, labels
 
 
-def featurize_formulas(formulas: Sequence[object], featurizers: str | Sequence[str | CompositionFeaturizer]
+def featurize_formulas(formulas: Any, featurizers: str | Sequence[str | CompositionFeaturizer]
                        = "composition", *, errors: str = "raise", source: str | None = None,
-                       field: str | None = None) -> FeatureMatrix:
-    """Featurize a column of formula strings (duplicates are parsed and featurized once)."""
+                       field: str | None = None, formula_column: str | None = None) -> FeatureMatrix:
+    """Featurize a column of formula strings (duplicates are parsed and featurized once).
+
+    ``formulas`` may also be a DataFrame (its ``formula_column``, guessed if not given), a pandas Series, one
+    formula, or pymatgen ``Composition``/``Structure`` objects (:mod:`metamat.featurize.inputs`)."""
+    if not isinstance(formulas, (list, tuple)) or any(not isinstance(f, str) for f in formulas[:1]):
+        formulas, column = formula_inputs(formulas, formula_column)
+        field = field or column
     parsed = parse_formulas(formulas, errors=errors, source=source, field=field)
     feats = resolve_featurizers(featurizers)
     unique_x, labels = featurize_compositions(parsed.compositions, feats)

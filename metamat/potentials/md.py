@@ -32,8 +32,15 @@ def energy_drift(times_ps: np.ndarray, total_energy: np.ndarray, n_atoms: int) -
 def run_md(model: Potential, atoms: Atoms, ensemble: str = "nve", temperature: float = 300.0,
            steps: int = 1000, timestep_fs: float = 1.0, trajectory: str | os.PathLike | None = None,
            seed: int = 0, friction_per_fs: float = 0.01, interval: int = 10,
-           progress: Callable[[int, int], None] | None = None, source: str | None = None) -> dict:
-    """Run MD from ``atoms`` (a copy is used); velocities drawn at ``temperature`` K with ``seed``.
+           progress: Callable[[int, int], None] | None = None, source: str | None = None,
+           equilibrate_steps: int = 0) -> dict:
+    """Run MD from ``atoms`` (a copy is used); velocities drawn with ``seed``.
+
+    NVE from a structure at rest would settle at about half the drawn temperature: in a (nearly harmonic)
+    solid the energy is shared equally between kinetic and potential energy (equipartition). So NVE starts
+    from velocities drawn at ``2 * temperature``; or, with ``equilibrate_steps`` > 0, from velocities at
+    ``temperature`` followed by that many Langevin (NVT) steps before the NVE run. The report says which
+    (``start``). NVT draws at ``temperature``.
 
     Returns a report: ensemble, steps, timestep, final temperature, mean temperature and, for NVE, the
     energy drift (see :func:`energy_drift`); the total energy is sampled every ``interval`` steps, which is
@@ -49,6 +56,8 @@ def run_md(model: Potential, atoms: Atoms, ensemble: str = "nve", temperature: f
     if not (np.isfinite(temperature) and 0.0 <= temperature <= MAX_TEMPERATURE_K):
         raise InputError(f"temperature must be a number of kelvin in 0-{MAX_TEMPERATURE_K:g}, got {temperature}",
                          field="temperature")
+    if equilibrate_steps < 0:
+        raise InputError(f"equilibrate steps must be >= 0, got {equilibrate_steps}", field="equilibrate_steps")
     if not (np.isfinite(friction_per_fs) and friction_per_fs >= 0):
         raise InputError(f"friction must be a finite number >= 0, got {friction_per_fs}", field="friction")
     from metamat.data.frames import check_frames
@@ -57,9 +66,24 @@ def run_md(model: Potential, atoms: Atoms, ensemble: str = "nve", temperature: f
     atoms = atoms.copy()
     atoms.calc = PotentialCalculator(model)
     rng = np.random.default_rng(seed)
-    _thermalize(atoms, temperature, rng)
+    equilibrate = ensemble == "nve" and equilibrate_steps > 0
+    drawn = 2.0 * temperature if ensemble == "nve" and not equilibrate else temperature
+    _thermalize(atoms, drawn, rng)
     Stationary(atoms)
     dt = timestep_fs * units.fs
+    if equilibrate:  # NVT first, then NVE from the equilibrated state
+        langevin = Langevin(atoms, timestep=dt, temperature_K=temperature, friction=friction_per_fs / units.fs,
+                            fixcm=False, rng=rng)
+        langevin.run(equilibrate_steps)
+        Stationary(atoms)  # the random forces move the centre of mass a little: remove it for NVE
+        start = (f"velocities drawn at {temperature:g} K, then {equilibrate_steps} Langevin (NVT) steps at "
+                 f"{temperature:g} K before NVE")
+    elif ensemble == "nve":
+        start = (f"velocities drawn at 2 x {temperature:g} K = {drawn:g} K: from a structure at rest, half the "
+                 "kinetic energy goes into potential energy (equipartition), so NVE settles near "
+                 f"{temperature:g} K; --equilibrate-steps N runs NVT first instead")
+    else:
+        start = f"velocities drawn at {temperature:g} K, Langevin thermostat"
     if ensemble == "nve":
         dyn = VelocityVerlet(atoms, timestep=dt)
     else:
@@ -85,7 +109,7 @@ def run_md(model: Potential, atoms: Atoms, ensemble: str = "nve", temperature: f
             raise InputError(f"the dynamics became non-finite (NaN/inf energy or positions) by step {step}; "
                              "try a smaller --timestep-fs or check the structure", field="timestep_fs")
     report = {"ensemble": ensemble, "steps": steps, "timestep_fs": timestep_fs, "n_atoms": len(atoms),
-              "temperature_target_k": temperature, "temperature_mean_k": float(np.mean(temps)),
+              "temperature_target_k": temperature, "start": start, "temperature_mean_k": float(np.mean(temps)),
               "temperature_final_k": float(atoms.get_temperature()),
               "trajectory": None if trajectory is None else str(trajectory)}
     if ensemble == "nve":

@@ -31,7 +31,7 @@ from metamat.active.constraints import Constraints
 from metamat.data.compositions import compositions_from_dense, parse_formulas
 from metamat.data.formula import ATOMIC_NUMBER, ELEMENTS
 from metamat.errors import InputError
-from metamat.files import atomic_path, write_json
+from metamat.files import atomic_path, write_json, write_table
 from metamat.screen.filters import ChargeFilter, ConstraintFilter, FilterReport
 from metamat.screen.generate import GridPlan, formulas_from_amounts
 
@@ -339,8 +339,7 @@ def summarize(config: ScreenConfig, out_dir: Path, computed: int = 0, skipped: i
             top = _top(part if top is None else pd.concat([top, part], ignore_index=True), rank, desc, config.top)
     top = top if top is not None else pd.DataFrame(columns=list(OUTPUT_COLUMNS))
     files = {"parts": out_dir / "parts", "top": out_dir / "top.csv", "summary": out_dir / "summary.json"}
-    with atomic_path(files["top"]) as tmp:
-        top.to_csv(tmp, index=False)
+    write_table(top, files["top"])
     filters = [r.as_dict() for r in totals.values()]
     write_json(files["summary"], {"candidates": config.n_candidates(), "chunks": len(config.chunks()),
                                   "written": written, "filters": filters, "rank_by": rank,

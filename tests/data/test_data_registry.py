@@ -135,6 +135,9 @@ def test_one_big_dataset_full_load(shared_data_dir):
 def test_matbench_ids_are_official(shared_data_dir):
     steels = load_dataset("matbench_steels", data_dir=shared_data_dir)
     assert steels.ids[0] == "mb-steels-001" and steels.ids[-1] == "mb-steels-312"
+    # the row report says so rather than "no id column; ids generated" (issue 17)
+    assert not any("ids generated" in n for n in steels.report.notes)
+    assert any("official ids" in n and "mb-steels-001" in n for n in steels.report.notes)
     diel = load_dataset("matbench_dielectric", data_dir=shared_data_dir)
     assert diel.ids[0] == "mb-dielectric-0001" and diel.ids[-1] == "mb-dielectric-4764"
     jd = load_dataset("matbench_jdft2d_structures", data_dir=shared_data_dir)

@@ -182,7 +182,11 @@ def test_document_schema_and_json(tmp_path):
     assert doc["summary"]["rf"]["5"]["smae"]["n_tasks"] == 2
     paths = reporting.write_benchmark(doc, tmp_path / "out")
     names = {p.name for p in paths}
-    assert {"results.json", "episodes.csv.gz", "fewshot_smae.png", "fewshot_coverage90.png"} <= names
+    assert {"results.json", "episodes.csv.gz", "summary.md", "fewshot_smae.png", "fewshot_coverage90.png"} <= names
+    summary = (tmp_path / "out" / "summary.md").read_text()  # the README promises it: the tables of results.json
+    rf = doc["summary"]["rf"]["5"]["smae"]
+    assert f"| rf | {rf['mean']:.3f} [{rf['ci_low']:.3f}, {rf['ci_high']:.3f}] |" in summary
+    assert "## b (n=" in summary and "## a (n=" in summary
     back = json.loads((tmp_path / "out" / "results.json").read_text())
     assert back["results"]["a"]["dummy"]["5"]["smae"]["n"] == 3
     assert "episodes" not in back

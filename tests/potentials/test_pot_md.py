@@ -73,3 +73,26 @@ def test_energy_drift_helper():
     rep = energy_drift(t, -10.0 + 0.004 * t, n_atoms=2)
     assert rep["drift_ev_per_atom_per_ps"] == pytest.approx(0.002)
     assert rep["max_abs_delta_e_ev_per_atom"] == pytest.approx(0.004)
+
+
+@pytest.mark.slow
+def test_nve_start_follows_equipartition_or_equilibrates(model, tmp_path):
+    """Issue 17: NVE from a crystal at rest settles near half the drawn temperature (equipartition in a
+    harmonic solid), so velocities are drawn at 2T; with equilibrate_steps an NVT run at T comes first and
+    the NVE run then stays near T."""
+    from ase.md.velocitydistribution import Stationary, thermalize_momenta
+
+    atoms = bulk("Cu", "fcc", a=3.6, cubic=True).repeat((2, 2, 2))  # 32 atoms at the lattice sites
+    report = run_md(model, atoms, ensemble="nve", temperature=300, steps=20, seed=3, interval=5,
+                    trajectory=tmp_path / "nve.traj")
+    assert "2 x 300 K = 600 K" in report["start"] and "equipartition" in report["start"]
+    ref = atoms.copy()  # reference: ASE's own Maxwell-Boltzmann draw at 2 x 300 K with the same generator
+    thermalize_momenta(ref, 600, rng=np.random.default_rng(3))
+    Stationary(ref)
+    first = read(tmp_path / "nve.traj", index=0)
+    np.testing.assert_allclose(first.get_momenta(), ref.get_momenta(), rtol=1e-10, atol=1e-12)
+    dof = (3 * len(atoms) - 3) / (3 * len(atoms))  # ASE counts 3N; the centre of mass is at rest
+    settled = run_md(model, atoms, ensemble="nve", temperature=300, steps=300, seed=3, interval=5,
+                     equilibrate_steps=300, friction_per_fs=0.05)
+    assert "Langevin" in settled["start"]
+    assert settled["temperature_mean_k"] == pytest.approx(300 * dof, rel=0.25)  # NVT-equilibrated: stays near T
