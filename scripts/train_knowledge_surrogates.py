@@ -49,7 +49,7 @@ def model_card(surrogates, cfg: TrainConfig, seconds: float) -> str:
         f"batch {cfg.batch_size}, at most {cfg.max_epochs} epochs, early stopping on the CrabNet `val` split (patience",
         f"{cfg.patience}); at most {cfg.max_train} seeded `train` rows and {cfg.max_val} `val` rows per table.",
         "Test MAE is on the whole CrabNet `test` split, in the property's unit (the ensemble mean mapped back).",
-        "The train-median column is the MAE of predicting the training median everywhere (a floor any model must beat).",
+        "The train-median column is the MAE of predicting the training median everywhere (a floor to beat).",
         "Published composition-only references on the same splits (CrabNet, Roost, ElemNet; Wang et al. 2021, Table 2)",
         "could not be retrieved offline here and are not quoted; compare with that table before citing these numbers.",
         "",

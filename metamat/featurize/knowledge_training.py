@@ -44,8 +44,9 @@ def read_split_table(data_dir: str | Path, table: str):
     path = Path(data_dir) / "crabnet_benchmark" / f"{table}.csv.gz"
     if not path.exists():
         raise DataSourceError(f"{path} not found (set METAMAT_DATA_DIR to the shared data folder)")
-    df = pd.read_csv(path)
-    return df[np.isfinite(df["target"].to_numpy(float))]
+    df = pd.read_csv(path, dtype={"formula": str, "split": str}, keep_default_na=False)  # "NaN" is Na-N
+    df["target"] = pd.to_numeric(df["target"], errors="coerce")
+    return df[np.isfinite(df["target"].to_numpy(float)) & (df["formula"] != "")]
 
 
 def features_of(formulas: Sequence[str]) -> np.ndarray:
