@@ -1,14 +1,19 @@
 """Multi-fidelity learning DFT -> experiment on matbench_expt_gap (official matbench v0.1 folds).
 
-Low fidelity per composition: the median OQMD/AFLOW DFT band gap over every entry with the same reduced
-composition (all polymorphs; computed values, so no experimental value reaches training), else the shipped
+Low fidelity per composition: the median OQMD/AFLOW/Materials Project (matbench_mp_gap, PBE) DFT band gap
+over every entry with the same reduced composition (all polymorphs; computed values, so no experimental
+value reaches training), else the shipped
 ``oqmd_band_gap`` knowledge surrogate (trained with every matbench_expt_gap composition removed from its
 train/val rows, see scripts/train_knowledge_surrogates.py). Learners on the 148 ``composition`` features:
 
-- ``rf``: single fidelity (the matbench RF-SCM/Magpie learner's setting, fewer trees here);
-- ``gp``: single-fidelity GP (learning curve only);
-- ``rf+low``: the low-fidelity gap and a "from the table" flag as two extra input columns;
-- ``delta-rf``: delta learning, RF on y - low (same inputs), clipped at 0 eV (a gap is never negative);
+- single fidelity: ``rf`` (the matbench RF-SCM/Magpie learner's setting, fewer trees here), ``rf_median``
+  (median over the trees), ``hurdle`` (a forest classifier for gap > 0 times a median forest on the
+  non-metals; the predictive distribution is the mixture, its median the point), ``gp`` (curve only);
+- ``rf+low``: extra input columns: each table's median gap (OQMD, AFLOW, MP; the combined value where a
+  table lacks the composition), the surrogate's prediction, the combined low-fidelity gap and a
+  "from a table" flag;
+- ``rf_median+low`` (curve only), ``hurdle+low``: the same learners with these columns;
+- ``delta-rf_median``: delta learning, median forest on y - low (same inputs), clipped at 0 eV;
 - ``koh-gp``: Kennedy-O'Hagan co-kriging, y = rho * low + b + GP delta (at most ``--koh-rows`` rows);
 - ``low``: the low-fidelity value itself.
 
@@ -36,22 +41,36 @@ PUBLISHED = {"Darwin": 0.2865, "MODNet": 0.3327, "CrabNet": 0.3463, "RF-SCM/Magp
 CURVE_SIZES = (10, 20, 50, 100, 200)
 
 
-def build_models(trees: int, koh_rows: int, seed: int, with_gp: bool) -> dict:
-    from metamat.models.baselines import GPRegressor, RFRegressor
+def build_models(trees: int, koh_rows: int, seed: int, curve: bool) -> dict:
+    from metamat.models.baselines import GPRegressor, RFClassifier, RFRegressor, _rf_tree_predictions
     from metamat.models.multifidelity import DeltaRegressor, KOHRegressor
-    from metamat.models.physics import BoundedRegressor
+    from metamat.models.physics import BoundedRegressor, HurdleRegressor
 
-    rf = RFRegressor(n_estimators=trees, n_jobs=1, seed=seed)
+    class RFMedian(RFRegressor):  # the models branch's rf_median (median over the trees); swap in on merge
+        def _predict(self, Z):
+            per_tree = _rf_tree_predictions(self.model_, Z)
+            return np.median(per_tree, axis=0), per_tree.std(axis=0)
+
+    rf = RFRegressor(n_estimators=trees, n_jobs=2, seed=seed)
+    rfm = RFMedian(n_estimators=trees, n_jobs=2, seed=seed)
+    clf = RFClassifier(n_estimators=trees, n_jobs=2, seed=seed)
     models = {
         "rf": ("composition", rf),
+        "rf_median": ("composition", rfm),
+        "hurdle": ("composition", HurdleRegressor(clf, rfm)),
         "rf+low": ("composition+low", rf),
-        "delta-rf": ("composition+low", BoundedRegressor(DeltaRegressor(rf, low_column=-2), low=0.0,
-                                                         transform="clip")),
+        "rf_median+low": ("composition+low", rfm),
+        "delta-rf_median": ("composition+low", BoundedRegressor(DeltaRegressor(rfm, low_column=-2), low=0.0,
+                                                                transform="clip")),
+        "hurdle+low": ("composition+low", HurdleRegressor(clf, rfm)),
         "koh-gp": ("composition+low", BoundedRegressor(KOHRegressor(low_column=-2, n_restarts=0, seed=seed),
                                                        low=0.0, transform="clip")),
     }
-    if with_gp:
+    if curve:
         models["gp"] = ("composition", GPRegressor(n_restarts=0, seed=seed))
+        models.pop("rf+low")
+    else:
+        models.pop("rf_median+low")
     return models
 
 
@@ -94,7 +113,10 @@ def main() -> None:
     y = table.target("target")
     X = featurize_formulas(table.formulas, "composition").values
     low = low_fidelity(table.formulas, data_dir=args.data_dir)
-    Xlow = np.column_stack([X, low.value, low.from_table.astype(float)])
+    # per-table medians (missing -> the combined value), the surrogate's prediction, then the combined
+    # low-fidelity value and its from-table flag last (delta learning and co-kriging use column -2)
+    per = [np.where(np.isfinite(v), v, low.value) for v in low.per_table.values()]
+    Xlow = np.column_stack([X, *per, low.surrogate, low.value, low.from_table.astype(float)])
     splits = fold_indices(table.ids, "matbench_expt_gap")
     folds = [int(f) for f in args.folds.split(",")]
     rng = np.random.default_rng(args.seed)
@@ -105,7 +127,8 @@ def main() -> None:
             train, test = splits[f]
             full.setdefault("low", []).append({"mae": float(np.mean(np.abs(low.value[test] - y[test])))})
             for name, (inputs, model) in build_models(args.trees, args.koh_rows, args.seed, False).items():
-                full.setdefault(name, []).append(score(name, inputs, model, X, Xlow, y, train, test, args.koh_rows, rng))
+                rec = score(name, inputs, model, X, Xlow, y, train, test, args.koh_rows, rng)
+                full.setdefault(name, []).append(rec)
                 print(f"fold {f} {name}: MAE {full[name][-1]['mae']:.4f}", flush=True)
             if args.skip_curve:
                 continue
@@ -129,10 +152,12 @@ def main() -> None:
     doc = {
         "benchmark": "multifidelity_expt_gap", "task": "matbench_expt_gap", "folds": folds, "units": "eV",
         "low_fidelity": {"source": low.source, "rows_from_table": int(low.from_table.sum()),
+                         "rows_per_table": {k: int(np.isfinite(v).sum()) for k, v in low.per_table.items()},
                          "rows_from_surrogate": int((~low.from_table).sum()),
                          "leakage": "table values are DFT (computed, not experimental); the band-gap surrogate "
                                     "was trained with every matbench_expt_gap composition removed"},
-        "config": {"rf_trees": args.trees, "koh_rows": args.koh_rows, "seed": args.seed, "features": "composition (148)",
+        "config": {"rf_trees": args.trees, "koh_rows": args.koh_rows, "seed": args.seed,
+                   "features": "composition (148)",
                    "full_run": "--trees 500 --koh-rows 2000 (not run here: shared 2-core machine)"},
         "results": summary, "learning_curve": curve_summary, "curve_sizes": list(CURVE_SIZES),
         "published_composition_only_mae": PUBLISHED, "seconds": round(time.perf_counter() - start, 1),

@@ -17,6 +17,7 @@ import numpy as np
 
 from metamat.data.compositions import parse_formulas
 from metamat.featurize.knowledge import Surrogate, SurrogateSpec, input_features
+from metamat.featurize.low_fidelity import read_formula_table
 
 
 @dataclass(frozen=True)
@@ -37,16 +38,7 @@ class TrainConfig:
 
 def read_split_table(data_dir: str | Path, table: str):
     """``crabnet_benchmark/<table>.csv.gz`` as a DataFrame with columns formula, target, split."""
-    import pandas as pd
-
-    from metamat.errors import DataSourceError
-
-    path = Path(data_dir) / "crabnet_benchmark" / f"{table}.csv.gz"
-    if not path.exists():
-        raise DataSourceError(f"{path} not found (set METAMAT_DATA_DIR to the shared data folder)")
-    df = pd.read_csv(path, dtype={"formula": str, "split": str}, keep_default_na=False)  # "NaN" is Na-N
-    df["target"] = pd.to_numeric(df["target"], errors="coerce")
-    return df[np.isfinite(df["target"].to_numpy(float)) & (df["formula"] != "")]
+    return read_formula_table(data_dir, f"crabnet_benchmark/{table}")
 
 
 def features_of(formulas: Sequence[str]) -> np.ndarray:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -26,15 +27,35 @@ class LowFidelity:
     std: np.ndarray
     from_table: np.ndarray  # bool per row
     source: str
+    per_table: dict[str, np.ndarray]  # each table's median per row (NaN where absent)
+    surrogate: np.ndarray | None = None  # the surrogate's prediction for every row (unit of the property)
+
+
+#: DFT band-gap tables (relative to the data folder; all computed, none experimental).
+GAP_TABLES = ("crabnet_benchmark/OQMD_Bandgap", "crabnet_benchmark/aflow__Egap",
+              "crabnet_matbench_composition/matbench_mp_gap")
+
+
+def read_formula_table(data_dir: str | os.PathLike, table: str):
+    """``<data_dir>/<table>.csv.gz`` with columns formula and target (a "NaN" formula is Na-N, not missing)."""
+    import pandas as pd
+
+    from metamat.errors import DataSourceError
+
+    path = Path(data_dir) / f"{table}.csv.gz"
+    if not path.exists():
+        raise DataSourceError(f"{path} not found (set METAMAT_DATA_DIR to the shared data folder)")
+    df = pd.read_csv(path, dtype={"formula": str}, keep_default_na=False)
+    df["target"] = pd.to_numeric(df["target"], errors="coerce")
+    return df[np.isfinite(df["target"].to_numpy(float)) & (df["formula"] != "")]
 
 
 def table_medians(tables: Sequence[str], data_dir: str | os.PathLike) -> dict[str, float]:
-    """Reduced-composition key -> median target over every row of the CrabNet ``tables`` (all splits)."""
+    """Reduced-composition key -> median target over every row of ``tables`` (paths relative to the data
+    folder without ``.csv.gz``; all rows, whatever their split)."""
     import pandas as pd
 
-    from metamat.featurize.knowledge_training import read_split_table
-
-    frames = [read_split_table(data_dir, t)[["formula", "target"]] for t in tables]
+    frames = [read_formula_table(data_dir, t)[["formula", "target"]] for t in tables]
     df = pd.concat(frames, ignore_index=True)
     parsed = parse_formulas(df["formula"].tolist(), errors="mask")
     ok = parsed.valid
@@ -42,26 +63,34 @@ def table_medians(tables: Sequence[str], data_dir: str | os.PathLike) -> dict[st
     return pd.Series(df["target"].to_numpy(float)[ok]).groupby(keys).median().to_dict()
 
 
-def low_fidelity(formulas: Sequence[str], tables: Sequence[str] = ("OQMD_Bandgap", "aflow__Egap"),
-                 surrogate: str | None = "oqmd_band_gap", data_dir: str | os.PathLike | None = None,
-                 lookup: dict[str, float] | None = None) -> LowFidelity:
-    """Low-fidelity value of each formula: the median of ``tables`` for that reduced composition (needs
-    ``data_dir`` or a precomputed ``lookup``), else the ``surrogate``'s prediction (mapped to the unit)."""
+def low_fidelity(formulas: Sequence[str], tables: Sequence[str] = GAP_TABLES,
+                 surrogate: str | None = "oqmd_band_gap", data_dir: str | os.PathLike | None = None
+                 ) -> LowFidelity:
+    """Low-fidelity value of each formula: the median over ``tables`` (together) for that reduced
+    composition, else the ``surrogate``'s prediction (mapped to the unit). ``per_table`` keeps each table's
+    own median; ``surrogate`` the surrogate's prediction on every row."""
     parsed = parse_formulas(list(formulas), errors="raise")
     comps = parsed.compositions
+    keys = comps.reduced_keys()
+
+    def lookup(d: dict[str, float]) -> np.ndarray:
+        return np.array([d.get(k, np.nan) for k in keys], dtype=float)
+
     value = np.full(len(comps), np.nan)
-    if lookup is None and data_dir is not None and tables:
-        lookup = table_medians(tables, data_dir)
-    if lookup:
-        keys = comps.reduced_keys()
-        value = np.array([lookup.get(k, np.nan) for k in keys], dtype=float)
+    per_table: dict[str, np.ndarray] = {}
+    if data_dir is not None and tables:
+        value = lookup(table_medians(tables, data_dir))
+        per_table = {t.rsplit("/", 1)[-1]: lookup(table_medians([t], data_dir))[parsed.codes] for t in tables}
     found = np.isfinite(value)
     std = np.zeros(len(comps))
-    if surrogate is not None and (~found).any():
+    sur_all = None
+    if surrogate is not None:
         sur = next(s for s in load_surrogates() if s.spec.name == surrogate)
-        miss = np.flatnonzero(~found)
-        mean, s = sur.predict(input_features(comps.slice(0, len(comps)))[miss])
-        value[miss] = sur.spec.inverse(mean)
-        std[miss] = s
-    src = f"median of {', '.join(tables)} by reduced composition" + (f"; else surrogate {surrogate}" if surrogate else "")
-    return LowFidelity(value[parsed.codes], std[parsed.codes], found[parsed.codes], src)
+        mean, s = sur.predict(input_features(comps))
+        sur_all = sur.spec.inverse(mean)
+        value[~found], std[~found] = sur_all[~found], s[~found]
+    src = f"median of {', '.join(tables)} by reduced composition"
+    if surrogate:
+        src += f"; else surrogate {surrogate}"
+    return LowFidelity(value[parsed.codes], std[parsed.codes], found[parsed.codes], src, per_table,
+                       None if sur_all is None else sur_all[parsed.codes])

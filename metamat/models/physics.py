@@ -4,6 +4,7 @@
   of ``X`` (a DFT value, a Dulong-Petit 3nR, a low-fidelity measurement, a knowledge surrogate's
   prediction) optionally scaled by ``scale``. With ``scale=None`` the scale is fitted by least squares
   (shrunk towards 1 with few rows). Rows whose baseline is missing use the training mean baseline.
+- :class:`HurdleRegressor`: a point mass at the bound (metals' zero gap) plus a regressor above it.
 - :class:`BoundedRegressor`: learns in a space where the bound cannot be crossed (log for strictly
   positive targets, logit for targets inside (low, high)) or, when the training targets sit on the bound
   (band gaps of metals are exactly 0), clips; predictions and every interval end stay inside the bounds.
@@ -167,6 +168,70 @@ class BoundedRegressor(Regressor):
         lo, hi = self._inverse(m - q * s), self._inverse(m + q * s)
         std = 0.5 * (self._inverse(m + s) - self._inverse(m - s))
         return point, std, lo, hi
+
+    def predict(self, X: np.ndarray, return_std: bool = False):
+        point, std, _, _ = self.predict_dist(X)
+        return (point, std) if return_std else point
+
+
+class HurdleRegressor(Regressor):
+    """A target with a point mass at a bound (band gaps of metals are exactly 0; stable compounds sit at
+    0 eV/atom above the hull): a classifier gives p = P(y > bound), a regressor is fitted on the rows
+    above the bound only, and the predictive distribution is the mixture
+    ``(1 - p) * delta(bound) + p * N(m, s)`` (the Gaussian part clipped at the bound).
+
+    Point prediction: the mixture's median (the right point for MAE): the bound when p <= 1/2, else the
+    Gaussian part's quantile ``F+^-1(1 - 0.5 / p)``. Intervals are mixture quantiles, so they never cross
+    the bound.
+    """
+
+    def __init__(self, classifier: Any = "rf_clf", regressor: Any = "rf", bound: float = 0.0, seed: int = 0):
+        self.classifier = classifier
+        self.regressor = regressor
+        self.bound = bound
+        self.seed = seed
+
+    def fit(self, X: np.ndarray, y: np.ndarray) -> HurdleRegressor:
+        X = check_X(X)
+        y = check_y(y, len(X))
+        if np.any(y < self.bound):
+            raise ValueError(f"training targets lie below the bound {self.bound}")
+        self.n_features_in_ = X.shape[1]
+        above = y > self.bound
+        self.p_const_ = None
+        if above.all() or (~above).all() or above.sum() < 2:
+            self.p_const_ = float(above.mean())
+        else:
+            self.clf_ = _make(self.classifier, self.seed).fit(X, above.astype(float))
+        self.reg_ = _make(self.regressor, self.seed).fit(X[above], y[above]) if above.sum() >= 2 else None
+        self.std_floor_ = 0.01 * (float(np.std(y)) or 1.0)
+        return self
+
+    def _quantile(self, q: np.ndarray | float, p: np.ndarray, m: np.ndarray, s: np.ndarray) -> np.ndarray:
+        """Mixture quantile: the bound where q <= 1 - p, else the Gaussian part's quantile, clipped."""
+        q = np.broadcast_to(np.asarray(q, dtype=float), p.shape)
+        safe_p = np.maximum(p, 1e-12)
+        inner = np.clip((q - (1 - p)) / safe_p, 1e-9, 1 - 1e-9)
+        val = np.maximum(m + s * norm.ppf(inner), self.bound)
+        return np.where(q <= 1 - p, self.bound, val)
+
+    def _parts(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if not hasattr(self, "reg_"):
+            raise RuntimeError("HurdleRegressor is not fitted: call fit(X, y) first")
+        X = check_X(X, self.n_features_in_)
+        p = np.full(len(X), self.p_const_) if self.p_const_ is not None else self.clf_.predict_proba(X)
+        if self.reg_ is None:
+            return np.zeros(len(X)), np.full(len(X), self.bound), np.full(len(X), self.std_floor_)
+        m, s = self.reg_.predict(X, return_std=True)
+        return np.asarray(p, dtype=float), m, np.maximum(s, self.std_floor_)
+
+    def predict_dist(self, X: np.ndarray, level: float = 0.9) -> tuple[np.ndarray, ...]:
+        p, m, s = self._parts(X)
+        point = self._quantile(0.5, p, m, s)
+        lo, hi = self._quantile(0.5 - level / 2, p, m, s), self._quantile(0.5 + level / 2, p, m, s)
+        mix_mean = (1 - p) * self.bound + p * m
+        var = (1 - p) * self.bound**2 + p * (s**2 + m**2) - mix_mean**2
+        return point, np.sqrt(np.maximum(var, self.std_floor_**2)), lo, hi
 
     def predict(self, X: np.ndarray, return_std: bool = False):
         point, std, _, _ = self.predict_dist(X)

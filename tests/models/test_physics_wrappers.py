@@ -87,3 +87,31 @@ def test_koh_fills_missing_low_fidelity_from_the_low_gp():
     assert np.abs(mean - _forrester(g)).max() < 0.5 and (std > 0).all()
     with pytest.raises(ValueError):
         KOHRegressor().fit(X, _forrester(xh))
+
+
+def test_hurdle_mixture_quantiles_match_a_hand_computation():
+    from scipy.stats import norm
+
+    from metamat.models.physics import HurdleRegressor
+
+    h = HurdleRegressor(bound=0.0)
+    p, m, s = np.array([0.3, 0.8, 0.8]), np.array([2.0, 2.0, 0.1]), np.array([0.5, 0.5, 1.0])
+    # median: p <= 1/2 -> the bound; else the Gaussian quantile 1 - 0.5 / p = 0.375, clipped at 0
+    np.testing.assert_allclose(h._quantile(0.5, p, m, s), [0.0, 2.0 + 0.5 * norm.ppf(0.375), 0.0])
+    # 95% quantile with p = 0.8: (0.95 - 0.2) / 0.8 = 0.9375 of the Gaussian part
+    assert h._quantile(0.95, p, m, s)[1] == pytest.approx(2.0 + 0.5 * norm.ppf(0.9375))
+
+
+def test_hurdle_predicts_the_bound_for_the_zero_class_and_never_crosses_it():
+    from metamat.models.baselines import RFClassifier, RFRegressor
+    from metamat.models.physics import HurdleRegressor
+
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(120, 3))
+    y = np.where(X[:, 0] > 0, 1.0 + np.abs(X[:, 1]), 0.0)  # "metals" (x0 <= 0) have exactly 0
+    m = HurdleRegressor(RFClassifier(n_estimators=50), RFRegressor(n_estimators=50)).fit(X, y)
+    Xq = rng.normal(size=(200, 3))
+    point, std, lo, hi = m.predict_dist(Xq, 0.9)
+    metal = Xq[:, 0] < -0.5
+    assert np.all(point[metal] == 0.0) and (lo >= 0).all() and (point >= lo).all() and (hi >= point).all()
+    assert np.mean(np.abs(point[Xq[:, 0] > 0.5] - (1 + np.abs(Xq[Xq[:, 0] > 0.5, 1])))) < 0.5
