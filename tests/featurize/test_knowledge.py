@@ -102,3 +102,14 @@ def test_training_is_deterministic_and_learns(tmp_path):
     assert s1.card["test_mae"] < 0.5 * s1.card["train_median_test_mae"]
     excluded = train_surrogate(spec, tmp_path, cfg, exclude_keys={"3:0.5000;8:0.5000;"})  # LiO
     assert excluded.card["excluded_rows"] > 0
+
+
+def test_registry_task_drops_and_records_its_own_quantity(shared_data_dir):
+    from metamat.tasks.catalog import build_task, get_task_spec
+
+    task = build_task(get_task_spec("matbench_expt_gap"), data_dir=shared_data_dir,
+                      featurizers="composition+knowledge", max_rows=40)
+    knowledge = [label for label in task.feature_labels if label.startswith("knowledge ")]
+    assert knowledge and not any("band gap" in label for label in knowledge)
+    assert {r.split()[0] for r in task.removed_features} == {"oqmd_band_gap", "aflow_band_gap"}
+    assert task.subset(np.arange(5)).removed_features == task.removed_features
