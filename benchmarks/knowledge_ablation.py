@@ -11,7 +11,8 @@ For each task (leakage: knowledge surrogates of the task's quantity group and ti
 - ``gp`` and ``ridge`` on C and C+K;
 - knowledge as a prior mean / low-fidelity signal: ``rf_median+prior`` and ``gp+prior`` = delta learning
   (``ResidualRegressor``, scale fitted by least squares) on the knowledge column most rank-correlated
-  with the target *on the support* (never the query), and ``koh`` (co-kriging on that column).
+  with the target *on the support* (never the query), ``rf_median+prior_shrunk`` (the slope shrunk by
+  its t statistic on the support) and ``koh`` (co-kriging on that column).
 
 Score: scale-free MAE (MAE / mean absolute deviation of the task's targets), averaged over episodes; the
 ratio to the best floor/forest baseline per task. Writes results.json + ablation.png + COMMAND.txt into
@@ -55,6 +56,30 @@ class ForestMedian:
         return np.median(np.stack([t.predict(X) for t in self.forest.estimators_]), axis=0)
 
 
+def ForestMedianRegressor(trees: int, seed: int):
+    """The models branch's rf_median (median over the trees) as a protocol Regressor; swap in on merge."""
+    from metamat.models.baselines import RFRegressor, _rf_tree_predictions
+
+    class RFMedian(RFRegressor):
+        def _predict(self, Z):
+            per_tree = _rf_tree_predictions(self.model_, Z)
+            return np.median(per_tree, axis=0), per_tree.std(axis=0)
+
+    return RFMedian(n_estimators=trees, seed=seed)
+
+
+def shrunk_slope(b: np.ndarray, y: np.ndarray) -> float:
+    """Least-squares slope of y on b shrunk by max(0, 1 - 1/t^2) (t: its t statistic on the support), so a
+    column that only looks related on 10 rows contributes little."""
+    bb, yy = b - b.mean(), y - y.mean()
+    if bb @ bb == 0 or len(b) < 4:
+        return 0.0
+    slope = float(bb @ yy / (bb @ bb))
+    r2 = float(np.corrcoef(b, y)[0, 1] ** 2) if np.std(y) > 0 else 0.0
+    t2 = (len(b) - 2) * r2 / max(1e-12, 1 - r2)
+    return slope * max(0.0, 1.0 - 1.0 / max(t2, 1e-12))
+
+
 def best_column(Ks: np.ndarray, y: np.ndarray) -> int:
     """Index of the knowledge column with the largest |Spearman rho| with y on the support rows."""
     from scipy.stats import spearmanr
@@ -93,8 +118,9 @@ def run_episode(task, ep, cols: dict[str, np.ndarray], trees: int, seed: int) ->
     j = best_column(K[s], ys) if K.shape[1] else -1
     if j >= 0:
         XC = np.column_stack([C, K[:, j]])
-        add("rf_median+prior", ResidualRegressor(make_model("rf", seed=seed, n_estimators=trees), scale=None,
-                                                 shrink=0.0), XC)
+        add("rf_median+prior", ResidualRegressor(ForestMedianRegressor(trees, seed), scale=None, shrink=0.0), XC)
+        add("rf_median+prior_shrunk", ResidualRegressor(ForestMedianRegressor(trees, seed),
+                                                        scale=shrunk_slope(K[s, j], ys)), XC)
         add("gp+prior", ResidualRegressor(make_model("gp", seed=seed, n_restarts=0), scale=None, shrink=0.0), XC)
         add("koh", KOHRegressor(n_restarts=0, max_iter=5, seed=seed), XC)
     return out, j
