@@ -113,3 +113,28 @@ def test_registry_task_drops_and_records_its_own_quantity(shared_data_dir):
     assert knowledge and not any("band gap" in label for label in knowledge)
     assert {r.split()[0] for r in task.removed_features} == {"oqmd_band_gap", "aflow_band_gap"}
     assert task.subset(np.arange(5)).removed_features == task.removed_features
+
+
+def test_predict_property_interval_is_positive_and_contains_the_value():
+    from metamat.featurize.knowledge import predict_property
+
+    load_surrogates.cache_clear()
+    value, lo, hi = predict_property(["NaCl", "W", "NaCl"], "aflow_bulk_modulus")
+    assert (lo > 0).all() and (lo < value).all() and (value < hi).all()
+    # tungsten (~310 GPa measured) vs rock salt (~25 GPa)
+    assert value[0] == pytest.approx(value[2], rel=1e-5) and value[1] > 3 * value[0]
+    with pytest.raises(KeyError):
+        predict_property(["NaCl"], "nope")
+
+
+def test_low_fidelity_table_lookup_by_reduced_composition(tmp_path):
+    from metamat.featurize.low_fidelity import low_fidelity
+
+    (tmp_path / "dft").mkdir()
+    with gzip.open(tmp_path / "dft" / "gaps.csv.gz", "wt") as fh:  # "NaN" is sodium nitride, not a missing value
+        fh.write("formula,target\nFe2O3,2.0\nFeO1.5,2.4\nFe4O6,9.0\nNaN,0.5\n")
+    load_surrogates.cache_clear()
+    low = low_fidelity(["O3Fe2", "NaN", "Cu"], tables=("dft/gaps",), data_dir=tmp_path)
+    np.testing.assert_allclose(low.value[:2], [2.4, 0.5])  # median of 2.0, 2.4, 9.0
+    assert low.from_table.tolist() == [True, True, False]
+    assert low.std[2] > 0 and low.std[0] == 0 and np.isfinite(low.value[2])  # Cu: the band-gap surrogate
