@@ -126,6 +126,20 @@ def run_episode(task, ep, cols: dict[str, np.ndarray], trees: int, seed: int) ->
     return out, j
 
 
+def per_property(task, ep, cols: dict[str, np.ndarray], labels: np.ndarray, trees: int, seed: int
+                 ) -> dict[str, float]:
+    """MAE of the tree-median forest on composition plus ONE knowledge column, for each column, and on
+    composition alone (``none``): which property carries the gain."""
+    s, q = ep.support, ep.query
+    y = task.y_model
+    C = task.X[:, cols["C"]]
+    out = {"none": float(np.mean(np.abs(ForestMedian(trees, seed).fit(C[s], y[s]).predict(C[q]) - y[q])))}
+    for c in cols["K"]:
+        X = np.column_stack([C, task.X[:, c]])
+        out[str(labels[c])] = float(np.mean(np.abs(ForestMedian(trees, seed).fit(X[s], y[s]).predict(X[q]) - y[q])))
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data-dir", default=os.environ.get("METAMAT_DATA_DIR"))
@@ -137,6 +151,8 @@ def main() -> None:
     ap.add_argument("--max-rows", type=int, default=3000)
     ap.add_argument("--max-query", type=int, default=500)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--per-property", action="store_true",
+                    help="instead: tree-median forest on composition + one knowledge column at a time (random queries)")
     args = ap.parse_args()
     if not args.data_dir:
         sys.exit("set METAMAT_DATA_DIR or pass --data-dir")
@@ -156,6 +172,18 @@ def main() -> None:
             is_k = np.char.startswith(labels.astype(str), "knowledge ")
             cols = {"C": np.arange(148), "K": np.flatnonzero(is_k), "P": np.arange(len(labels) - 3, len(labels))}
             mad = task_mad_model(task)
+            if args.per_property:
+                recs = [per_property(task, make_episode(task, args.k, i, seed=args.seed, policy="random",
+                                                        max_query=args.max_query), cols, labels, args.trees,
+                                     model_seed(args.seed, task_key(task), args.k, i)) for i in range(args.episodes)]
+                base = np.array([r["none"] for r in recs])
+                results[name] = {"removed_features": list(task.removed_features),
+                                 "ratio_to_composition_only": {m: float(np.mean([r[m] for r in recs]) / base.mean())
+                                                               for m in recs[0] if m != "none"},
+                                 "smae_composition_only": float(base.mean() / mad)}
+                print(name, {m.removeprefix("knowledge ")[:24]: round(v, 3) for m, v in
+                             results[name]["ratio_to_composition_only"].items()}, flush=True)
+                continue
             task_res: dict[str, dict] = {"removed_features": list(task.removed_features),
                                          "n_rows": len(task), "quantity": task.quantity}
             for policy in ("random", "chemical_system"):
@@ -177,6 +205,19 @@ def main() -> None:
                 print(f"{name} {policy}: best baseline {task_res[policy]['best_baseline']} {best_base:.3f}; "
                       + ", ".join(f"{m} {smae[m] / best_base:.2f}" for m in models), flush=True)
             results[name] = task_res
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if args.per_property:
+        doc = {"benchmark": "knowledge_ablation_per_property", "k": args.k, "episodes": args.episodes,
+               "learner": "tree-median forest on composition + one knowledge column", "policy": "random",
+               "metric": "mean query MAE with the column / without it (paired episodes)", "tasks": results,
+               "seconds": round(time.perf_counter() - start, 1)}
+        write_json(out / "results.json", doc)
+        plot_per_property(doc, out)
+        with atomic_write(out / "COMMAND.txt", "w") as fh:
+            fh.write("METAMAT_DATA_DIR=/work/shared/data python benchmarks/knowledge_ablation.py "
+                     + " ".join(sys.argv[1:]) + "\n")
+        return
     models = list(next(iter(results.values()))["random"]["smae"])
     geo = {pol: {m: float(np.exp(np.mean([np.log(results[t][pol]["ratio_to_best_baseline"][m]) for t in results])))
                  for m in models} for pol in ("random", "chemical_system")}
@@ -184,8 +225,6 @@ def main() -> None:
            "max_rows": args.max_rows, "max_query": args.max_query, "seed": args.seed, "baselines": list(BASELINES),
            "metric": "scale-free MAE (MAE / MAD of the task's model-space targets), mean over episodes",
            "tasks": results, "geomean_ratio_to_best_baseline": geo, "seconds": round(time.perf_counter() - start, 1)}
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     write_json(out / "results.json", doc)
     plot(doc, out)
     with atomic_write(out / "COMMAND.txt", "w") as fh:
@@ -215,6 +254,32 @@ def plot(doc: dict, out: Path) -> None:
         ax.set_title(f"k = {doc['k']}, {pol} queries: MAE / best baseline")
     fig.colorbar(im, ax=axes, shrink=0.8)
     with atomic_path(out / "ablation.png") as tmp:
+        fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight")
+    plt.close(fig)
+
+
+def plot_per_property(doc: dict, out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from metamat.files import atomic_path
+
+    tasks = list(doc["tasks"])
+    props = sorted({p for t in tasks for p in doc["tasks"][t]["ratio_to_composition_only"]})
+    M = np.array([[doc["tasks"][t]["ratio_to_composition_only"].get(p, np.nan) for t in tasks] for p in props])
+    fig, ax = plt.subplots(figsize=(9, 6))
+    im = ax.imshow(M, cmap="RdBu_r", vmin=0.9, vmax=1.1, aspect="auto")
+    ax.set_xticks(range(len(tasks)), tasks, rotation=40, ha="right", fontsize=8)
+    ax.set_yticks(range(len(props)), [p.removeprefix("knowledge ") for p in props], fontsize=7)
+    for a in range(M.shape[0]):
+        for b in range(M.shape[1]):
+            if np.isfinite(M[a, b]):
+                ax.text(b, a, f"{M[a, b]:.3f}", ha="center", va="center", fontsize=6)
+    ax.set_title(f"k = {doc['k']}: MAE with one knowledge column / composition only (blank: removed)")
+    fig.colorbar(im, ax=ax, shrink=0.8)
+    with atomic_path(out / "per_property.png") as tmp:
         fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight")
     plt.close(fig)
 
