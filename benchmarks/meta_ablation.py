@@ -99,7 +99,7 @@ def train(name: str, work: Path) -> Path:
 def meta_val_score(path: Path, overrides: dict[str, str]) -> float:
     """The trainer's meta-validation score (same episodes as during training) of a saved model adapted with
     ``overrides``: for variants scored with another adaptation loss than they were trained with."""
-    from metamat.models.io import load_model
+    from metamat.models.registry import load_model
     from metamat.tasks.catalog import build_task, task_specs
     from metamat.train.episodic import EpisodicTrainer, TrainConfig
 

@@ -50,8 +50,8 @@ def build_all(max_rows: int, seed: int):
 
 
 def meta_train(name: str, encoder: str, train, val, layout, minutes: float, seed: int, out: Path) -> Path:
-    from metamat.models.io import save_model
     from metamat.models.meta.registry import make_meta_model
+    from metamat.models.registry import save_model
 
     kw, train_kw = {}, {}
     if encoder != "mlp":

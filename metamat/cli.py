@@ -17,9 +17,12 @@ from metamat.app.console import err_console
 from metamat.app.data_fetch import fetch as data_fetch
 from metamat.app.datasets import data_list, data_show
 from metamat.app.demo import demo
+from metamat.app.design import design
 from metamat.app.featurize import featurize
 from metamat.app.fewshot import fewshot
 from metamat.app.potential import potential_app
+from metamat.app.screen import screen
+from metamat.app.suggest import suggest
 from metamat.errors import MetamatError, cli_text
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
@@ -34,10 +37,16 @@ app.add_typer(data_app, name="data")
 data_app.command("fetch")(data_fetch)
 app.add_typer(bench_app, name="bench")
 app.add_typer(potential_app, name="potential")
+app.command("suggest")(suggest)
+app.command("design")(design)
+app.command("screen")(screen)
 
 
 def main() -> None:
     """Console entry point: run the app, turn metamat errors into a message and exit status 2."""
+    from metamat.files import terminate_on_sigterm
+
+    terminate_on_sigterm()  # SIGTERM -> exception: temporary files of running writes are removed
     try:
         app()
     except MetamatError as exc:

@@ -28,38 +28,31 @@ OUTPUT_COLUMNS = ("prediction", "std", "lower90", "upper90")
 
 # ------------------------------------------------------------------------------------------------ model
 def load_fewshot_model(model: str | os.PathLike = "default", log_target: bool = False, structure: bool = False):
-    """The shipped default meta-model (``"default"``; with ``structure`` the shipped crystal-graph model) or a
-    saved model (``path`` or ``path.safetensors``)."""
-    from metamat.models.io import load_model
+    """The shipped default meta-model (``"default"`` or ``"pretrained"``; with ``structure`` the shipped
+    crystal-graph model) or a saved model (``path``, ``path.safetensors`` or ``pretrained:path``); a missing
+    or damaged file raises :class:`~metamat.models.io.ModelFileError` (an ``InputError``)."""
+    from metamat.models.registry import load
 
     transform = "log10" if log_target else "identity"
-    if str(model) == "default":
-        from metamat.pretrained import default_model_path, structure_model_path
-
-        path = structure_model_path() if structure else default_model_path()
-        return load_model(path, target_transform=transform)
-    p = Path(model)
-    base = p.with_suffix("") if p.suffix in (".safetensors", ".json") else p
-    for suffix in (".safetensors", ".json"):
-        if not base.with_suffix(suffix).exists():
-            raise InputError(f"model file {base.with_suffix(suffix)} not found (a model is a .safetensors + "
-                             ".json pair written by metamat.models.io.save_model)", source=str(model),
-                             field="--model")
-    return load_model(base, target_transform=transform)
+    return load(model, structure=structure, target_transform=transform)
 
 
 # ------------------------------------------------------------------------------------------------ checks
 def check_support(y: np.ndarray, formulas: np.ndarray, *, source: str, target: str, log_target: bool,
-                  min_rows: int = MIN_SUPPORT, distinct_compositions: bool = True) -> None:
-    """Raise :class:`InputError` for a support that cannot be learned from (too few rows, constant, ...)."""
+                  min_rows: int = MIN_SUPPORT, distinct_compositions: bool = True,
+                  rows: np.ndarray | None = None) -> None:
+    """Raise :class:`InputError` for a support that cannot be learned from (too few rows, constant, ...).
+
+    ``rows`` (the 1-based data row of each value) puts row numbers into the problems."""
     if len(y) < min_rows:
         raise InputError(f"only {len(y)} usable support rows for target {target!r}; need at least {min_rows} "
                          "measured materials", source=source, field=target)
     if log_target:
         bad = np.flatnonzero(~(y > 0))
         if len(bad):
-            raise InputError(problems=[Problem("--log-target needs positive values", source, None, target,
-                                               float(y[r])) for r in bad])
+            raise InputError(problems=[Problem(f"--log-target needs positive values, got {float(y[r]):g}", source,
+                                               None if rows is None else int(rows[r]), target, float(y[r]))
+                                       for r in bad])
     if np.ptp(y) <= 1e-12 * max(1.0, float(np.max(np.abs(y)))):
         raise InputError(f"target {target!r} is constant ({y[0]:g}) in every support row: nothing to learn",
                          source=source, field=target)
@@ -68,11 +61,12 @@ def check_support(y: np.ndarray, formulas: np.ndarray, *, source: str, target: s
                          f"least {min_rows}", source=source, field="formula")
 
 
-def _read_query(path: Path, formula_column: str | None, notes: list[str], structure_column: str | None = None
+def read_query(path: Path, formula_column: str | None, notes: list[str], structure_column: str | None = None
                 ) -> tuple[pd.DataFrame, str]:
     from metamat.data.readers import guess_formula_column, read_frame
 
     df = read_frame(path)
+    notes.extend(df.attrs.get("read_notes", []))  # e.g. the delimiter detected in a .csv
     if len(df) == 0:
         raise InputError("no data rows", source=str(path))
     df.columns = [str(c) for c in df.columns]
@@ -114,7 +108,8 @@ def _structure_inputs(model, sub, column: str, support: Path, qdf: pd.DataFrame,
     from metamat.tasks.structure_tasks import model_inputs, model_layout
 
     rows = sub.data["source_row"].to_numpy() if "source_row" in sub.data else None
-    crystals = crystals_or_raise(sub.structures, str(support), column, rows=rows, base_dir=support.parent)
+    crystals = crystals_or_raise(sub.structures, str(support), column, rows=rows, base_dir=support.parent,
+                                 earlier=[p for p in sub.report.rejected if p.field == column])
     layout = model_layout(model)
     too_large = _too_large(crystals, layout, str(support), rows, column)
     if too_large:
@@ -227,11 +222,12 @@ def run_fewshot(support: str | os.PathLike, query: str | os.PathLike, *, target:
     formulas = sub.formulas
     notes: list[str] = []  # the support's own notes are in support_report
     check_support(y, formulas, source=str(support), target=tname, log_target=log_target, min_rows=min_support,
-                  distinct_compositions=not structure)
+                  distinct_compositions=not structure,
+                  rows=sub.data["source_row"].to_numpy() if "source_row" in sub.data.columns else None)
     m = model if hasattr(model, "predict_dist") else load_fewshot_model(model, log_target=log_target,
                                                                              structure=structure)
     qnotes: list[str] = []
-    qdf, qcol = _read_query(query, formula_column, qnotes, structure_column)
+    qdf, qcol = read_query(query, formula_column, qnotes, structure_column)
     notes += [f"query {n}" for n in qnotes]
     if structure:
         X, Xq, ok, qproblems = _structure_inputs(m, sub, structure_column, support, qdf, query)
@@ -254,15 +250,18 @@ def run_fewshot(support: str | os.PathLike, query: str | os.PathLike, *, target:
         out.loc[ok, "prediction"], out.loc[ok, "std"] = mean, std
         out.loc[ok, "lower90"], out.loc[ok, "upper90"] = lo, hi
     res = FewShotResult(out, loo, tname, len(y), table.report, qproblems, notes)
+    if plot:  # the side file's name is checked before anything is written
+        from metamat.files import side_report_path
+
+        if plot is True:
+            base = Path(output) if output is not None else Path(f"fewshot_{tname}.csv")
+            ppath = side_report_path(base, "loo_parity", ".png", own_header=b"\x89PNG", sep="_")
+        else:
+            ppath = Path(plot)
     if output is not None:
         res.output = Path(output)
         write_table(out, res.output)
     if plot:
-        if plot is True:
-            base = res.output if res.output is not None else Path(f"fewshot_{tname}.csv")
-            ppath = base.with_name(f"{base.stem}_loo_parity.png")
-        else:
-            ppath = Path(plot)
         from metamat.evaluate.plots import plot_parity
 
         yerr = np.vstack([loo["mean"] - loo["lower"], loo["upper"] - loo["mean"]])

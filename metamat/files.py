@@ -1,15 +1,73 @@
-"""Writing files atomically: a temporary name in the same folder, renamed into place only on success."""
+"""Writing files atomically: a temporary name in the same folder, renamed into place only on success.
+
+Temporary files are named ``.<target name>.<8 random characters>.tmp``; one left behind by a killed run
+(SIGKILL) is swept the next time the same target is written, if it is older than the current process.
+:func:`terminate_on_sigterm` turns SIGTERM into an exception, so the cleanup of a running write happens
+then too. Side reports (the rows a command rejected) get their names from :func:`side_report_path`, which
+never picks a file the user did not name as output.
+"""
 
 from __future__ import annotations
 
+import glob
 import json
 import math
 import os
+import re
+import signal
 import tempfile
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
+
+from metamat.errors import InputError, Problem
+
+_PROCESS_START = time.time()
+_TEMP_RANDOM = re.compile(r"[a-z0-9_]{8}")
+_OUTPUT_SUFFIXES = (".csv.gz", ".csv.bz2", ".csv.xz", ".csv", ".tsv", ".parquet", ".pq", ".json", ".xlsx", ".txt")
+
+
+def sweep_stale_temps(path: str | os.PathLike) -> list[Path]:
+    """Delete temporary files of ``path`` (our own pattern only) left by runs that were killed before this
+    process started; returns what was deleted."""
+    path = Path(path)
+    prefix, removed = f".{path.name}.", []
+    if not path.parent.is_dir():
+        return removed
+    for cand in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        middle = cand.name[len(prefix):-len(".tmp")]
+        if not _TEMP_RANDOM.fullmatch(middle):
+            continue
+        try:
+            if not cand.is_file() or cand.stat().st_mtime >= _PROCESS_START:
+                continue
+            fd = os.open(cand, os.O_RDONLY)
+        except OSError:  # raced with another process: not ours to worry about
+            continue
+        try:
+            if _try_lock(fd, blocking=False):  # a live writer holds its lock: leave its file alone
+                cand.unlink(missing_ok=True)
+                removed.append(cand)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+    return removed
+
+
+def _try_lock(fd: int, blocking: bool = True) -> bool:
+    """An exclusive advisory lock on ``fd`` (True where locks are not supported)."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: the age check alone decides
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+    except BlockingIOError:
+        return False
+    return True
 
 
 @contextmanager
@@ -20,14 +78,17 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    sweep_stale_temps(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
     try:
+        _try_lock(fd)  # held until the end: marks the temporary file as in use for sweep_stale_temps
         yield Path(tmp)
         move_into_place(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    finally:
+        os.close(fd)
 
 
 def move_into_place(tmp: str | os.PathLike, path: str | os.PathLike) -> Path:
@@ -126,3 +187,93 @@ def write_table(df: Any, path: str | os.PathLike, *, float_format: str | None = 
             df.to_csv(tmp, index=False, float_format=float_format,
                       compression="gzip" if name.endswith(".gz") else None)
     return path
+
+
+def write_safetensors(path: str | os.PathLike, tensors: dict[str, Any],
+                      metadata: dict[str, str] | None = None) -> Path:
+    """Write torch tensors as safetensors atomically (detached, on CPU, contiguous); returns the path.
+
+    ``safetensors.torch`` is imported here rather than at module level only so that writing plain JSON
+    or CSV does not import torch (about 1 s)."""
+    from safetensors.torch import save
+
+    data = save({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, metadata=metadata)
+    with atomic_write(path) as fh:
+        fh.write(data)
+    return Path(path)
+
+
+def side_report_path(output: str | os.PathLike, tag: str = "rejected", suffix: str = ".csv",
+                     own_header: str | bytes | None = None, sep: str = ".") -> Path:
+    """``<output stem><sep><tag><suffix>`` next to ``output``, keeping the full stem (``results.v2.csv`` ->
+    ``results.v2.rejected.csv``).
+
+    Raises :class:`InputError` if that name is ``output`` itself or an existing file, unless the existing file
+    starts with ``own_header`` (a text first line, or leading bytes: what an earlier run wrote for the same
+    output): a side report never replaces a file the user did not name.
+    """
+    output = Path(output)
+    name = output.name
+    lower = name.lower()
+    stem = next((name[: -len(s)] for s in _OUTPUT_SUFFIXES if lower.endswith(s) and len(name) > len(s)),
+                output.stem)
+    report = output.with_name(f"{stem}{sep}{tag}{suffix}")
+    if report.resolve() == output.resolve():
+        raise InputError(f"the {tag} report would be the output file itself", source=str(output))
+    if report.exists():
+        own = own_header if isinstance(own_header, bytes) else None if own_header is None \
+            else (own_header + "\n").encode()
+        first = b""
+        if own is not None and report.is_file():
+            with open(report, "rb") as fh:
+                first = fh.read(len(own))
+        if own is None or first != own:
+            raise InputError(f"the {tag} report {report} already exists and was not named as output; move it "
+                             "or choose another output name (nothing was written)", source=str(output))
+    return report
+
+
+REPORT_COLUMNS = ("row", "field", "value", "reason")
+
+
+def write_problem_report(problems: list[Problem], path: str | os.PathLike) -> Path:
+    """Write problems as CSV (``row,field,value,reason``) atomically; returns the path."""
+    import csv
+
+    with atomic_write(path, "w") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(REPORT_COLUMNS)
+        for p in problems:
+            writer.writerow([p.row, p.field, p.value, p.reason])
+    return Path(path)
+
+
+def report_path_for(output: str | os.PathLike) -> Path:
+    """Where the rejected rows of a command writing ``output`` go (see :func:`side_report_path`)."""
+    return side_report_path(output, "rejected", ".csv", own_header=",".join(REPORT_COLUMNS))
+
+
+def problems_error(problems: list[Problem], output: str | os.PathLike, limit: int = 50) -> InputError:
+    """An InputError listing ``problems``; when there are more than ``limit``, the full list is also written
+    to the rejected report of ``output`` and the message says where."""
+    error = InputError(problems=problems)
+    if len(problems) > limit:
+        report = write_problem_report(problems, report_path_for(output))
+        error.args = (f"{error.render(limit)}\nall {len(problems)} problems are listed in {report}",)
+    return error
+
+
+class Terminated(SystemExit):
+    """SIGTERM as an exception: ``finally`` blocks and :func:`atomic_path` clean up before the exit."""
+
+
+def terminate_on_sigterm() -> None:
+    """Make SIGTERM raise :class:`Terminated` (exit status 143) in the main thread."""
+
+    def handler(signum, frame):  # noqa: ARG001 - the signal API
+        raise Terminated(128 + signal.SIGTERM)
+
+    try:
+        signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread (e.g. inside a test runner's worker thread)
+        pass

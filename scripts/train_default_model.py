@@ -44,8 +44,9 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
 
-    from metamat.models.io import save_model
+    from metamat.app.console import ProgressBar
     from metamat.models.meta import make_meta_model
+    from metamat.models.registry import save_model
     from metamat.tasks.catalog import build_task, task_specs
 
     t0 = time.perf_counter()
@@ -60,9 +61,11 @@ def main() -> None:
     params = {k: json.loads(v) for k, v in (p.split("=", 1) for p in args.param)}
     model = make_meta_model(args.model, seed=args.seed, **params)
     t1 = time.perf_counter()
-    model.meta_fit(train, val, steps=args.steps, batch=args.batch, eval_every=args.eval_every,
-                   patience=args.patience, max_minutes=args.minutes, checkpoint_dir=args.checkpoint_dir,
-                   resume=args.resume, seed=args.seed, val_ks=tuple(int(k) for k in args.val_ks.split(",")))
+    with ProgressBar("meta-train") as bar:
+        model.meta_fit(train, val, steps=args.steps, batch=args.batch, eval_every=args.eval_every,
+                       patience=args.patience, max_minutes=args.minutes, checkpoint_dir=args.checkpoint_dir,
+                       resume=args.resume, seed=args.seed, val_ks=tuple(int(k) for k in args.val_ks.split(",")),
+                       progress=bar)
     train_s = time.perf_counter() - t1
     used = [t for t in train if t.kind in model.task_kinds]
     info = {

@@ -38,9 +38,10 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
 
+    from metamat.app.console import ProgressBar
     from metamat.featurize.graphs import GraphLayout
-    from metamat.models.io import save_model
     from metamat.models.meta import make_meta_model
+    from metamat.models.registry import save_model
     from metamat.tasks.structure_tasks import STRUCTURE_TASKS, build_structure_task, load_structure_rows
 
     t0 = time.perf_counter()
@@ -53,8 +54,9 @@ def main() -> None:
     model = make_meta_model(args.model, seed=args.seed, encoder=args.encoder, hidden=(64,),
                             encoder_options={**layout.to_dict(), "extra_dim": train[0].X.shape[1] - layout.width})
     t1 = time.perf_counter()
-    model.meta_fit(train, val, steps=100_000, max_minutes=args.minutes, checkpoint_dir=args.checkpoint_dir,
-                   resume=args.resume, progress=True, batch=4, n_query=32)
+    with ProgressBar("meta-train") as bar:
+        model.meta_fit(train, val, steps=100_000, max_minutes=args.minutes, checkpoint_dir=args.checkpoint_dir,
+                       resume=args.resume, progress=bar, batch=4, n_query=32)
     info = {"model": args.model, "encoder": args.encoder, "train_tasks": [t.name for t in train],
             "val_tasks": [VAL_TASK], "max_rows": args.max_rows, "train_seconds": time.perf_counter() - t1,
             "threads": args.threads, "seed": args.seed, "python": platform.python_version(),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -101,8 +102,9 @@ def test_round_trip_in_any_written_form(comp: dict[str, float], rnd, multiplier:
     text = format_formula(items)
     expected = {k: v / sum(comp.values()) for k, v in comp.items()}
     assert close(parse_formula(text), expected, 1e-9)
-    # whitespace anywhere, and the whole formula in brackets with a multiplier
-    spaced = " ".join(text)
+    # whitespace before each symbol (not before an amount or inside it: "Yb1 0.0" and "Sn 1.5" are separate
+    # values, issue 18), and the whole formula in brackets with a multiplier
+    spaced = " ".join(re.findall(r"[A-Z][a-z]?[0-9.]*", text))
     assert close(parse_formula(spaced), expected, 1e-9)
     assert close(parse_formula(f"({text}){multiplier}"), expected, 1e-9)
     # split into a hydrate-like sum of two parts gives the summed amounts

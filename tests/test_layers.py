@@ -8,7 +8,7 @@ Every module of ``metamat`` is parsed with ``ast``; every ``import`` counts, als
 
 Layers, lowest first (a module may import from its own layer and the ones before it):
 
-    errors, files, threads -> geometry -> data -> featurize -> tasks -> models -> train -> pretrained
+    errors, files, threads -> geometry -> data -> featurize -> tasks -> train -> models -> pretrained
     -> active -> screen -> evaluate -> fewshot -> potentials -> app, cli
 
 ``active`` and ``screen`` are future packages (their place is reserved). ``fewshot`` is the module
@@ -31,8 +31,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("data",),
     ("featurize",),
     ("tasks",),
-    ("models",),
     ("train",),
+    ("models",),
     ("pretrained",),
     ("active",),
     ("screen",),
@@ -42,25 +42,6 @@ LAYERS: list[tuple[str, ...]] = [
     ("app", "cli", "__main__"),
 ]
 LAYER_OF = {top: i for i, names in enumerate(LAYERS) for top in names}
-
-#: Known edges of the model cycle (models/io -> models/meta -> train/episodic -> models/io, and
-#: models/io <-> pretrained <-> models/meta/registry): fixed on branch models. Delete this allow-list
-#: (and the edges) after merging that branch.
-KNOWN_EDGES: set[tuple[str, str]] = {  # fixed on branch models
-    ("metamat.models.io", "metamat.models.meta.base"),
-    ("metamat.models.io", "metamat.models.meta.registry"),
-    ("metamat.models.meta.base", "metamat.train.episodic"),
-    ("metamat.models.meta.registry", "metamat.models.io"),
-    ("metamat.models.meta.registry", "metamat.pretrained"),
-    ("metamat.pretrained", "metamat.models.io"),
-    ("metamat.train.episodic", "metamat.models.io"),
-}
-
-
-#: Library modules still drawing a progress bar themselves (tqdm): the meta-trainer, owned by branch models;
-#: to become a ``progress`` callback like the potential trainer's. Delete after that change.
-KNOWN_PRINTERS: set[str] = {"metamat.train.episodic"}
-
 
 def module_name(path: Path) -> str:
     parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
@@ -160,8 +141,7 @@ def test_graph_sees_function_level_and_relative_imports() -> None:
 
 
 def test_no_import_cycles() -> None:
-    graph = {m: {t for t in ts if (m, t) not in KNOWN_EDGES} for m, ts in import_graph().items()}  # a copy
-    cycles = strongly_connected(graph)
+    cycles = strongly_connected(import_graph())
     assert not cycles, "import cycles (each list is one strongly connected set of modules):\n" + "\n".join(
         " <-> ".join(c) for c in cycles)
 
@@ -172,23 +152,16 @@ def test_no_upward_imports() -> None:
         here = layer(module)
         for target in sorted(targets):
             there = layer(target)
-            if here is not None and there is not None and there > here and (module, target) not in KNOWN_EDGES:
+            if here is not None and there is not None and there > here:
                 bad.append(f"{module} -> {target} ({LAYERS[here][0]} imports {LAYERS[there][0]})")
     assert not bad, "upward imports:\n" + "\n".join(bad)
-
-
-def test_known_edges_still_exist() -> None:
-    # an allow-listed edge that is gone must leave the allow-list too
-    graph = import_graph()
-    stale = sorted(e for e in KNOWN_EDGES if e[1] not in graph.get(e[0], set()))
-    assert not stale, f"allow-listed edges no longer in the code, remove them from KNOWN_EDGES: {stale}"
 
 
 def test_library_modules_never_print() -> None:
     # terminal output lives in metamat.app (and the shell metamat.cli) only
     offenders = []
     for module, path in all_modules().items():
-        if layer(module) == LAYER_OF["app"] or module in KNOWN_PRINTERS:
+        if layer(module) == LAYER_OF["app"]:
             continue
         for n in ast.walk(ast.parse(path.read_text())):
             if isinstance(n, ast.Call) and getattr(n.func, "id", None) == "print":

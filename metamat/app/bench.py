@@ -148,3 +148,22 @@ def matbench(
     if out is not None:
         paths = write_matbench(doc, out)
         err_console.print(f"wrote {', '.join(str(p) for p in paths)}")
+
+
+# ------------------------------------------------------------------------------------------- campaign
+@bench_app.command("campaign")
+def campaign(
+    out: Path = typer.Option(..., "--out", help="Output folder for campaign.json and one PNG per task."),
+    seeds: int = typer.Option(10, "--seeds", help="Seeds per (task, strategy, batch); the full run uses 30."),
+    budget: int = typer.Option(40, "--budget", help="Experiments per campaign (initial random ones included)."),
+    n_init: int = typer.Option(3, "--n-init", help="Random materials measured first."),
+    batches: str = typer.Option("1,5", "--batches", help="Batch sizes, comma-separated."),
+    strategies: str = typer.Option("random,rf_ucb,rf_ei,gp_ei,meta_ei,greedy", "--strategies"),
+    max_pool: int = typer.Option(1000, "--max-pool", help="Subsample each task's pool to this many materials."),
+    data_dir: Path | None = DataDirOption,
+) -> None:
+    """Closed-loop campaigns on registry tasks: experiments until a top-1%/5% material, acceleration factors."""
+    from metamat.app.bench_campaign import bench_campaign
+
+    bench_campaign(out_dir(out), seeds=seeds, budget=budget, n_init=n_init, batches=batches,
+                   strategies=strategies, max_pool=max_pool, data_dir=data_dir)

@@ -26,7 +26,7 @@ def run_demo(n: int = 4000, target: str = "S_p", seed: int = 0, console: Console
     from metamat.errors import InputError
     from metamat.evaluate.metrics import regression_metrics
     from metamat.featurize.pipeline import featurize_table
-    from metamat.models.baselines import make_model
+    from metamat.models.registry import make_model, run_options
     from metamat.tasks.splits import ChemicalSystemSplit, first_split
     from metamat.tasks.task import TargetTransform
 
@@ -61,7 +61,7 @@ def run_demo(n: int = 4000, target: str = "S_p", seed: int = 0, console: Console
     for column in ("model", "MAE", "RMSE", "R2", "90% coverage", "fit s"):
         out.add_column(column, justify="right")
     for name in ("dummy", "ridge", "knn", "rf"):
-        model = make_model(name, seed=seed, **({"n_estimators": 100, "n_jobs": 2} if name == "rf" else {}))
+        model = make_model(name, seed=seed, **run_options(name, n_threads=2, n_estimators=100))
         t = time.perf_counter()
         model.fit(X[train], y[train])
         mean, std = model.predict(X[test], return_std=True)
@@ -86,9 +86,8 @@ def run_fewshot_demo(target: str = "S_p", k: int = 20, seed: int = 0, n_query: i
 
     from metamat.data.registry import load_dataset
     from metamat.evaluate.metrics import regression_metrics
-    from metamat.evaluate.model_specs import PRETTY
     from metamat.fewshot import load_fewshot_model
-    from metamat.models.baselines import make_model
+    from metamat.models.registry import display_name, make_model, registry_name
     from metamat.tasks.splits import sample_episode
     from metamat.tasks.task import Task
 
@@ -128,9 +127,7 @@ def run_fewshot_demo(target: str = "S_p", k: int = 20, seed: int = 0, n_query: i
                        + (" (errors in log10 units)" if log else ""))
     for c in ("model", "MAE", "MAE / support-mean MAE", "90% coverage", "seconds"):
         tab.add_column(c)
-    from metamat.models.meta.registry import registry_name
-
-    label = f"meta-learned ({PRETTY.get(registry_name(m), registry_name(m))})"
+    label = f"meta-learned ({display_name(registry_name(m))})"
     res["meta"]["model"] = registry_name(m)
     for name, r in ((label, res["meta"]), ("random forest", res["rf"])):
         tab.add_row(name, f"{r['mae_model_space']:.4g}", f"{r['mae_model_space'] / dummy_mae:.2f}",

@@ -8,7 +8,7 @@ import typer
 
 from metamat.app.console import err_console
 from metamat.errors import InputError
-from metamat.files import TABLE_SUFFIXES, write_table
+from metamat.files import TABLE_SUFFIXES, problems_error, report_path_for, write_problem_report, write_table
 
 
 def check_table_suffix(path: Path) -> None:
@@ -41,6 +41,8 @@ def featurize(
 
     check_table_suffix(output)
     df = read_frame(input)
+    for note in df.attrs.get("read_notes", []):  # e.g. the delimiter detected in a .csv
+        err_console.print(note, highlight=False, markup=False)
     if formula_column is None:
         notes: list[str] = []
         formula_column = guess_formula_column(df, set(), notes)
@@ -54,7 +56,8 @@ def featurize(
     fm = featurize_formulas(df[formula_column].tolist(), features, errors="mask", source=str(input),
                             field=formula_column, exclude_quantities=tuple(exclude_quantity))
     if fm.problems and not skip_invalid:
-        raise InputError(problems=fm.problems)
+        raise problems_error(fm.problems, output)
+    report = report_path_for(output) if fm.problems else None  # checked before anything is written
     clash = sorted(set(fm.labels) & set(map(str, df.columns)))
     if clash:
         raise InputError(f"input already has columns named like features: {clash[:5]}", source=str(input))
@@ -67,11 +70,8 @@ def featurize(
         err_console.print(f"left out for leakage: {'; '.join(fm.removed)}", highlight=False, markup=False)
     err_console.print(f"read {len(df)} rows, wrote {int(fm.valid.sum())} rows x {len(fm.labels)} features "
                       f"to {output}")
-    if fm.problems:
-        report = output.with_name(output.name.split(".")[0] + ".rejected.csv")
-        rejected = pd.DataFrame([{"row": p.row, "field": p.field, "value": p.value, "reason": p.reason}
-                                 for p in fm.problems])
-        write_table(rejected, report)
+    if report is not None:
+        write_problem_report(fm.problems, report)
         err_console.print(f"rejected {len(fm.problems)} rows (listed in {report}):")
         for p in fm.problems[:10]:
             err_console.print(f"  row {p.row}: {p.reason}", highlight=False, markup=False)

@@ -131,7 +131,7 @@ def md_command(model_dir: str, structure_path: str, trajectory: str, ensemble: s
     with ProgressBar("MD", enabled=progress) as bar:
         return run_md(model, atoms, ensemble=ensemble, temperature=temperature, steps=steps,
                       timestep_fs=timestep_fs, trajectory=trajectory, seed=seed, interval=interval,
-                      progress=bar if progress else None)
+                      progress=bar if progress else None, source=structure_path)
 
 
 # ------------------------------------------------------------------------------------------ commands

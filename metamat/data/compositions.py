@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from metamat.data.formula import _NUMBER, ATOMIC_NUMBER, _parse_z
+from metamat.data.formula import _NUMBER, AMOUNT_RANGE, ATOMIC_NUMBER, MAX_FORMULA_LENGTH, _parse_z
 from metamat.errors import FormulaError, InputError, Problem
 
 
@@ -121,20 +121,24 @@ def _flat_tokens(strings: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray
     codes, tokens = pd.factorize(np.array(_BATCH_TOKEN_RE.findall(text), dtype=object))
     token_z = np.zeros(len(tokens), dtype=np.int64)  # 0: separator, -1: not a flat-formula token
     token_amount = np.ones(len(tokens))
+    lo, hi = AMOUNT_RANGE
     for k, token in enumerate(tokens):
         match = _FLAT_PART_RE.fullmatch(token)
         if token == "\n":
             continue
         z = ATOMIC_NUMBER.get(match.group(1)) if match else None
         amount = float(match.group(2)) if match and match.group(2) else 1.0
-        token_z[k], token_amount[k] = (z, amount) if z is not None and amount > 0 else (-1, 1.0)
+        token_z[k], token_amount[k] = (z, amount) if z is not None and lo <= amount <= hi else (-1, 1.0)
     z = token_z[codes]
     material = np.cumsum(z == 0)
-    needs_general = np.zeros(n, dtype=bool)
+    needs_general = np.fromiter(map(len, strings), dtype=np.int64, count=n) > MAX_FORMULA_LENGTH
     needs_general[material[z < 0]] = True
     element = z > 0
     material, z, amount = material[element], z[element], token_amount[codes[element]]
     needs_general[np.bincount(material, minlength=n) == 0] = True  # empty strings
+    # repeated elements (CH3COOH) are summed: a material whose total exceeds the range may hold a sum out
+    # of range, so the general parser (exact check) judges it; every sum is >= its tokens, so >= lo
+    needs_general[np.bincount(material, weights=amount, minlength=n) > hi] = True
     keep = ~needs_general[material]
     return material[keep], z[keep], amount[keep], needs_general
 
@@ -160,6 +164,17 @@ def _assemble(formulas: np.ndarray, material: np.ndarray, z: np.ndarray, amount:
     return CompositionArrays(np.asarray(formulas, dtype=object), offsets, z, amount, fractions)
 
 
+def compositions_from_dense(symbols: Sequence[str], amounts: np.ndarray,
+                            formulas: Sequence[str] | np.ndarray | None = None) -> CompositionArrays:
+    """Build :class:`CompositionArrays` from a dense (n, len(symbols)) array of amounts (0 = absent; columns
+    in any order); ``formulas`` default to empty strings."""
+    amounts = np.asarray(amounts, dtype=float)
+    rows, cols = np.nonzero(amounts)
+    z_of = np.array([ATOMIC_NUMBER[s] for s in symbols], dtype=np.int64)
+    names = np.full(len(amounts), "", dtype=object) if formulas is None else np.asarray(formulas, dtype=object)
+    return _assemble(names, rows, z_of[cols], amounts[rows, cols])
+
+
 def compositions_from_amounts(formulas: Sequence[str], amounts: Sequence[dict[int, float]]) -> CompositionArrays:
     """Build :class:`CompositionArrays` from parsed amounts keyed by atomic number."""
     counts = np.fromiter(map(len, amounts), dtype=np.int64, count=len(amounts))
@@ -169,6 +184,32 @@ def compositions_from_amounts(formulas: Sequence[str], amounts: Sequence[dict[in
     z = np.fromiter(chain.from_iterable(amounts), dtype=np.int64, count=int(counts.sum()))
     amt = np.fromiter(chain.from_iterable(a.values() for a in amounts), dtype=np.float64, count=len(z))
     return _assemble(np.asarray(formulas, dtype=object), material, z, amt)
+
+
+def _hash_safe(values: np.ndarray) -> np.ndarray:
+    """Keys for ``pd.factorize``: strings with a NUL byte get a key no clean string can equal.
+
+    pandas hashes object strings as C strings, so ``"Fe2O3"`` and ``"Fe2O3\\x00junk"`` would be one value.
+    """
+    try:
+        clean = "\x00" not in "".join(values)  # one C pass when every value is a string
+    except TypeError:  # None, NaN or numbers among them
+        clean = "\x00" not in "".join(v for v in values if type(v) is str)
+    if clean:
+        return values
+    has_nul = np.fromiter((type(v) is str and "\x00" in v for v in values), dtype=bool, count=len(values))
+    keys = values.copy()
+    keys[has_nul] = [("\x01NUL" + v.replace("\x00", "\x01")) for v in values[has_nul]]
+    return keys
+
+
+def _first_values(values: np.ndarray, codes: np.ndarray, n_uniques: int) -> np.ndarray:
+    """The original value of each factorized code (its first row)."""
+    out = np.empty(n_uniques, dtype=object)
+    seen = codes >= 0
+    first = np.unique(codes[seen], return_index=True)[1]
+    out[:] = values[np.flatnonzero(seen)[first]] if n_uniques else []
+    return out
 
 
 def parse_formulas(values: Sequence[object] | pd.Series | np.ndarray, *, source: str | None = None,
@@ -183,8 +224,10 @@ def parse_formulas(values: Sequence[object] | pd.Series | np.ndarray, *, source:
     """
     if errors not in {"raise", "mask"}:
         raise ValueError(f"errors must be 'raise' or 'mask', not {errors!r}")
-    codes, uniques = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=True)
-    uniques = np.asarray(uniques, dtype=object)
+    values = np.asarray(pd.Series(values, dtype=object).to_numpy(dtype=object), dtype=object)
+    keys = _hash_safe(values)
+    codes, uniques = pd.factorize(keys, use_na_sentinel=True)
+    uniques = np.asarray(uniques, dtype=object) if keys is values else _first_values(values, codes, len(uniques))
     is_str = np.fromiter((type(u) is str for u in uniques), dtype=bool, count=len(uniques))
     str_index = np.flatnonzero(is_str)
     material, z, amount, general = _flat_tokens(uniques[str_index].tolist())

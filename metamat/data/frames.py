@@ -32,6 +32,7 @@ class FrameReport:
     energy_key: str | None = None
     forces_key: str | None = None
     rejected: list[tuple[int, str]] = field(default_factory=list)
+    frames: list[int] = field(default_factory=list)  # file frame number (1-based) of each used frame
 
     def summary(self) -> str:
         text = (f"{self.source}: read {self.read} frames, used {self.used}, rejected {len(self.rejected)}"
@@ -114,6 +115,7 @@ def read_frames(path: str | os.PathLike, energy_key: str | None = None, forces_k
             report.rejected.append((n, why))
         else:
             out.append(atoms)
+            report.frames.append(n)
     report.used = len(out)
     out.report = report
     if not out:
@@ -172,3 +174,56 @@ def frame_forces(atoms: Atoms) -> np.ndarray:
         return np.asarray(res["forces"], dtype=float)
     raise InputError("frame has no reference forces (read it with metamat.data.frames.read_frames)",
                      field="forces")
+
+
+def frame_numbers(frames) -> list[int]:
+    """File frame numbers (1-based) of ``frames``: from its report when it came from :func:`read_frames`."""
+    report = getattr(frames, "report", None)
+    numbers = list(getattr(report, "frames", []) or [])
+    return numbers if len(numbers) == len(frames) else list(range(1, len(frames) + 1))
+
+
+def frame_source(frames) -> str | None:
+    """The file ``frames`` were read from, if known."""
+    return getattr(getattr(frames, "report", None), "source", None)
+
+
+def check_frames(frames, elements: list[str] | None = None, min_distance: float | None = None,
+                 what: str = "frames", source: str | None = None) -> None:
+    """Raise one InputError listing every frame (file and frame number) with atoms closer than
+    ``min_distance`` Å (default: :data:`metamat.data.structures.MIN_DISTANCE`), with non-finite positions
+    or cell, or with elements outside ``elements``."""
+    from ase.data import chemical_symbols
+
+    from metamat.data.structures import MIN_DISTANCE
+    from metamat.errors import Problem
+    from metamat.geometry.neighbors import pair_list
+
+    cutoff = MIN_DISTANCE if min_distance is None else min_distance
+    source, numbers = source or frame_source(frames), frame_numbers(frames)
+    allowed = None if elements is None else set(elements)
+    problems = []
+    for atoms, n in zip(frames, numbers, strict=True):
+        if not (np.all(np.isfinite(atoms.positions)) and np.all(np.isfinite(atoms.cell.array))):
+            problems.append(Problem("non-finite positions or cell", source, n, "positions"))
+            continue
+        if allowed is not None:
+            foreign = sorted({chemical_symbols[z] for z in atoms.numbers} - allowed)
+            if foreign:
+                problems.append(Problem(f"elements {foreign} are not in the potential ({sorted(allowed)})",
+                                        source, n, "numbers"))
+                continue
+        try:
+            i, j, shift = pair_list(atoms, cutoff)
+        except ValueError as exc:  # e.g. a periodic frame with a zero-volume cell
+            problems.append(Problem(str(exc), source, n, "cell"))
+            continue
+        if len(i):
+            k = int(np.argmin(np.linalg.norm(atoms.positions[j] - atoms.positions[i] + shift @ atoms.cell.array,
+                                             axis=1)))
+            d = float(np.linalg.norm(atoms.positions[j[k]] - atoms.positions[i[k]] + shift[k] @ atoms.cell.array))
+            problems.append(Problem(f"atoms {int(i[k]) + 1} and {int(j[k]) + 1} are {d:.3f} Å apart (minimum "
+                                    f"{cutoff} Å): overlapping atoms", source, n, "positions"))
+    if problems:
+        raise InputError(f"{len(problems)} of {len(frames)} {what} cannot be used", source=source,
+                         problems=problems)

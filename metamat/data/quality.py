@@ -56,6 +56,8 @@ _CENSORED_RE = rf"^\s*(<=|>=|=<|=>|<|>|≤|≥|⩽|⩾)\s*({_NUMBER})\s*$"
 _CENSORED_OPS = {"<=": "<=", "=<": "<=", "≤": "<=", "⩽": "<=", ">=": ">=", "=>": ">=", "≥": ">=", "⩾": ">=",
                  "<": "<", ">": ">"}
 CONFLICT_SPREAD = 0.05
+#: Target values beyond this magnitude are rejected like infinities: squares and spreads of them overflow.
+MAX_TARGET_MAGNITUDE = 1e150
 #: If the modified z-score would flag more than this share of a target, the rule does not fit the
 #: distribution (zero-inflated band gaps, bimodal conductivities): no flags, a note instead.
 OUTLIER_MAX_FRACTION = 0.05
@@ -178,7 +180,8 @@ def _coerce(col: pd.Series) -> _Column:
                 ops = match[0][is_cens].map(_CENSORED_OPS)
                 nums = match[1][is_cens].astype(float).map(lambda v: format(v, ".15g"))
                 censored[idx[is_cens]] = (ops + nums).to_numpy(dtype=object)
-    inf = np.isinf(values)
+    with np.errstate(invalid="ignore"):
+        inf = np.abs(values) > MAX_TARGET_MAGNITUDE  # inf too
     status[inf] = _INF
     values = values.copy()
     values[status != _OK] = np.nan
@@ -211,7 +214,7 @@ def _reason(code: int, spec: TargetSpec, rng: Range | None, raw: object, censore
     if code == _NOT_NUMBER:
         return f"{NOT_NUMBER}: cannot read {raw!r} as a number"
     if code == _INF:
-        return f"{INFINITE}: {raw!r}"
+        return f"{INFINITE}: {raw!r} (magnitude above {MAX_TARGET_MAGNITUDE:g}: overflow or wrong units)"
     if code == _CENSORED:
         return (f"{CENSORED}: {raw!r} is a bound, not a measurement; target set to NaN, bound {censored!r} "
                 f"kept in column '{spec.name}__censored'")

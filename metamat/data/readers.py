@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import gzip
 import json
+import lzma
 import re
+import zipfile
+import zlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -77,9 +80,18 @@ def read_frame(path: str | Path, *, sheet: str | int | None = None, nrows: int |
         raise InputError("is a folder, expected a table file", source=str(path))
     kind = _kind(path)
     opts: dict[str, Any] = {"keep_default_na": False, "na_values": [""], "nrows": nrows}
+    notes: list[str] = []
     try:
         if kind in ("csv", "tsv", "txt"):
             sep = {"csv": ",", "tsv": "\t", "txt": None}[kind]
+            nul_line = _nul_line(path)
+            if nul_line is not None:  # pandas' C parser would silently cut the cell at the NUL
+                raise InputError(f"NUL byte on line {nul_line}: a binary or corrupted file, not {kind} text",
+                                 source=str(path), row=max(nul_line - 1, 1))
+            if kind == "csv":
+                sep = sniff_delimiter(path)
+                if sep != ",":
+                    notes.append(f"delimiter detected: {sep!r} (the file is named .csv but is not comma-separated)")
             df = pd.read_csv(path, sep=sep, encoding="utf-8-sig", low_memory=False,
                              engine="python" if sep is None else "c", **opts)
         elif kind == "excel":
@@ -96,14 +108,78 @@ def read_frame(path: str | Path, *, sheet: str | int | None = None, nrows: int |
         raise
     except pd.errors.EmptyDataError as exc:
         raise InputError("empty file: no header and no rows", source=str(path)) from exc
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError) as exc:
-        raise InputError(f"cannot read the file as {kind}: {exc}", source=str(path)) from exc
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError, EOFError, zlib.error, lzma.LZMAError,
+            zipfile.BadZipFile) as exc:  # a truncated .gz raises EOFError
+        raise InputError(f"cannot read the file as {kind}: {type(exc).__name__}: {exc}", source=str(path)) from exc
     if len(df.columns) == 0:
         raise InputError("empty file: no columns", source=str(path))
     if len(df) == 0:
         raise InputError("no data rows (only a header)", source=str(path))
     df.columns = [str(c) for c in df.columns]
+    if len(df.columns) == 1 and any(d in df.columns[0] for d in _DELIMITERS):
+        raise InputError(f"one column named {df.columns[0]!r}: the file uses another delimiter than the one it was "
+                         "read with; save it with one delimiter (',' for .csv, tab for .tsv)", source=str(path))
+    df.attrs["read_notes"] = notes
     return df
+
+
+_DELIMITERS = (",", "\t", ";")
+
+
+def _open_binary(path: Path):
+    import bz2
+
+    return {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}.get(path.suffix.lower(), open)(path, "rb")
+
+
+def _nul_line(path: Path, chunk: int = 1 << 20) -> int | None:
+    """1-based line number of the first NUL byte of a (possibly compressed) text file, or None."""
+    if path.suffix.lower() in (".zip", ".zst"):
+        return None
+    lines = 1
+    try:
+        with _open_binary(path) as fh:
+            while block := fh.read(chunk):
+                at = block.find(b"\x00")
+                if at >= 0:
+                    return lines + block.count(b"\n", 0, at)
+                lines += block.count(b"\n")
+    except (OSError, EOFError, zlib.error, lzma.LZMAError):
+        return None  # unreadable: pandas reports it with the file name
+    return None
+
+
+def sniff_delimiter(path: str | Path, sample_lines: int = 50) -> str:
+    """The delimiter of a delimited text file (optionally compressed): the first of ``,``, tab, ``;`` that
+    appears the same number of times (> 0) on each of the first lines, outside quotes; ``,`` otherwise."""
+    import bz2
+    import csv
+
+    path = Path(path)
+    openers = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
+    suffix = path.suffix.lower()
+    if suffix in (".zip", ".zst"):
+        return ","
+    try:
+        with openers.get(suffix, open)(path, "rt", encoding="utf-8-sig", errors="replace", newline="") as fh:
+            lines = [line for _, line in zip(range(sample_lines + 1), fh, strict=False)]
+    except (OSError, EOFError, zlib.error, lzma.LZMAError):
+        return ","  # unreadable: pandas reports it with the file name
+    cut = len(lines) > sample_lines  # the last record of the sample may be incomplete (quoted newlines)
+    lines = [ln for ln in lines[:sample_lines] if ln.strip()]
+    if not lines:
+        return ","
+    for delimiter in _DELIMITERS:
+        rows = list(csv.reader(lines, delimiter=delimiter))
+        counts = {len(row) - 1 for row in (rows[:-1] if cut and len(rows) > 1 else rows)}
+        if len(counts) == 1 and counts.pop() > 0:
+            return delimiter
+    header = next(csv.reader(lines[:1], delimiter=","))
+    if len(header) == 1:  # no comma in the header: the most frequent other delimiter of the header
+        best = max(_DELIMITERS[1:], key=lambda d: lines[0].count(d))
+        if lines[0].count(best):
+            return best
+    return ","
 
 
 # --- column guessing ----------------------------------------------------------------------------------
@@ -374,7 +450,8 @@ def read_table(path: str | Path, *, formula_column: str | None = None,
     """
     path = Path(path)
     df = read_frame(path, sheet=sheet, nrows=nrows)
-    notes = [f"read only the first {nrows} rows (nrows={nrows})"] if nrows is not None else []
+    notes = list(df.attrs.get("read_notes", []))
+    notes += [f"read only the first {nrows} rows (nrows={nrows})"] if nrows is not None else []
     return table_from_frame(df, source=str(path), name=name or _stem(path), formula_column=formula_column,
                             target_columns=target_columns, id_column=id_column, units=units,
                             transforms=transforms, quantities=quantities, structure_column=structure_column,

@@ -115,8 +115,77 @@ def _fast_p1_cif(text: str):
     return Structure(Lattice.from_parameters(*params), species, c, labels=labels).get_sorted_structure()
 
 
+_CIF_TOKEN = re.compile(r"'[^']*'|\"[^\"]*\"|\S+")
+_ESU = re.compile(r"\(\d+\)$")  # a standard uncertainty: 5.431(2)
+
+
+def _cif_number(token: str) -> float | None:
+    try:
+        return float(_ESU.sub("", token))
+    except ValueError:
+        return None  # "?" or "." (unknown): pymatgen decides
+
+
+def check_cif_text(text: str) -> None:
+    """Raise ValueError for what pymatgen would silently repair or drop: cell lengths <= 0, angles outside
+    (0, 180) or a cell without volume, and site occupancies outside (0, 1] (naming the site)."""
+    lines = [ln.strip() for ln in text.splitlines()]
+    cell: dict[str, float] = {}
+    i, n = 0, len(lines)
+    while i < n:
+        line = lines[i]
+        if line.startswith(_CELL_KEYS):
+            parts = line.split()
+            value = _cif_number(parts[1]) if len(parts) > 1 else None
+            if parts[0] in _CELL_KEYS and value is not None:
+                cell[parts[0]] = value
+        elif line == "loop_" or line.startswith("loop_ "):
+            heads: list[str] = []
+            i += 1
+            while i < n and lines[i].startswith("_"):
+                heads.append(lines[i].split()[0])
+                i += 1
+            tokens: list[str] = []
+            while i < n and not lines[i].startswith(("_", "loop_", "data_", ";")):
+                if not lines[i].startswith("#"):
+                    tokens += _CIF_TOKEN.findall(lines[i])
+                i += 1
+            if "_atom_site_occupancy" in heads and len(tokens) % len(heads) == 0:
+                ko = heads.index("_atom_site_occupancy")
+                kl = heads.index("_atom_site_label") if "_atom_site_label" in heads else None
+                kxyz = [heads.index(f"_atom_site_fract_{c}") for c in "xyz" if f"_atom_site_fract_{c}" in heads]
+                at_position: dict[tuple, list[tuple[str, float]]] = {}
+                for r in range(len(tokens) // len(heads)):
+                    row = tokens[r * len(heads):(r + 1) * len(heads)]
+                    occ = _cif_number(row[ko])
+                    label = row[kl] if kl is not None else f"#{r + 1}"
+                    if occ is not None and not 0.0 < occ <= 1.0 + 1e-3:
+                        raise ValueError(f"site {label}: occupancy {row[ko]} is not in (0, 1]")
+                    if occ is not None and len(kxyz) == 3:
+                        at_position.setdefault(tuple(row[k] for k in kxyz), []).append((label, occ))
+                for position, group in at_position.items():
+                    total = sum(o for _, o in group)
+                    if total > 1.0 + 1e-3:
+                        raise ValueError(f"sites {', '.join(lb for lb, _ in group)} at {' '.join(position)}: "
+                                         f"occupancies sum to {total:g}, more than 1")
+            continue
+        i += 1
+    lengths = [cell[k] for k in _CELL_KEYS[:3] if k in cell]
+    if any(not v > 0 for v in lengths):
+        raise ValueError(f"cell lengths must be positive, got {lengths}")
+    angles = [cell[k] for k in _CELL_KEYS[3:] if k in cell]
+    if any(not 0 < v < 180 for v in angles):
+        raise ValueError(f"cell angles must be between 0 and 180 degrees, got {angles}")
+    if len(angles) == 3:
+        ca, cb, cg = np.cos(np.radians(angles))
+        if 1 - ca * ca - cb * cb - cg * cg + 2 * ca * cb * cg <= 1e-10:
+            raise ValueError(f"cell angles {angles} give no volume")
+
+
 def structure_from_cif_text(text: str):
-    """A pymatgen Structure from CIF text (first block); disordered sites are kept. Raises on bad input."""
+    """A pymatgen Structure from CIF text (first block); disordered sites are kept. Raises on bad input
+    (see :func:`check_cif_text` for what is checked before pymatgen reads it)."""
+    check_cif_text(text)
     fast = _fast_p1_cif(text)
     if fast is not None:
         return fast
@@ -139,10 +208,20 @@ def _atoms_to_pymatgen(atoms):
 
 
 def structure_from_file(path: str | Path):
-    """A Structure (or Molecule) from a CIF, POSCAR/CONTCAR/.vasp, (ext)xyz or pymatgen-readable file."""
+    """A Structure (or Molecule) from a CIF, POSCAR/CONTCAR/.vasp, (ext)xyz or pymatgen-readable file.
+
+    POSCAR and CIF text is checked first (:func:`check_poscar_text`, :func:`check_cif_text`); a ValueError
+    names the file."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"structure file not found: {path}")
+    try:
+        return _structure_from_file(path)
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
+
+
+def _structure_from_file(path: Path):
     name = path.name.lower()
     if name.endswith((".cif", ".cif.gz")):
         opener = gzip.open if name.endswith(".gz") else open
@@ -154,9 +233,79 @@ def structure_from_file(path: str | Path):
         return _atoms_to_pymatgen(ase.io.read(_text_stream(path), index=0, format="extxyz"))
     from pymatgen.core import Structure
 
+    if _is_poscar_name(name):
+        text = path.read_text(encoding="utf-8", errors="replace")
+        check_poscar_text(text)
+        from pymatgen.io.vasp import Poscar
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return Poscar.from_str(text).structure
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return Structure.from_file(path)
+
+
+def _is_poscar_name(name: str) -> bool:
+    return name.endswith((".vasp", ".poscar")) or "poscar" in name or "contcar" in name
+
+
+def _floats(line: str, count: int) -> list[float] | None:
+    parts = line.split()
+    if len(parts) < count:
+        return None
+    try:
+        return [float(p) for p in parts[:count]]
+    except ValueError:
+        return None
+
+
+def check_poscar_text(text: str) -> None:
+    """Raise ValueError for a POSCAR that pymatgen would read wrongly: no species line (VASP 4), species and
+    counts of different lengths, counts that do not match the coordinate lines, a zero scale, a cell
+    without volume or a left-handed cell (negative volume)."""
+    lines = text.splitlines()
+    if len(lines) < 8:
+        raise ValueError(f"POSCAR too short ({len(lines)} lines)")
+    scale = _floats(lines[1], 1)
+    if scale is None or scale[0] == 0 or not np.isfinite(scale[0]):
+        raise ValueError(f"line 2: scale factor {lines[1].strip()!r} is not a non-zero number")
+    vectors = [_floats(lines[k], 3) for k in (2, 3, 4)]
+    if any(v is None for v in vectors):
+        raise ValueError("lines 3-5 must hold the three lattice vectors")
+    det = float(np.linalg.det(np.array(vectors)))
+    if not abs(det) > 1e-6:
+        raise ValueError("the lattice vectors span no volume")
+    if det < 0:  # VASP refuses this too ("the triple product of the basis vectors is negative")
+        raise ValueError("the lattice vectors are left-handed (negative cell volume); swap two of them")
+    species = lines[5].split()
+    if all(p.lstrip("+-").isdigit() for p in species):
+        raise ValueError("no species line (VASP 4 format): add a line with the element symbols above the counts")
+    unknown = [p for p in species if p.split("/")[0].split("_")[0] not in ATOMIC_NUMBER]
+    if unknown:
+        raise ValueError(f"line 6: unknown species {unknown}")
+    try:
+        counts = [int(p) for p in lines[6].split()]
+    except ValueError:
+        raise ValueError(f"line 7: counts {lines[6].strip()!r} are not whole numbers") from None
+    if len(counts) != len(species) or min(counts, default=0) < 1:
+        raise ValueError(f"{len(species)} species {species} but counts {counts}: one positive count per species")
+    k = 7
+    if lines[k].strip()[:1].lower() == "s":  # Selective dynamics
+        k += 1
+    if k >= len(lines) or lines[k].strip()[:1].lower() not in ("d", "c", "k"):
+        raise ValueError(f"line {k + 1}: expected 'Direct' or 'Cartesian'")
+    n = sum(counts)
+    coords = lines[k + 1:k + 1 + n]
+    if len(coords) < n or any(_floats(c, 3) is None for c in coords):
+        good = sum(1 for c in coords if _floats(c, 3) is not None)
+        raise ValueError(f"counts sum to {n} atoms but only {good} coordinate lines follow")
+    extra = lines[k + 1 + n] if len(lines) > k + 1 + n else ""
+    if extra.strip() and _floats(extra, 3) is not None:
+        more = sum(1 for c in lines[k + 1 + n:] if c.strip() and _floats(c, 3) is not None)
+        raise ValueError(f"counts sum to {n} atoms but {n + more} coordinate lines follow")
+    if not np.all(np.isfinite([_floats(c, 3) for c in coords])):
+        raise ValueError("non-finite coordinates")
 
 
 def _is_structure(value: object) -> bool:

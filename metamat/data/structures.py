@@ -200,12 +200,20 @@ def validate_crystal(c: Crystal, min_distance: float = MIN_DISTANCE,
     z = c.species[c.species > 0]
     if z.size == 0 or z.max() > MAX_Z:
         raise ValueError(f"unknown species (atomic numbers must be 1..{MAX_Z})")
-    if np.any(c.occupancy < 0) or np.any(c.site_occupancy > 1.0 + 1e-3) or np.any(c.site_occupancy <= 0):
-        raise ValueError("site occupancies must be in (0, 1]")
+    bad_occ = np.flatnonzero(np.any(c.occupancy < 0, axis=1) | (c.site_occupancy > 1.0 + 1e-3)
+                             | (c.site_occupancy <= 0))
+    if len(bad_occ):
+        k = int(bad_occ[0])
+        raise ValueError(f"site {k + 1}: occupancies {c.occupancy[k][c.species[k] > 0].tolist()} (sum "
+                         f"{c.site_occupancy[k]:g}) must each be > 0 and sum to at most 1"
+                         + (f"; {len(bad_occ) - 1} more such sites" if len(bad_occ) > 1 else ""))
     if np.any(c.pbc):
         vol = abs(np.linalg.det(c.cell))
         if vol < 1e-6:
             raise ValueError("periodic structure with an empty (zero-volume) cell")
+        lengths = np.linalg.norm(c.cell, axis=1)
+        if np.any(lengths[c.pbc] < 1e-3):
+            raise ValueError(f"periodic direction with a zero-length cell vector: lengths {lengths.round(4).tolist()}")
         if np.all(c.pbc):
             mass = float((np.where(c.species > 0, atomic_masses[c.species], 0.0) * c.occupancy).sum())
             density = mass / vol * _AMU_PER_A3_TO_G_PER_CM3
@@ -302,16 +310,27 @@ def crystals_from_objects(values: Sequence[object], source: str, field: str | No
             out.append(validate_crystal(c) if validate else c)
         except Exception as exc:  # noqa: BLE001 - any reader failure becomes a reported problem
             shown = value if isinstance(value, str) and len(value) < 60 else None
-            problems.append(Problem(f"bad structure: {exc}", source, int(row), field, shown))
+            text = str(exc)
+            path = value.strip() if isinstance(value, str) and "\n" not in value.strip() else None
+            if path and path not in text:  # name the structure file
+                text = f"{path}: {text}"
+            problems.append(Problem(f"bad structure: {text}", source, int(row), field, shown))
             out.append(None)
     return out, problems
 
 
 def crystals_or_raise(values: Sequence[object], source: str, field: str | None = None,
-                      rows: Sequence[int] | None = None, base_dir: str | Path | None = None) -> list[Crystal]:
-    """Like :func:`crystals_from_objects` but raise one :class:`InputError` listing every bad entry."""
+                      rows: Sequence[int] | None = None, base_dir: str | Path | None = None,
+                      earlier: Sequence[Problem] = ()) -> list[Crystal]:
+    """Like :func:`crystals_from_objects` but raise one :class:`InputError` listing every bad entry.
+
+    ``earlier`` are structure problems a reader already found in the same table (rows it rejected, e.g.
+    :attr:`RowReport.rejected` with this field): they are listed in the same error, so no bad row is
+    dropped silently and none is used."""
     out, problems = crystals_from_objects(values, source, field, rows, base_dir)
+    problems = sorted([*earlier, *problems], key=lambda p: p.row or 0)
     if problems:
-        raise InputError(f"{len(problems)} of {len(values)} structures cannot be used", source=source,
+        n = len(values) + len(earlier)
+        raise InputError(f"{len(problems)} of {n} structures cannot be used", source=source,
                          field=field, problems=problems)
     return out  # type: ignore[return-value]

@@ -42,6 +42,7 @@ from metamat.evaluate.model_specs import ModelSpec, check_models, resolve_model_
 from metamat.evaluate.reporting import RESULTS_INDENT, versions
 from metamat.evaluate.scoring import classification_scores, predict_model_space, regression_scores, task_mad_model
 from metamat.files import write_json, write_table
+from metamat.models import registry
 from metamat.tasks.task import Episode, Task
 
 SCHEMA_VERSION = 1
@@ -245,9 +246,7 @@ def cross_validate_file(path: str | os.PathLike, target: str, model: str = "rf",
     task, table = task_from_file(path, target, formula_column=formula_column, group_column=group_column,
                                  featurizers=featurizers, transform=transform, kind=kind)
     resolved = resolve_model_name(model, task.kind)
-    kwargs: dict[str, Any] = {"n_jobs": n_jobs} if resolved in ("rf", "rf_clf") else {}
-    if resolved in ("gbm", "mlp"):
-        kwargs = {"n_threads": n_jobs}
+    kwargs: dict[str, Any] = registry.thread_options(resolved, n_jobs)
     res = cross_validate(task, ModelSpec(model, kwargs), cv, n_splits=n_splits, seed=seed, ids=table.ids,
                          progress=progress)
     report = table.report

@@ -48,6 +48,7 @@ from metamat.evaluate.metrics import roc_auc
 from metamat.evaluate.model_specs import ModelSpec, check_models, is_pretrained, pretrained_spec, resolve_model_name
 from metamat.evaluate.reporting import RESULTS_INDENT, versions
 from metamat.files import write_json
+from metamat.models import registry
 from metamat.tasks.task import Episode, Task
 
 SCHEMA_VERSION = 1
@@ -163,11 +164,7 @@ def run_matbench(task: str = "matbench_steels", model: str = "rf", *, featurizer
     bad = [f for f in chosen if not 0 <= f < len(splits)]
     if bad:
         raise InputError(f"fold(s) {bad} out of range 0..{len(splits) - 1}", field="--folds")
-    kwargs: dict[str, Any] = {}
-    if resolved in ("rf", "rf_clf"):
-        kwargs = {"n_estimators": n_estimators, "n_jobs": n_jobs}
-    elif resolved in ("gbm", "mlp"):
-        kwargs = {"n_threads": n_jobs}
+    kwargs: dict[str, Any] = registry.run_options(resolved, n_jobs, n_estimators)
     spec = pretrained_spec(model) if pretrained else ModelSpec(model, kwargs)
     metric = "mae" if kind == "regression" else "roc_auc"
     records = []

@@ -2,8 +2,8 @@
 
 The one block that maps an evaluator's model name (``rf``, ``gp``, ``pretrained[:PATH]``, ...) to a fresh
 model: ``is_pretrained``, ``model_names``, ``model_kind``, ``resolve_model_name``, ``check_models``,
-``make_eval_model``, ``pretrained_spec``, display names ``PRETTY`` and ``CLASSIFIER_FOR``. (Their bodies are
-to be replaced by calls to the one model registry, :mod:`metamat.models.registry`.)
+``make_eval_model``, ``pretrained_spec`` and ``CLASSIFIER_FOR``, each a thin view of the one model registry,
+:mod:`metamat.models.registry` (display names: :func:`metamat.models.registry.display_name`).
 """
 
 from __future__ import annotations
@@ -12,103 +12,47 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 from metamat.errors import InputError
-from metamat.models.probability import smoothed_rate
+from metamat.models import registry
 
 FEWSHOT_RF_TREES = 100
-#: Classifier used for a 0/1 task when a regressor name is asked for.
-CLASSIFIER_FOR: dict[str, str] = {"dummy": "dummy_clf", "ridge": "logistic", "logistic": "logistic",
-                                  "knn": "knn_clf", "knn_clf": "knn_clf", "gp": "gp_clf", "gp_clf": "gp_clf",
-                                  "rf": "rf_clf", "rf_clf": "rf_clf", "dummy_clf": "dummy_clf"}
-#: Display names of the meta-learners (by registry name).
-PRETTY = {"dkgp": "deep-kernel GP", "maml": "MAML", "fomaml": "first-order MAML", "anil": "ANIL",
-          "metasgd": "Meta-SGD", "transfer_head": "transfer, head", "transfer_last": "transfer, last layer",
-          "protonet": "prototypes"}
-
-
-class PriorClassifier:
-    """Baseline classifier: P(class 1) = smoothed support rate (n1 + 0.5) / (n + 1) for every query row."""
-
-    kind = "classification"
-
-    def __init__(self, seed: int = 0):
-        self.seed = seed
-
-    def fit(self, X: np.ndarray, y: np.ndarray) -> PriorClassifier:
-        self.rate_ = smoothed_rate(y)
-        return self
-
-    def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        return np.full(len(X), self.rate_)
-
-
-PRETRAINED = "pretrained"
+#: Classifier used for a 0/1 task when a regressor name is asked for (from the model registry).
+CLASSIFIER_FOR: dict[str, str] = registry.classifier_map()
+PRETRAINED = registry.PRETRAINED
 
 
 def is_pretrained(name: str) -> bool:
     """``pretrained`` (the shipped meta-learned model) or ``pretrained:PATH`` (a saved meta-model)."""
-    return name == PRETRAINED or name.startswith(PRETRAINED + ":")
+    return registry.is_pretrained_spec(name)
 
 
 def model_names() -> list[str]:
-    """Every model name the evaluators accept: the baseline registry, ``dummy_clf`` and ``pretrained[:PATH]``."""
-    from metamat.models.baselines import MODELS
-
-    return sorted([*MODELS, "dummy_clf", PRETRAINED])
+    """Every model name the evaluators accept: the baselines and ``pretrained[:PATH]``."""
+    return registry.evaluator_names()
 
 
 def model_kind(name: str) -> str:
-    from metamat.models.baselines import CLASSIFIERS
-
-    return "classification" if name in CLASSIFIERS or name == "dummy_clf" else "regression"
+    return registry.model_kind(name)
 
 
 def resolve_model_name(name: str, kind: str) -> str:
     """The registry name to use for a task of ``kind`` (``rf`` -> ``rf_clf`` on 0/1 tasks)."""
-    if kind == "classification":
-        if name not in CLASSIFIER_FOR:
-            raise InputError(f"model {name!r} has no classifier for 0/1 targets; use one of "
-                             f"{sorted(set(CLASSIFIER_FOR))}", field="--models", value=name)
-        return CLASSIFIER_FOR[name]
-    if model_kind(name) == "classification":
-        raise InputError(f"model {name!r} is a classifier but the task is a regression", field="--models",
-                         value=name)
-    return name
+    return registry.for_task(name, kind)
 
 
 def check_models(names: Sequence[str]) -> list[str]:
     """Validate model names; unknown names raise :class:`InputError` listing the valid ones."""
-    names = [n.strip() for n in names if n and n.strip()]
-    if not names:
-        raise InputError("no model given", field="--models")
-    valid = model_names()
-    bad = [n for n in names if n not in valid and not is_pretrained(n)]
-    if bad:
-        raise InputError(f"unknown model(s) {bad}; choose from {', '.join(valid)}", field="--models",
-                         value=",".join(bad))
-    if len(set(names)) != len(names):
-        raise InputError(f"model listed twice in {names}", field="--models")
-    return names
+    return registry.check_names(names)
 
 
 def default_model_kwargs(name: str, *, rf_trees: int = FEWSHOT_RF_TREES) -> dict[str, Any]:
     """Few-shot settings: one thread per model, ``rf_trees`` trees for random forests."""
-    if name in ("rf", "rf_clf"):
-        return {"n_estimators": rf_trees, "n_jobs": 1}
-    if name in ("gbm", "mlp"):
-        return {"n_threads": 1}
-    return {}
+    return registry.few_shot_options(name, rf_trees=rf_trees)
 
 
 def make_eval_model(name: str, seed: int, kwargs: Mapping[str, Any] | None = None) -> Any:
-    """A fresh model by (resolved) registry name; ``dummy_clf`` is :class:`PriorClassifier`."""
-    if name == "dummy_clf":
-        return PriorClassifier(seed=seed)
-    from metamat.models.baselines import make_model
-
-    return make_model(name, seed=seed, **dict(kwargs or {}))
+    """A fresh model by (resolved) registry name."""
+    return registry.make_model(name, seed=seed, **dict(kwargs or {}))
 
 
 @dataclass(frozen=True)
@@ -146,9 +90,7 @@ class BaselineFactory:
 
 def pretrained_spec(name: str) -> ModelSpec:
     """Evaluate the shipped meta-learned model (``pretrained``) or a saved one (``pretrained:PATH``)."""
-    from metamat.models.meta.registry import MetaModelFactory
-
-    return ModelSpec(name, factory=MetaModelFactory(name.split(":", 1)[1] if ":" in name else "default"))
+    return ModelSpec(name, factory=registry.MetaModelFactory(name))
 
 
 def model_specs(models: Sequence[str | ModelSpec], *, rf_trees: int = FEWSHOT_RF_TREES) -> list[ModelSpec]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 import numpy as np
+from scipy.stats import norm
 from sklearn.base import BaseEstimator
 
 from metamat.featurize.scaling import Standardizer
@@ -69,10 +70,22 @@ def check_y(y: np.ndarray, n: int) -> np.ndarray:
     return y
 
 
+def clone_keeping_name(model: BaseEstimator) -> BaseEstimator:
+    """scikit-learn's parameter clone that also keeps the registry name the model was made under."""
+    new = BaseEstimator.__sklearn_clone__(model)
+    if hasattr(model, "_registry_name"):
+        new._registry_name = model._registry_name
+    return new
+
+
 class Model(BaseEstimator):
     """Shared fit plumbing: validation, feature preparation, fitted-state checks."""
 
     kind: ClassVar[str] = "regression"
+
+    def __sklearn_clone__(self) -> Model:
+        """``sklearn.base.clone``: a fresh unfitted model with the same parameters and registry name."""
+        return clone_keeping_name(self)
 
     def _prepare_fit(self, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         X = check_X(X)
@@ -112,12 +125,16 @@ class Regressor(Model):
 
     def predict_dist(self, X: np.ndarray, level: float = 0.9) -> tuple[np.ndarray, ...]:
         """``(mean, std, lower, upper)``: the central ``level`` interval is Gaussian around the mean
-        (subclasses with a better predictive distribution override this)."""
-        from scipy.stats import norm
-
+        (subclasses with a better predictive distribution override :meth:`_interval`)."""
         mean, std = self.predict(X, return_std=True)
+        lower, upper = self._interval(X, mean, std, level)
+        return mean, std, lower, upper
+
+    def _interval(self, X: np.ndarray, mean: np.ndarray, std: np.ndarray,
+                  level: float) -> tuple[np.ndarray, np.ndarray]:
+        """Central ``level`` interval; default Gaussian, ``mean -+ z * std``."""
         q = float(norm.ppf(0.5 + level / 2))
-        return mean, std, mean - q * std, mean + q * std
+        return mean - q * std, mean + q * std
 
     def predict_interval(self, X: np.ndarray, level: float = 0.9) -> tuple[np.ndarray, np.ndarray]:
         """``(lower, upper)``: central ``level`` predictive interval per row."""

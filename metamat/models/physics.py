@@ -27,7 +27,7 @@ def _make(base: Any, seed: int) -> Regressor:
     from sklearn.base import clone
 
     if isinstance(base, str):
-        from metamat.models.baselines import make_model
+        from metamat.models.registry import make_model
 
         return make_model(base, seed=seed)
     return clone(base)

@@ -32,6 +32,9 @@ def predict_frames(model: Potential, frames: Sequence[Atoms], max_atoms: int = 4
     """Energies and forces of many frames, batched into graphs of about ``max_atoms`` atoms."""
     if not frames:
         raise InputError("no frames to test", field="frames")
+    from metamat.data.frames import check_frames
+
+    check_frames(frames, elements=list(model.elements), what="test frames")
     e_pred, f_pred = [], []
     start = 0
     while start < len(frames):
@@ -73,6 +76,10 @@ def test_potential(model: Potential, frames: Sequence[Atoms], return_predictions
     """
     pred = predict_frames(model, frames)
     metrics = metrics_of(pred)
+    report = getattr(frames, "report", None)
+    if report is not None:  # frames the reader rejected (e.g. NaN forces) are named, not silently dropped
+        metrics["n_frames_read"] = report.read
+        metrics["rejected_frames"] = [{"frame": n, "reason": why} for n, why in report.rejected]
     return (metrics, pred) if return_predictions else metrics
 
 

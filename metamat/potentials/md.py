@@ -19,6 +19,8 @@ from metamat.files import atomic_path
 from metamat.potentials.calculator import PotentialCalculator
 from metamat.potentials.network import Potential
 
+MAX_TEMPERATURE_K = 1e5
+
 
 def energy_drift(times_ps: np.ndarray, total_energy: np.ndarray, n_atoms: int) -> dict[str, float]:
     """Linear drift (eV/atom/ps, least-squares slope) and max |E(t) - E(0)| per atom (eV/atom)."""
@@ -30,18 +32,28 @@ def energy_drift(times_ps: np.ndarray, total_energy: np.ndarray, n_atoms: int) -
 def run_md(model: Potential, atoms: Atoms, ensemble: str = "nve", temperature: float = 300.0,
            steps: int = 1000, timestep_fs: float = 1.0, trajectory: str | os.PathLike | None = None,
            seed: int = 0, friction_per_fs: float = 0.01, interval: int = 10,
-           progress: Callable[[int, int], None] | None = None) -> dict:
+           progress: Callable[[int, int], None] | None = None, source: str | None = None) -> dict:
     """Run MD from ``atoms`` (a copy is used); velocities drawn at ``temperature`` K with ``seed``.
 
     Returns a report: ensemble, steps, timestep, final temperature, mean temperature and, for NVE, the
     energy drift (see :func:`energy_drift`); the total energy is sampled every ``interval`` steps, which is
     also the trajectory stride. The trajectory is written to a temporary file and renamed at the end.
+    ``source`` (the structure file) names the input in errors: elements outside the potential, overlapping
+    atoms, a temperature that is negative or not a number.
     """
     ensemble = ensemble.lower()
     if ensemble not in ("nve", "nvt"):
         raise InputError(f"unknown ensemble '{ensemble}' (use 'nve' or 'nvt')", field="ensemble")
-    if steps < 1 or timestep_fs <= 0 or interval < 1:
-        raise InputError("steps and interval must be >= 1 and timestep_fs > 0", field="steps")
+    if steps < 1 or not timestep_fs > 0 or not np.isfinite(timestep_fs) or interval < 1:
+        raise InputError("steps and interval must be >= 1 and timestep_fs a finite number > 0", field="steps")
+    if not (np.isfinite(temperature) and 0.0 <= temperature <= MAX_TEMPERATURE_K):
+        raise InputError(f"temperature must be a number of kelvin in 0-{MAX_TEMPERATURE_K:g}, got {temperature}",
+                         field="temperature")
+    if not (np.isfinite(friction_per_fs) and friction_per_fs >= 0):
+        raise InputError(f"friction must be a finite number >= 0, got {friction_per_fs}", field="friction")
+    from metamat.data.frames import check_frames
+
+    check_frames([atoms], elements=list(model.elements), what="structures", source=source)
     atoms = atoms.copy()
     atoms.calc = PotentialCalculator(model)
     rng = np.random.default_rng(seed)
@@ -62,12 +74,16 @@ def run_md(model: Potential, atoms: Atoms, ensemble: str = "nve", temperature: f
         temps.append(atoms.get_temperature())
 
     dyn.attach(sample, interval=interval)
-    with ExitStack() as stack:  # the trajectory is renamed into place only if the run succeeds
-        if trajectory is not None:
-            traj = Trajectory(str(stack.enter_context(atomic_path(trajectory))), "w", atoms)
-            stack.callback(traj.close)  # closed before the rename
+    with ExitStack() as stack:
+        if trajectory is not None:  # a temporary name, renamed on success and removed on any failure
+            tmp = stack.enter_context(atomic_path(trajectory))
+            traj = stack.enter_context(Trajectory(str(tmp), "w", atoms))
             dyn.attach(traj.write, interval=interval)
         _run(dyn, steps, progress)
+        if not np.all(np.isfinite(energies)) or not np.all(np.isfinite(atoms.positions)):
+            step = next((k for k, e in enumerate(energies) if not np.isfinite(e)), len(energies)) * interval
+            raise InputError(f"the dynamics became non-finite (NaN/inf energy or positions) by step {step}; "
+                             "try a smaller --timestep-fs or check the structure", field="timestep_fs")
     report = {"ensemble": ensemble, "steps": steps, "timestep_fs": timestep_fs, "n_atoms": len(atoms),
               "temperature_target_k": temperature, "temperature_mean_k": float(np.mean(temps)),
               "temperature_final_k": float(atoms.get_temperature()),

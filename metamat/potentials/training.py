@@ -108,7 +108,7 @@ def _loss(model: Potential, batch: Batch, s: TrainSettings, create_graph: bool) 
     metrics = {"energy_rmse": float(e_mse.detach()) ** 0.5, "force_rmse": float(f_mse.detach()) ** 0.5}
     if not create_graph:  # validation: model selection uses the loss with MAEs in place of RMSEs, so that one
         # frame far from the rest (mlearn Si) cannot pick the weights of an early epoch
-        e_mae, f_mae = float(de.abs().mean()), float(df.abs().mean())
+        e_mae, f_mae = float(de.detach().abs().mean()), float(df.detach().abs().mean())
         metrics["score"] = s.energy_weight * e_mae**2 + s.force_weight * f_mae**2
     return loss, metrics
 
@@ -138,12 +138,21 @@ def train_potential(train_frames: Sequence[Atoms], valid_frames: Sequence[Atoms]
     ``progress(stage, done, total, info)`` is called as descriptors are computed and after every epoch
     (the command line shows it as a bar; the library prints nothing).
     """
+    from metamat.data.frames import check_frames, frame_numbers, frame_source
+
     s = settings or TrainSettings()
-    train_frames = list(train_frames)
-    if not train_frames:
+    if not len(train_frames):
         raise InputError("no training frames", field="frames")
+    # every frame is checked before any work (and before anything is written by the caller)
+    check_frames(train_frames, elements=list(elements) if elements else None, what="training frames")
+    if valid_frames is not None:
+        check_frames(valid_frames, elements=list(elements) if elements else None, what="validation frames")
+    source, numbers = frame_source(train_frames), frame_numbers(train_frames)
+    train_frames = list(train_frames)
     if valid_frames is None:
-        train_frames, valid_frames = split_frames(train_frames, s.valid_fraction, s.seed)
+        keep, held = split_frames(list(range(len(train_frames))), s.valid_fraction, s.seed)
+        train_frames, valid_frames = [train_frames[k] for k in keep], [train_frames[k] for k in held]
+        numbers = [numbers[k] for k in keep]
     valid_frames = list(valid_frames)
     elements = list(elements) if elements else elements_of(train_frames + valid_frames)
     dtype = {"float32": torch.float32, "float64": torch.float64}[s.dtype]
@@ -168,8 +177,9 @@ def train_potential(train_frames: Sequence[Atoms], valid_frames: Sequence[Atoms]
     model.to(dtype)
     model.train()
     deadline = None if s.max_time_s is None else t_start + s.max_time_s
-    history, info = _fit(model, train, valid, s, bar, deadline)
+    history, info = _fit(model, train, valid, s, bar, deadline, frames=(source, numbers))
     model.double().eval()
+    check_finite(model)
     info.update(precompute_s=t_pre, total_s=time.perf_counter() - t_start, n_train=len(train_frames),
                 n_valid=len(valid_frames), settings=s.to_dict())
     model.history = history
@@ -200,8 +210,16 @@ def _copy_networks(model: Potential, source: Potential, element_map: dict[str, s
     model.energy_scale.copy_(source.energy_scale.to(model.dtype))
 
 
+def check_finite(model: torch.nn.Module, what: str = "trained potential") -> None:
+    """Raise InputError naming every tensor of ``model`` holding NaN or inf (such a model is never saved)."""
+    bad = [name for name, t in model.state_dict().items() if t.is_floating_point() and not torch.isfinite(t).all()]
+    if bad:
+        raise InputError(f"the {what} has non-finite values in {len(bad)} tensors ({', '.join(bad[:5])}); "
+                         "nothing was saved", field="weights")
+
+
 def _fit(model: Potential, train: FrameTensors, valid: FrameTensors, s: TrainSettings, bar: StageProgress,
-         deadline: float | None = None) -> tuple[list, dict]:
+         deadline: float | None = None, frames: tuple[str | None, list[int]] | None = None) -> tuple[list, dict]:
     rng = np.random.default_rng(s.seed)
     max_epochs = s.max_epochs or auto_epochs(train.n_edges)
     opt = torch.optim.Adam(model.parameters(), lr=s.lr)
@@ -221,14 +239,23 @@ def _fit(model: Potential, train: FrameTensors, valid: FrameTensors, s: TrainSet
         perm = rng.permutation(train.n_frames)
         tr_loss = 0.0
         for start in range(0, len(perm), s.batch_size):
-            batch = make_batch(train, np.sort(perm[start:start + s.batch_size]))
+            ids = np.sort(perm[start:start + s.batch_size])
+            batch = make_batch(train, ids)
             loss, _ = _loss(model, batch, s, create_graph=True)
+            if not torch.isfinite(loss):
+                source, numbers = frames or (None, list(range(1, train.n_frames + 1)))
+                raise InputError(f"training loss became non-finite in epoch {epoch} on frames "
+                                 f"{[numbers[k] for k in ids]}; nothing was saved", source=source,
+                                 row=numbers[int(ids[0])], field="frames")
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             tr_loss += float(loss.detach()) * len(batch.energy)
         v_loss, v_metrics = _loss(model, valid_batch, s, create_graph=False)
         v_loss, v_score = float(v_loss.detach()), v_metrics["score"]
+        if not np.isfinite(v_loss):
+            raise InputError(f"validation loss became non-finite in epoch {epoch}; nothing was saved",
+                             field="frames")
         lr = opt.param_groups[0]["lr"]
         if s.schedule == "plateau":
             sched.step(v_score)

@@ -9,7 +9,7 @@ Every ``eval_every`` steps the learner is scored on a fixed set of meta-validati
 Checkpoints (``checkpoint_dir``): ``last.safetensors`` (network, optimizer state, torch RNG) +
 ``last.json`` (step, numpy RNG state, history, early-stopping state) and ``best.safetensors``, each
 written atomically. ``resume=True`` continues from ``last`` so an interrupted run ends exactly where an
-uninterrupted one would.
+uninterrupted one would. ``progress`` is an optional ``callback(step, steps)``; the trainer draws nothing.
 """
 
 from __future__ import annotations
@@ -17,14 +17,16 @@ from __future__ import annotations
 import copy
 import json
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from safetensors.torch import load_file
 
-from metamat.models.io import write_json_atomic, write_safetensors_atomic
+from metamat.files import write_json, write_safetensors
 from metamat.tasks.splits import sample_episode
 
 
@@ -47,7 +49,7 @@ class TrainConfig:
     checkpoint_dir: str | None = None
     checkpoint_every: int = 100
     resume: bool = False
-    progress: bool = True
+    progress: Callable[[int, int], None] | bool | None = None
     max_minutes: float | None = None
     calibrate: bool = True
     seed: int = 0
@@ -139,16 +141,14 @@ class EpisodicTrainer:
             for key, val in st.items():
                 tensors[f"opt.{i}.{key}"] = val if torch.is_tensor(val) else torch.tensor(val)
         tensors["torch_rng"] = torch.get_rng_state()
-        write_safetensors_atomic(tensors, paths[0])
+        write_safetensors(paths[0], tensors)
         if best is not None:
-            write_safetensors_atomic(best, paths[2])
-        meta = {**state, "rng": _bitgen_state(rng), "config": asdict(self.cfg),
+            write_safetensors(paths[2], best)
+        meta = {**state, "rng": _bitgen_state(rng), "config": {**asdict(self.cfg), "progress": None},
                 "param_groups": opt_state["param_groups"]}
-        write_json_atomic(meta, paths[1])
+        write_json(paths[1], meta, sort_keys=True)
 
     def _load(self, opt: torch.optim.Optimizer, rng: np.random.Generator) -> tuple[dict, dict | None] | None:
-        from safetensors.torch import load_file
-
         paths = self._paths()
         if paths is None or not paths[1].exists():
             return None
@@ -172,8 +172,6 @@ class EpisodicTrainer:
 
     # ---------------------------------------------------------------- loop
     def run(self) -> dict:
-        from tqdm.auto import tqdm
-
         cfg, model = self.cfg, self.model
         net = model.net_
         opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -186,8 +184,7 @@ class EpisodicTrainer:
                 state, best = loaded
         val = self.val_episodes()
         t0 = time.perf_counter() - state["elapsed"]
-        bar = tqdm(total=cfg.steps, initial=state["step"], disable=not cfg.progress, desc="meta-train",
-                   dynamic_ncols=True)
+        report = cfg.progress if callable(cfg.progress) else None  # the library never draws a bar itself
         stopped = "steps"
         running = None
         done = bool(val) and state["bad_evals"] >= cfg.patience  # resuming a run that already stopped early
@@ -205,8 +202,8 @@ class EpisodicTrainer:
             state["step"] += 1
             lv = float(loss.detach())
             running = lv if running is None else 0.95 * running + 0.05 * lv
-            bar.update(1)
-            bar.set_postfix(loss=f"{running:.3f}")
+            if report is not None:
+                report(state["step"], cfg.steps)
             step = state["step"]
             if val and (step % cfg.eval_every == 0 or step == cfg.steps):
                 score = model.val_score(val)
@@ -217,7 +214,6 @@ class EpisodicTrainer:
                     best = {k: v.detach().clone() for k, v in net.state_dict().items()}
                 else:
                     state["bad_evals"] += 1
-                bar.set_postfix(loss=f"{running:.3f}", val=f"{score:.3f}", best=f"{state['best_score']:.3f}")
             state["elapsed"] = time.perf_counter() - t0
             if step % cfg.checkpoint_every == 0 or step == cfg.steps:
                 self._save(state, opt, rng, best)
@@ -229,7 +225,6 @@ class EpisodicTrainer:
                 stopped = "time budget"
                 self._save(state, opt, rng, best)
                 break
-        bar.close()
         if best is not None:
             net.load_state_dict(best)
         net.eval()

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from metamat.data.structures import Crystal
+from metamat.featurize.pipeline import featurize_formulas
 from metamat.tasks.task import Task
 
 _ELEMENTS = ("Li", "Na", "K", "Mg", "Ca", "Sr", "Ba", "Ti", "V", "Cr", "Mn", "Fe", "Co", "Ni", "Cu", "Zn",
@@ -28,8 +30,6 @@ def synthetic_tasks(n_tasks: int = 6, n_rows: int = 150, seed: int = 0, n_latent
                     noise: float = 0.1, classification: int = 0, log_tasks: int = 0) -> list[Task]:
     """``n_tasks`` regression tasks (+ ``classification`` 0/1 tasks); ``log_tasks`` of the regression tasks
     have positive targets spanning orders of magnitude and a log10 transform."""
-    from metamat.featurize.pipeline import featurize_formulas
-
     rng = np.random.default_rng(seed)
     formulas = random_formulas(n_rows * (n_tasks + classification), rng)
     fm = featurize_formulas(formulas, "composition")
@@ -67,8 +67,6 @@ _FCC = np.array([[0, 0, 0], [0, .5, .5], [.5, 0, .5], [.5, .5, 0]])
 
 def random_crystal(rng: np.random.Generator):
     """A rattled fcc or bcc metal or rocksalt cell (strained by ~2%) and its formula, for structure tests."""
-    from metamat.data.structures import Crystal
-
     kind = rng.integers(3)
     metal = str(rng.choice(_METALS))
     if kind == 0:

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from metamat.models.io import load_model, save_model
 from metamat.models.meta import make_meta_model
+from metamat.models.registry import load_model, save_model
 from metamat.tasks.splits import sample_episode
 from metamat.train.synthetic import synthetic_tasks
 

@@ -8,9 +8,9 @@ import torch
 
 from metamat.evaluate import running
 from metamat.evaluate.model_specs import ModelSpec
-from metamat.models.io import save_model
 from metamat.models.meta import make_meta_model
 from metamat.models.meta.registry import MetaModelFactory, get_meta_model
+from metamat.models.registry import save_model
 from metamat.train.synthetic import synthetic_tasks
 
 torch.set_num_threads(1)

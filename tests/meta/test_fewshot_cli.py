@@ -12,8 +12,8 @@ import torch
 
 from metamat.errors import InputError
 from metamat.fewshot import run_fewshot
-from metamat.models.io import save_model
 from metamat.models.meta import make_meta_model
+from metamat.models.registry import save_model
 from metamat.train.synthetic import random_formulas, synthetic_tasks
 
 torch.set_num_threads(1)

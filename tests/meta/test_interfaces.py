@@ -6,9 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from sklearn.base import clone
 
-from metamat.models.io import load_model, save_model
 from metamat.models.meta import META_MODELS, make_meta_model
+from metamat.models.registry import load_model, save_model
 from metamat.tasks.splits import sample_episode
 from metamat.train.synthetic import synthetic_tasks
 
@@ -35,6 +36,10 @@ def test_regressor_interface_and_round_trip(name, tasks, tmp_path):
     assert mean.shape == std.shape == (len(ep.query),)
     assert np.all(np.isfinite(mean)) and np.all(std > 0)
     np.testing.assert_allclose(m.predict(ep.X_query), mean)
+    twin = clone(m)  # carries the meta-parameters, not the per-task state
+    assert not hasattr(twin, "target_scaler_")
+    np.testing.assert_allclose(twin.fit(ep.X_support, ep.y_support).predict(ep.X_query), mean, rtol=1e-6,
+                               atol=1e-9)
     save_model(m, tmp_path / name)
     loaded = load_model(tmp_path / name)
     assert type(loaded) is type(m) and loaded.get_params()["embed_dim"] == 8
@@ -61,7 +66,7 @@ def test_protonet_classifier(tasks, tmp_path):
 
 
 def test_unknown_name():
-    with pytest.raises(ValueError, match="unknown meta-model"):
+    with pytest.raises(ValueError, match="unknown model .nope."):
         make_meta_model("nope")
 
 

@@ -15,8 +15,8 @@ from metamat.cli import app
 from metamat.errors import InputError
 from metamat.featurize.graphs import GraphLayout
 from metamat.fewshot import run_fewshot
-from metamat.models.io import save_model
 from metamat.models.meta import make_meta_model
+from metamat.models.registry import save_model
 from metamat.tasks.structure_tasks import model_inputs, model_layout, structure_inputs
 from metamat.tasks.task import Task
 from metamat.train.synthetic import random_crystal
@@ -82,7 +82,7 @@ def test_structure_fewshot_predicts_and_lists_bad_structures(files, model_path):
 
 
 def test_structure_inputs_follow_the_model_layout(crystals, model_path):
-    from metamat.models.io import load_model
+    from metamat.models.registry import load_model
 
     m = load_model(model_path)
     layout = model_layout(m)
@@ -125,7 +125,7 @@ def test_shipped_structure_model_adapts(crystals):
 
 
 def test_query_structure_larger_than_the_layout_is_listed(files, model_path, crystals):
-    from metamat.models.io import load_model
+    from metamat.models.registry import load_model
 
     big = crystals[0][0].supercell((4, 4, 4))  # 128-512 sites, far above the layout
     layout = model_layout(load_model(model_path))

@@ -10,9 +10,9 @@ import torch
 
 from metamat.featurize.elements import load_element_table
 from metamat.featurize.graphs import GraphLayout, graph_features, unpack_graph
-from metamat.models.io import load_model, save_model
 from metamat.models.meta import make_meta_model
 from metamat.models.meta.graph_encoder import CrystalGraphEncoder
+from metamat.models.registry import load_model, save_model
 from metamat.tasks.splits import sample_episode
 from metamat.tasks.task import Task
 from metamat.train.synthetic import random_crystal

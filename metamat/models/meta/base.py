@@ -10,16 +10,23 @@ standardization with the support's mean and std only; predictions come back in o
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 import torch
+from scipy.stats import norm
 from sklearn.base import BaseEstimator
 
 from metamat.featurize.scaling import Standardizer
-from metamat.models.base import check_X, check_y
+from metamat.models.base import check_X, check_y, clone_keeping_name
 from metamat.models.meta.encoders import passthrough_columns
+from metamat.models.registry import load_model, save_model
+from metamat.tasks.splits import sample_episode
 from metamat.tasks.task import Episode, TargetStandardizer, TargetTransform
+from metamat.train.episodic import EpisodicTrainer, TrainConfig
 
 
 class PoolFeaturePrep:
@@ -142,8 +149,6 @@ class MetaLearner(BaseEstimator):
 
         Keyword arguments go to :class:`metamat.train.episodic.TrainConfig` (steps, batch, k range,
         checkpoint_dir, resume, progress, max_minutes, ...)."""
-        from metamat.train.episodic import EpisodicTrainer, TrainConfig
-
         tasks = [t for t in tasks if t.kind in self.task_kinds]
         if not tasks:
             raise ValueError(f"{type(self).__name__}: no meta-training task of kind {self.task_kinds}")
@@ -181,10 +186,6 @@ class MetaLearner(BaseEstimator):
     def calibrate(self, tasks, ks=(5, 10, 20, 50), n_episodes: int = 12, level: float = 0.9,
                   seed: int = 0) -> None:
         """Per-k std scale so that the central ``level`` interval covers ``level`` of meta-val queries."""
-        from scipy.stats import norm
-
-        from metamat.tasks.splits import sample_episode
-
         rng = np.random.default_rng(seed + 7)
         zq = norm.ppf(0.5 + level / 2)
         scales = []
@@ -216,7 +217,7 @@ class MetaLearner(BaseEstimator):
     def _check_meta_fitted(self) -> None:
         if not hasattr(self, "net_"):
             raise RuntimeError(f"{type(self).__name__} is not meta-trained: call meta_fit(tasks) or load a "
-                               "saved model (metamat.models.io.load_model)")
+                               "saved model (metamat.models.registry.load_model)")
 
     def fit(self, X: np.ndarray, y: np.ndarray) -> MetaLearner:
         """Adapt to one task from its support set (``y`` in original units)."""
@@ -254,8 +255,6 @@ class MetaLearner(BaseEstimator):
     def predict_dist(self, X: np.ndarray, level: float = 0.9) -> tuple[np.ndarray, ...]:
         """``(mean, std, lower, upper)`` in original units; the central ``level`` interval is computed in
         model space and mapped back (for log10 targets: a log-normal interval around the median)."""
-        from scipy.stats import norm
-
         if not hasattr(self, "target_scaler_"):
             raise RuntimeError(f"{type(self).__name__} is not fitted: call fit(X_support, y_support) first")
         X = check_X(X, self.prep_.n_features_in_)
@@ -274,7 +273,50 @@ class MetaLearner(BaseEstimator):
 
     def load_extra_config(self, cfg: dict[str, Any]) -> None:
         cal = cfg.get("calibration")
+        if cal is not None and not (isinstance(cal, (list, tuple)) and len(cal) == 2
+                                    and all(isinstance(c, list) and len(c) == len(cal[0]) for c in cal)):
+            raise ValueError(f"calibration must be two lists of equal length ([ks], [scales]), not {cal!r}")
         self.calibration_ = tuple(cal) if cal else None
+
+    def state_tensors(self) -> dict[str, torch.Tensor]:
+        """Every meta-parameter as named tensors (``net.*`` and ``prep.*``), as saved in a model file."""
+        self._check_meta_fitted()
+        out = {f"net.{k}": v for k, v in self.net_.state_dict().items()}
+        out.update({f"prep.{k}": v for k, v in self.prep_.tensors().items()})
+        return out
+
+    def load_state_tensors(self, tensors: Mapping[str, Any], fitted: dict[str, Any]) -> MetaLearner:
+        """Restore the meta-trained state from :meth:`state_tensors` (tensors or numpy arrays) and
+        :meth:`extra_config`; the model is then ready for ``fit(X_support, y_support)``."""
+        t = {k: v.detach().clone() if torch.is_tensor(v) else torch.from_numpy(np.array(v))
+             for k, v in tensors.items()}
+        self.prep_ = PoolFeaturePrep.from_tensors({k[5:]: v for k, v in t.items() if k.startswith("prep.")})
+        self.load_extra_config(fitted)
+        self._build(self.prep_.n_features_in_)
+        self.net_.load_state_dict({k[4:]: v for k, v in t.items() if k.startswith("net.")})
+        self.net_.eval()
+        return self
+
+    def save(self, path: str | os.PathLike, extra: dict[str, Any] | None = None) -> Path:
+        """Write ``path.safetensors`` + ``path.json`` (see :func:`metamat.models.registry.save_model`)."""
+        return save_model(self, path, extra=extra)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, **overrides: Any) -> MetaLearner:
+        """A saved model of this class (see :func:`metamat.models.registry.load_model`)."""
+        model = load_model(path, **overrides)
+        if not isinstance(model, cls):
+            raise TypeError(f"{path} holds a {type(model).__name__}, not a {cls.__name__}")
+        return model
+
+    def __sklearn_clone__(self) -> MetaLearner:
+        """``sklearn.base.clone``: same parameters and registry name, and -- once meta-trained -- the same
+        meta-parameters (network, feature preparation, calibration); no per-task (``fit``) state. So an
+        evaluator can clone a meta-trained model per episode."""
+        new = clone_keeping_name(self)
+        if hasattr(self, "net_"):
+            new.load_state_tensors(self.state_tensors(), self.extra_config())
+        return new
 
     def _build(self, in_dim: int) -> None:
         raise NotImplementedError

@@ -33,6 +33,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from metamat.featurize.elements import load_element_table
 from metamat.featurize.graphs import DEFAULT_CUTOFF, DEFAULT_SPECIES_SLOTS, GraphLayout
 
 ELEMENT_PROPERTIES = ("MendeleevNumber", "AtomicWeight", "MeltingT", "Column", "Row", "CovalentRadius",
@@ -42,8 +43,6 @@ ELEMENT_PROPERTIES = ("MendeleevNumber", "AtomicWeight", "MeltingT", "Column", "
 
 def element_property_matrix(names: Sequence[str] = ELEMENT_PROPERTIES) -> np.ndarray:
     """(104, len(names)) element properties standardized over Z = 1..103 (row 0, padding, is zero)."""
-    from metamat.featurize.elements import load_element_table
-
     m = load_element_table().matrix(list(names))
     body = m[1:]
     out = np.zeros_like(m)

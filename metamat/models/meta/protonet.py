@@ -20,7 +20,7 @@ from torch import nn
 from metamat.models.base import check_X, check_y
 from metamat.models.meta.base import MetaLearner, query_targets
 from metamat.models.meta.encoders import build_encoder
-from metamat.models.probability import smoothed_rate
+from metamat.models.probability import log_loss, smoothed_rate
 
 
 class _ProtoNet(nn.Module):
@@ -135,7 +135,5 @@ class ProtoNetClassifier(_ProtoBase):
 
     def val_score(self, episodes) -> float:
         """Mean query log loss."""
-        from metamat.models.probability import log_loss
-
         return float(np.mean([log_loss(ep.y_query, self.fit(ep.X_support, ep.y_support).predict_proba(ep.X_query))
                               for ep in episodes]))
