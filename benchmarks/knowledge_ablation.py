@@ -57,15 +57,10 @@ class ForestMedian:
 
 
 def ForestMedianRegressor(trees: int, seed: int):
-    """The models branch's rf_median (median over the trees) as a protocol Regressor; swap in on merge."""
-    from metamat.models.baselines import RFRegressor, _rf_tree_predictions
+    """The registry's ``rf_median`` (median over the trees) as a protocol Regressor, for the wrappers."""
+    from metamat.models.baselines import RFMedianRegressor
 
-    class RFMedian(RFRegressor):
-        def _predict(self, Z):
-            per_tree = _rf_tree_predictions(self.model_, Z)
-            return np.median(per_tree, axis=0), per_tree.std(axis=0)
-
-    return RFMedian(n_estimators=trees, seed=seed)
+    return RFMedianRegressor(n_estimators=trees, seed=seed)
 
 
 def shrunk_slope(b: np.ndarray, y: np.ndarray) -> float:

@@ -42,17 +42,12 @@ CURVE_SIZES = (10, 20, 50, 100, 200)
 
 
 def build_models(trees: int, koh_rows: int, seed: int, curve: bool) -> dict:
-    from metamat.models.baselines import GPRegressor, RFClassifier, RFRegressor, _rf_tree_predictions
+    from metamat.models.baselines import GPRegressor, RFClassifier, RFMedianRegressor, RFRegressor
     from metamat.models.multifidelity import DeltaRegressor, KOHRegressor
     from metamat.models.physics import BoundedRegressor, HurdleRegressor
 
-    class RFMedian(RFRegressor):  # the models branch's rf_median (median over the trees); swap in on merge
-        def _predict(self, Z):
-            per_tree = _rf_tree_predictions(self.model_, Z)
-            return np.median(per_tree, axis=0), per_tree.std(axis=0)
-
     rf = RFRegressor(n_estimators=trees, n_jobs=2, seed=seed)
-    rfm = RFMedian(n_estimators=trees, n_jobs=2, seed=seed)
+    rfm = RFMedianRegressor(n_estimators=trees, n_jobs=2, seed=seed)
     clf = RFClassifier(n_estimators=trees, n_jobs=2, seed=seed)
     models = {
         "rf": ("composition", rf),
