@@ -93,3 +93,15 @@ def test_demo_runs_on_builtin_data(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert result.returncode == 0, result.stderr
     for word in ("dummy", "ridge", "rf", "MAE", "read"):
         assert word in result.stdout
+
+
+def test_featurize_knowledge_leaves_out_the_targets_quantity(tmp_path: Path) -> None:
+    src = tmp_path / "in.csv"
+    src.write_text("formula,gap\nNaCl,8.5\nSi,1.1\n")
+    result = run("featurize", str(src), "-o", str(tmp_path / "out.csv"), "--features", "composition+knowledge",
+                 "--exclude-quantity", "band gap")
+    assert result.returncode == 0, result.stderr
+    out = pd.read_csv(tmp_path / "out.csv")
+    knowledge = [c for c in out.columns if c.startswith("knowledge ")]
+    assert knowledge and not any("band gap" in c for c in knowledge)
+    assert "left out for leakage" in result.stderr and "oqmd_band_gap" in result.stderr

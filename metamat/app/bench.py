@@ -34,7 +34,9 @@ def fewshot(
     max_rows: int = typer.Option(5000, "--max-rows", help="Subsample larger tasks to this many rows."),
     n_jobs: int = typer.Option(2, "--n-jobs", help="Worker processes (one thread each)."),
     rf_trees: int = typer.Option(100, "--rf-trees", help="Trees of the random forest in episodes."),
-    features: str = typer.Option("composition", "--features", help="Composition featurizers or preset."),
+    features: str = typer.Option("composition", "--features",
+                                 help="Composition featurizers or preset (e.g. composition+knowledge: predicted "
+                                      "DFT properties, same-quantity surrogates removed per task)."),
     data_dir: Path | None = DataDirOption,
 ) -> None:
     """Few-shot curves: fit every model on k-shot supports, score on held-out chemical systems."""
@@ -75,7 +77,9 @@ def cv(
                                             help="Column of group labels for --cv group (default: chemical system)."),
     formula_column: str | None = typer.Option(None, "--formula-column", help="Formula column (guessed if omitted)."),
     n_splits: int = typer.Option(5, "--n-splits", help="Folds for kfold and group."),
-    features: str = typer.Option("composition", "--features", help="Composition featurizers or preset."),
+    features: str = typer.Option("composition", "--features",
+                                 help="Composition featurizers or preset (e.g. composition+knowledge: predicted "
+                                      "DFT properties, same-quantity surrogates removed per task)."),
     transform: str | None = typer.Option(None, "--transform", help="identity or log10 (positive targets)."),
     kind: str = typer.Option("auto", "--kind", help="auto (0/1 targets = classification), regression, classification."),
     seed: int = typer.Option(0, "--seed", help="Seed of the folds and the model."),

@@ -19,7 +19,13 @@ def featurize(
                                               help="Column with formulas (guessed if omitted)."),
     features: str = typer.Option("composition", "--features",
                                  help="Featurizers or presets, comma-separated: composition, magpie, "
-                                      "fractions, stoichiometry, valence, ionic, all."),
+                                      "fractions, stoichiometry, valence, ionic, all, knowledge (predicted DFT "
+                                      "properties), physics (atoms per formula unit, molar mass), "
+                                      "composition+knowledge, composition+physics."),
+    exclude_quantity: list[str] = typer.Option([], "--exclude-quantity",
+                                               help="Quantity of your target (e.g. 'band gap'): knowledge "
+                                                    "surrogates of it and of tied quantities are left out. "
+                                                    "Repeatable."),
     skip_invalid: bool = typer.Option(False, "--skip-invalid",
                                       help="Write the good rows and a report of the rejected ones instead of "
                                            "failing."),
@@ -49,7 +55,7 @@ def featurize(
     for warning in hydrate_dot_warnings(df[formula_column].tolist(), str(input)):
         err_console.print(warning, highlight=False, markup=False)
     fm = featurize_formulas(df[formula_column].tolist(), features, errors="mask", source=str(input),
-                            field=formula_column)
+                            field=formula_column, exclude_quantities=tuple(exclude_quantity))
     if fm.problems and not skip_invalid:
         raise problems_error(fm.problems, output)
     report = report_path_for(output) if fm.problems else None  # checked before anything is written
@@ -61,6 +67,8 @@ def featurize(
     features_df = pd.DataFrame(fm.values, columns=fm.labels, index=df.index)
     out = pd.concat([df, features_df], axis=1)[fm.valid]
     write_table(out, output, precision=precision)
+    if fm.removed:
+        err_console.print(f"left out for leakage: {'; '.join(fm.removed)}", highlight=False, markup=False)
     err_console.print(f"read {len(df)} rows, wrote {int(fm.valid.sum())} rows x {len(fm.labels)} features "
                       f"to {output}")
     if report is not None:

@@ -74,6 +74,15 @@ class CompositionArrays:
         out[self.owner, self.z - 1] = self.fractions
         return out
 
+    def reduced_keys(self, digits: int = 4) -> np.ndarray:
+        """One string per material that is equal exactly when the reduced formulas are (elements by atomic
+        number, fractions rounded to ``digits``): Fe2O3, O3Fe2 and FeO1.5 share a key."""
+        if len(self) == 0:
+            return np.empty(0, dtype=object)
+        entry = np.char.add(np.char.add(self.z.astype(str), ":"),
+                            np.char.add(np.char.mod(f"%.{digits}f", self.fractions), ";")).astype(object)
+        return np.add.reduceat(entry, self.offsets[:-1])
+
     def chemical_systems(self) -> np.ndarray:
         """Sorted element set per material, e.g. ``'Co-Li-O'``."""
         from metamat.data.formula import ELEMENTS

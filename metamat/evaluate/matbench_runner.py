@@ -153,7 +153,8 @@ def run_matbench(task: str = "matbench_steels", model: str = "rf", *, featurizer
     split_ids = official_folds(name)  # fail on a missing package before loading data
     table = load_dataset(name, data_dir=data_dir)
     y = table.target("target")
-    fm = featurize_formulas(table.formulas, featurizers, source=name, field="formula")
+    fm = featurize_formulas(table.formulas, featurizers, source=name, field="formula",
+                            exclude_quantities=(meta.quantity,))
     task_obj = Task(name=name, X=fm.values, y=y, formulas=table.formulas, kind=kind, units=meta.unit,
                     quantity=meta.quantity, feature_labels=tuple(fm.labels))
     splits = fold_indices(table.ids, name)
@@ -193,7 +194,8 @@ def run_matbench(task: str = "matbench_steels", model: str = "rf", *, featurizer
         "config": {"featurizers": featurizers, "n_features": len(fm.labels), "model_kwargs": kwargs, "seed": seed,
                    "folds": chosen, "cleaning": f"drop features with > {MAX_NAN_FRACTION:.0%} missing in the "
                                              "training fold; fill the rest with the training mean",
-                   "validation_file": str(validation_path()), "n_rows": len(table), "versions": versions()},
+                   "validation_file": str(validation_path()), "n_rows": len(table), "versions": versions(),
+                   "removed_features": fm.removed},
         "folds": records,
         metric: values.tolist(),
         f"mean_{metric}": float(values.mean()),

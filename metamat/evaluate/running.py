@@ -263,4 +263,5 @@ def run_benchmark(tasks: str | Sequence[str] = "meta-test", models: Sequence[str
                                           "task_selection": tasks if isinstance(tasks, str) else ",".join(tasks)})
     doc["timing"]["build_seconds"] = build_seconds
     doc["timing"]["total_seconds"] = time.perf_counter() - start
+    doc["config"]["removed_features"] = {t.name: list(t.removed_features) for t in built if t.removed_features}
     return doc

@@ -65,7 +65,8 @@ class ModelEntry:
 
     ``target``: the class, or ``"module:Class"`` imported on first use (meta-learners: keeps torch out of
     a plain name lookup); ``display``: name for tables and plots; ``kind``: ``regression`` or
-    ``classification``; ``family``: ``baseline`` (fitted per task) or ``meta`` (meta-trained, saved as
+    ``classification``; ``family``: ``baseline`` (fitted per task), ``wrapper`` (a baseline that reads an extra
+    input column or enforces a bound; not in the evaluators' default list) or ``meta`` (meta-trained, saved as
     safetensors + JSON); ``defaults``: constructor options this name implies (``fomaml`` is
     ``MAMLRegressor(first_order=True)``); ``classifier``: the model used for a 0/1 task when this name is
     asked for; ``threads``: the constructor option that caps its threads (evaluators set it to 1 and

@@ -66,6 +66,15 @@ ENTRIES: dict[str, ModelEntry] = {
     "protonet": ModelEntry(_M + "protonet:ProtoNetRegressor", "prototypes", family="meta"),
     "protonet_clf": ModelEntry(_M + "protonet:ProtoNetClassifier", "prototype classifier", "classification",
                                family="meta"),
+    # wrappers that read an extra input column (a low-fidelity or physical estimate) or enforce a bound
+    "delta": ModelEntry("metamat.models.multifidelity:DeltaRegressor", "delta learning (low-fidelity column)",
+                        family="wrapper"),
+    "koh": ModelEntry("metamat.models.multifidelity:KOHRegressor", "co-kriging (Kennedy-O'Hagan)", family="wrapper"),
+    "residual": ModelEntry("metamat.models.physics:ResidualRegressor", "residual on a baseline column",
+                           family="wrapper"),
+    "bounded": ModelEntry("metamat.models.physics:BoundedRegressor", "bounded (log/logit/clip)", family="wrapper"),
+    "hurdle": ModelEntry("metamat.models.physics:HurdleRegressor", "hurdle (point mass at a bound)",
+                         family="wrapper"),
 }
 
 

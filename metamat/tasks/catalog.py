@@ -186,7 +186,8 @@ def build_task(spec: TaskSpec, data_dir=None, featurizers: str = "composition", 
     from metamat.featurize.pipeline import featurize_formulas
 
     formulas = table.formulas[keep]
-    fm = featurize_formulas(formulas, featurizers, source=spec.dataset, field="formula")
+    fm = featurize_formulas(formulas, featurizers, source=spec.dataset, field="formula",
+                            exclude_quantities=(spec.group,))
     return Task(name=spec.name, X=fm.values, y=y[keep], formulas=formulas,
                 kind=spec.kind, units=target.unit, quantity=spec.group, transform=target.transform,
-                feature_labels=tuple(fm.labels))
+                feature_labels=tuple(fm.labels), removed_features=tuple(fm.removed))

@@ -103,6 +103,7 @@ class Task:
     transform: TargetTransform = field(default_factory=TargetTransform)
     groups: np.ndarray | None = None
     feature_labels: tuple[str, ...] = ()
+    removed_features: tuple[str, ...] = ()  # features left out for leakage (same-quantity surrogates), why
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -111,6 +112,7 @@ class Task:
         formulas = np.asarray(self.formulas, dtype=object)
         set_(self, "transform", _as_transform(self.transform))
         set_(self, "feature_labels", tuple(self.feature_labels))
+        set_(self, "removed_features", tuple(self.removed_features))
         if X.ndim != 2:
             raise ValueError(f"task {self.name!r}: X must be 2-D, got shape {X.shape}")
         n = len(X)
@@ -220,7 +222,7 @@ class Task:
         return Task(name=name or self.name, X=self.X[idx], y=self.y[idx], formulas=self.formulas[idx],
                     kind=self.kind, units=self.units, quantity=self.quantity, transform=self.transform,
                     groups=None if self.groups is None else self.groups[idx],
-                    feature_labels=self.feature_labels)
+                    feature_labels=self.feature_labels, removed_features=self.removed_features)
 
 
 def _element_mask(comps: CompositionArrays, codes: np.ndarray, element: str | int) -> np.ndarray:

@@ -197,3 +197,23 @@ def test_rf_conformal_scores_on_a_row_subset_equal_the_full_scores_of_those_rows
     sub.predict_interval(X[:2])
     keep = np.sort(np.random.default_rng(2).choice(30, 10, replace=False))
     np.testing.assert_allclose(sub.scores_, full.scores_[keep])
+
+
+def test_wrappers_are_registered_and_follow_the_protocol() -> None:
+    """delta learning through the registry: y = 2 * low + 1 exactly, so the delta model (a forest on the
+    residual y - low) predicts the held-out rows within the residual's spread, and clones keep the name."""
+    from sklearn.base import clone
+
+    from metamat.models.registry import evaluator_names, make_model, registry_name
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 4))
+    low = 3.0 * X[:, 0] + X[:, 1]
+    y = low + 0.5 + 0.01 * rng.normal(size=60)  # the low-fidelity column is off by a constant 0.5
+    Xl = np.column_stack([X, low])
+    m = make_model("delta", seed=0).fit(Xl[:40], y[:40])
+    np.testing.assert_allclose(m.predict(Xl[40:]), y[40:], atol=0.05)
+    lower, upper = m.predict_interval(Xl[40:])
+    assert np.all(lower <= upper)
+    assert registry_name(clone(m)) == "delta"
+    assert not {"delta", "koh", "residual", "bounded", "hurdle"} & set(evaluator_names())
