@@ -67,7 +67,7 @@ def test_featurize_names_every_bad_row_and_exits_2(tmp_path: Path) -> None:
     [
         (["featurize", "missing.csv", "-o", "o.csv"], "file not found"),
         (["featurize", "in.csv", "-o", "o.csv", "--formula-column", "nope"], "column 'nope' not found"),
-        (["featurize", "in.csv", "-o", "o.txt"], "output must end in"),
+        (["featurize", "in.csv", "-o", "o.txt"], "unknown output format"),
         (["featurize", "in.csv", "-o", "o.csv", "--features", "bogus"], "unknown featurizer 'bogus'"),
         (["data", "show", "no_such_dataset"], "no_such_dataset"),
     ],
