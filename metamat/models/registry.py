@@ -66,6 +66,9 @@ ENTRIES: dict[str, ModelEntry] = {
     "protonet": ModelEntry(_M + "protonet:ProtoNetRegressor", "prototypes", family="meta"),
     "protonet_clf": ModelEntry(_M + "protonet:ProtoNetClassifier", "prototype classifier", "classification",
                                family="meta"),
+    # chooses among the above by cross-validation on the support (fitted per task, not saved)
+    "auto": ModelEntry("metamat.models.auto:AutoRegressor", "auto (CV choice + conformal)", family="auto",
+                       threads="n_jobs", forest=False),
 }
 
 
@@ -124,9 +127,9 @@ def is_pretrained_spec(spec: str) -> bool:
 
 
 def evaluator_names() -> list[str]:
-    """Names the evaluators accept as such: every baseline and ``pretrained`` (plus ``pretrained:PATH``;
-    a meta-learner name needs meta-training first, see :func:`get_model`)."""
-    return sorted([*names(family="baseline"), PRETRAINED])
+    """Names the evaluators accept as such: every baseline, ``auto`` and ``pretrained`` (plus
+    ``pretrained:PATH``; a meta-learner name needs meta-training first, see :func:`get_model`)."""
+    return sorted([*names(family="baseline"), *names(family="auto"), PRETRAINED])
 
 
 def check_names(requested: Sequence[str]) -> list[str]:
@@ -155,6 +158,8 @@ def run_options(name: str, n_threads: int | None, n_estimators: int | None = Non
     (if given) for forests; empty for every other model."""
     e = ENTRIES.get(name)
     trees = {"n_estimators": n_estimators} if e is not None and e.forest and n_estimators is not None else {}
+    if name == "auto" and n_estimators is not None:
+        trees = {"rf_trees": n_estimators}  # the forests among its candidates
     return {**trees, **thread_options(name, n_threads)}
 
 
@@ -248,6 +253,19 @@ def saved_path(spec: str | os.PathLike, *, structure: bool = False) -> Path:
     if s in (DEFAULT, PRETRAINED):
         return structure_model_path() if structure else default_model_path()
     return model_base(s.split(":", 1)[1] if s.startswith(PRETRAINED + ":") else s)
+
+
+def training_info(spec: str | os.PathLike, *, structure: bool = False) -> dict[str, Any]:
+    """The ``training`` block a saved model records (meta-train / meta-val tasks with quantity groups and
+    rows, held-out groups; see :mod:`metamat.models.leakage`); ``{}`` if the file has none."""
+    base = saved_path(spec, structure=structure)
+    path = Path(f"{base}.json")
+    try:
+        cfg = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ModelFileError(base, f"cannot read {path.name}: {exc}") from None
+    info = cfg.get("training") if isinstance(cfg, dict) else None
+    return dict(info) if isinstance(info, dict) else {}
 
 
 def load(spec: str | os.PathLike, *, structure: bool = False, **overrides: Any) -> Any:
