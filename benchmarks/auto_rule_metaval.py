@@ -14,9 +14,9 @@ setting is only preferred when it beats the others beyond that noise.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -75,6 +75,18 @@ def replay(records: list[dict], rule) -> dict[str, dict]:
     return out
 
 
+def _argmin(e: dict) -> str:
+    return min(e, key=lambda c: e[c].mean())
+
+
+def _always(c: str, e: dict) -> str:
+    return c if c in e else "rf_median"
+
+
+def _margin(fb: str, mg: float, e: dict) -> str:
+    return margin_choice(e, fb if fb in e else "rf_median", mg)[0]
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--episodes", type=int, default=20)
@@ -90,13 +102,12 @@ def main(argv=None) -> int:
 
     records = [r for chunk in Parallel(n_jobs=args.n_jobs)(delayed(one_chunk)(t, k, e, args.seed)
                                                             for t, k, e in jobs) for r in chunk]
-    rules = {"argmin": lambda e: min(e, key=lambda c: e[c].mean())}
+    rules = {"argmin": _argmin}
     for c in DEFAULT_CANDIDATES:
-        rules[f"always {c}"] = (lambda c: lambda e: c if c in e else "rf_median")(c)
+        rules[f"always {c}"] = partial(_always, c)
     for fb in FALLBACKS:
         for mg in MARGINS:
-            rules[f"margin {mg:g} over {fb}"] = (lambda fb, mg: lambda e: margin_choice(
-                e, fb if fb in e else "rf_median", mg)[0])(fb, mg)
+            rules[f"margin {mg:g} over {fb}"] = partial(_margin, fb, mg)
     rules["oracle (best on the query)"] = None
     table = {}
     for name, rule in rules.items():

@@ -66,8 +66,8 @@ class SupportDomain:
     def score(self, X: np.ndarray) -> dict[str, np.ndarray]:
         X = np.asarray(X, dtype=float)
         dist = _pairwise(self._z(X), self.Z_).min(axis=1)
-        out = {"distance": dist, "distance_ratio": dist / self.typical_ if self.typical_ > 0 else np.full(len(X), np.inf),
-               "in_domain": dist <= self.threshold_ * (1 + 1e-9)}
+        ratio = dist / self.typical_ if self.typical_ > 0 else np.full(len(X), np.inf)
+        out = {"distance": dist, "distance_ratio": ratio, "in_domain": dist <= self.threshold_ * (1 + 1e-9)}
         if self.meta_prep is not None:
             p = self.meta_prep
             Zm = (X[:, :len(p.mean_)] - p.mean_) / p.scale_

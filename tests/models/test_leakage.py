@@ -1,0 +1,33 @@
+"""Leakage guard: a pretrained model that saw the tested quantity is refused unless overridden."""
+
+from __future__ import annotations
+
+import pytest
+
+from metamat.models.leakage import LeakageError, check_leakage, seen_quantities
+from metamat.models.registry import training_info
+
+
+def test_the_shipped_default_records_what_it_saw():
+    info = training_info("default")
+    names = {t["name"] for t in info["meta_train_tasks"]}
+    assert "matbench_expt_gap" in names and "band gap" in seen_quantities(info)
+    assert "yield strength" not in seen_quantities(info)
+
+
+def test_refused_on_expt_gap_and_recorded_with_override():
+    info = training_info("default")
+    with pytest.raises(LeakageError, match="band gap"):
+        check_leakage(info, "matbench_expt_gap", ["band gap"], model="pretrained")
+    rec = check_leakage(info, "matbench_expt_gap", ["band gap"], model="pretrained", allow=True)
+    assert rec["overlap"] == ["band gap"] and rec["override"] and rec["same_task_rows"] == 4604
+    assert check_leakage(info, "matbench_steels", ["yield strength"], model="pretrained")["status"] == "clean"
+    with pytest.raises(LeakageError, match="no training data"):
+        check_leakage({}, "x", ["q"], model="pretrained:m")
+
+
+def test_matbench_runner_refuses_before_loading_data():
+    from metamat.evaluate.matbench_runner import run_matbench
+
+    with pytest.raises(LeakageError, match="allow-leakage"):
+        run_matbench("matbench_expt_gap", "pretrained", data_dir="/nonexistent")
