@@ -53,7 +53,8 @@ def test_margin_rule_by_hand():
 def test_auto_picks_the_right_model_on_clear_synthetic_supports():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(20, 4))
-    linear = _auto(("ridge", "rf", "median"), ("median",), rf_trees=25).fit(X, 3 * X[:, 0] - 2 * X[:, 1] + 0.01 * rng.normal(size=20))
+    y = 3 * X[:, 0] - 2 * X[:, 1] + 0.01 * rng.normal(size=20)
+    linear = _auto(("ridge", "rf", "median"), ("median",), rf_trees=25).fit(X, y)
     assert linear.chosen_ == "ridge", linear.choice_
     step = _auto(("ridge", "rf", "rf_median", "median"), ("median",), rf_trees=25).fit(X, 10.0 * (X[:, 0] > 0))
     assert step.chosen_ in ("rf", "rf_median"), step.choice_
