@@ -9,6 +9,15 @@ others. A model is fitted on ``episode.y_support_fit`` (transformed, standardize
 only) and its predictions are mapped back with the support scaler; query targets are read only when
 scoring. All fits run with one BLAS/OpenMP thread, so results are identical for any ``n_jobs``.
 
+Since issue 13 (the "honest yardstick"): the default model set holds the median variants (``median``,
+``rf_median``); ``srmse`` (RMSE / the task's std, in model space) sits beside ``smae``;
+``interval_coverage90`` is the coverage of each model's own ``predict_interval`` (conformal where the model
+has one) beside the Gaussian ``coverage90``; ``summary_families`` and ``families`` count correlated tasks
+(one quantity group, e.g. the four Ricci transport targets) as one family, with bootstrap CIs over
+families, tasks and episodes (:mod:`metamat.evaluate.uncertainty`); ``leakage`` records the check of every
+pretrained model against every task's quantity (an overlap is refused unless ``allow_leakage``). Episode
+drawing is unchanged, so earlier numbers reproduce.
+
 Metrics per episode (the query set of one episode):
 
 - regression: ``mae``, ``rmse``, ``r2`` in original units (for log10 tasks the prediction in original
@@ -37,6 +46,10 @@ results.json (``SCHEMA_VERSION`` = 1; keys are stable, k is a string key, NaN is
                        "n_chemical_systems", "policy"}},
       "results": {task: {model: {k: {metric: {"mean", "ci_low", "ci_high", "n"}}}}},
       "summary": {model: {k: {metric: {"mean", "ci_low", "ci_high", "n_tasks", "n_episodes"}}}},
+      "summary_families": {model: {k: {metric: {"mean", "ci_low", "ci_high", "n_families", "n_tasks"}}}},
+      "families": {family: {"tasks": [...], "results": {model: {k: {metric: {"mean", "ci_low", "ci_high"}}}}}},
+      "families_method": {"method", "level", "n_boot", "family_of": {task: family}},
+      "leakage": [{"model", "task", "task_quantities", "overlap", "status", "override", ...}],
       "skipped": [{"task", "k", "episode", "reason"}], "failures": [{"task", "model", "k", "episode", "error"}],
       "timing": {"total_seconds", "build_seconds": {task: s}, "fit_predict_seconds": {model: s},
                  "fit_predict_cpu_seconds": {model: s}}
