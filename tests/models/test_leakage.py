@@ -31,3 +31,21 @@ def test_matbench_runner_refuses_before_loading_data():
 
     with pytest.raises(LeakageError, match="allow-leakage"):
         run_matbench("matbench_expt_gap", "pretrained", data_dir="/nonexistent")
+
+
+def test_bench_fewshot_refuses_pretrained_on_a_seen_quantity_and_records_the_override():
+    import numpy as np
+
+    from metamat.evaluate.running import run_episodes
+    from metamat.tasks.task import Task
+
+    rng = np.random.default_rng(0)
+    formulas = np.array([f"Li{i + 1}O{i + 2}" for i in range(30)], dtype=object)
+    task = Task(name="gap_like", X=rng.normal(size=(30, 148)), y=rng.normal(size=30), formulas=formulas,
+                units="eV", quantity="band gap")
+    with pytest.raises(LeakageError, match="band gap"):
+        run_episodes([task], ["pretrained", "median"], shots=[5], episodes=1, policy="random")
+    doc = run_episodes([task], ["pretrained", "median"], shots=[5], episodes=1, policy="random", allow_leakage=True)
+    rec = doc["leakage"][0]
+    assert rec["overlap"] == ["band gap"] and rec["override"] and rec["task"] == "gap_like"
+    assert "median" in doc["summary_families"] and doc["families_method"]["family_of"] == {"gap_like": "band gap"}
