@@ -34,3 +34,14 @@ def test_family_summary_from_records():
     assert out["summary"]["m"]["5"]["smae"]["n_families"] == 2
     assert out["families"]["B"]["tasks"] == ["b", "c"]
     assert out["families"]["B"]["results"]["m"]["5"]["smae"]["mean"] == 3.0
+
+
+def test_srmse_is_rmse_over_the_task_std():
+    from metamat.evaluate.scoring import regression_scores
+    from metamat.tasks.task import Task
+
+    # y = 1, 2, 3, 4 (std sqrt(1.25)); predictions 1, 2, 3, 6: RMSE sqrt(4 / 4) = 1, so sRMSE = 1 / 1.1180
+    task = Task(name="t", X=np.zeros((4, 1)), y=np.array([1.0, 2.0, 3.0, 4.0]),
+                formulas=np.array(["Li", "Na", "K", "Rb"], dtype=object), units="u")
+    out = regression_scores(task, np.arange(4), np.array([1.0, 2.0, 3.0, 6.0]))
+    assert out["rmse"] == pytest.approx(1.0) and out["srmse"] == pytest.approx(1 / np.sqrt(1.25))
