@@ -33,6 +33,7 @@ def test_matbench_runner_refuses_before_loading_data():
         run_matbench("matbench_expt_gap", "pretrained", data_dir="/nonexistent")
 
 
+@pytest.mark.slow
 def test_bench_fewshot_refuses_pretrained_on_a_seen_quantity_and_records_the_override():
     import numpy as np
 
