@@ -50,6 +50,7 @@ results.json (``SCHEMA_VERSION`` = 1; keys are stable, k is a string key, NaN is
       "families": {family: {"tasks": [...], "results": {model: {k: {metric: {"mean", "ci_low", "ci_high"}}}}}},
       "families_method": {"method", "level", "n_boot", "family_of": {task: family}},
       "leakage": [{"model", "task", "task_quantities", "overlap", "status", "override", ...}],
+      "choices": {model: {task: {k: {candidate: episodes}}}} (models that choose per support: auto),
       "skipped": [{"task", "k", "episode", "reason"}], "failures": [{"task", "model", "k", "episode", "error"}],
       "timing": {"total_seconds", "build_seconds": {task: s}, "fit_predict_seconds": {model: s},
                  "fit_predict_cpu_seconds": {model: s}}
@@ -130,6 +131,8 @@ def run_chunk(task: Task, k: int, episodes: Sequence[int], specs: Sequence[Model
                         model.set_params(exclude_quantities=(task.quantity,))
                     metrics = score_model(model, episode)
                     rec = {**base, "model": spec.name, "metrics": metrics}
+                    if hasattr(model, "choice_"):  # auto: which candidate it used on this support
+                        rec["chosen"] = model.choice_["chosen"]
                 except Exception as exc:  # a model failing on one episode is recorded, not fatal
                     rec = {**base, "model": spec.name, "error": f"{type(exc).__name__}: {exc}"}
                 rec["seconds"] = time.perf_counter() - start
@@ -220,7 +223,7 @@ def run_episodes(tasks: Sequence[Task], models: Sequence[str | ModelSpec] = DEFA
     doc = {"schema_version": SCHEMA_VERSION, "kind": "fewshot", "config": config,
            "tasks": {t.name: task_info(t, policies[t.name]) for t in tasks},
            "results": aggregate(records), "summary": summarize(records),
-           **_families(records, tasks), "leakage": leakage,
+           **_families(records, tasks), "leakage": leakage, "choices": _choices(records),
            "skipped": [{"task": r["task"], "k": r["k"], "episode": r["episode"], "reason": r["skipped"]}
                        for r in records if "skipped" in r],
            "failures": [{key: r[key] for key in ("task", "model", "k", "episode", "error")}
@@ -230,6 +233,16 @@ def run_episodes(tasks: Sequence[Task], models: Sequence[str | ModelSpec] = DEFA
     if keep_records:
         doc["episodes"] = records
     return doc
+
+
+def _choices(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """``{model: {task: {k: {chosen candidate: episodes}}}}`` for models that choose per support (``auto``)."""
+    out: dict[str, Any] = {}
+    for r in records:
+        if "chosen" in r:
+            cell = out.setdefault(r["model"], {}).setdefault(r["task"], {}).setdefault(str(r["k"]), {})
+            cell[r["chosen"]] = cell.get(r["chosen"], 0) + 1
+    return out
 
 
 def _families(records: Sequence[Mapping[str, Any]], tasks: Sequence[Task]) -> dict[str, Any]:

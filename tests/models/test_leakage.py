@@ -50,3 +50,5 @@ def test_bench_fewshot_refuses_pretrained_on_a_seen_quantity_and_records_the_ove
     rec = doc["leakage"][0]
     assert rec["overlap"] == ["band gap"] and rec["override"] and rec["task"] == "gap_like"
     assert "median" in doc["summary_families"] and doc["families_method"]["family_of"] == {"gap_like": "band gap"}
+    auto = run_episodes([task], ["auto"], shots=[5], episodes=1, policy="random", rf_trees=10)
+    assert auto["leakage"][0]["model"] == "auto" and sum(auto["choices"]["auto"]["gap_like"]["5"].values()) == 1
