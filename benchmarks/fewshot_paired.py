@@ -25,11 +25,12 @@ for other in sys.argv[2].split(","):
             for r in piv.itertuples()]
     s = family_summary(recs, fam, metrics=("d","ratio"))
     for k in ("5","10","20","50"):
-        c = s["summary"][other][k]["d"]; q = s["summary"][other][k]["ratio"]
+        c, q = s["summary"][other][k]["d"], s["summary"][other][k]["ratio"]
         # plain (tasks fixed) paired mean over episodes: mean over tasks per episode
         sub = piv[piv.k == int(k)]
         per_ep = sub.assign(d=sub["auto"] - sub[other]).groupby("episode")["d"].mean()
         out.setdefault(other, {})[k] = {"family_d": c, "ratio": q, "task_mean_d": float(per_ep.mean())}
-        print(f"auto - {other:10s} k={k:>2}: family-weighted diff {c['mean']:+.3f} [{c['ci_low']:+.3f}, {c['ci_high']:+.3f}]  "
+        print(f"auto - {other:10s} k={k:>2}: family-weighted diff {c['mean']:+.3f} "
+              f"[{c['ci_low']:+.3f}, {c['ci_high']:+.3f}]  "
               f"ratio {q['mean']:.3f} [{q['ci_low']:.3f}, {q['ci_high']:.3f}]  (task mean diff {per_ep.mean():+.3f})")
 write_json(sys.argv[3], out, indent=1)
