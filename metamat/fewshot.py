@@ -322,8 +322,9 @@ def run_fewshot(support: str | os.PathLike, query: str | os.PathLike, *, target:
         Xq, qproblems = fm.values[ok], list(fm.problems)
     if hasattr(m, "target_transform"):
         m.target_transform = "log10" if log_target else "identity"
-    is_auto = hasattr(m, "choice_") or type(m).__name__ == "AutoRegressor"
-    if is_auto:
+    from metamat.models.auto import AutoRegressor
+
+    if isinstance(m, AutoRegressor):
         m.fit(X, y)
         loo = auto_leave_one_out(m, y, level=level)
         forest = None
