@@ -190,11 +190,16 @@ def registry_name(model: Any) -> str:
 # ------------------------------------------------------------------------------------------ save / load
 def save_model(model: Any, path: str | os.PathLike, extra: dict[str, Any] | None = None) -> Path:
     """Write a meta-trained model as ``path.safetensors`` + ``path.json`` (atomic); returns the base path.
-    ``extra`` (JSON-able metadata, e.g. training details) is stored beside the config."""
+    ``extra`` (JSON-able metadata, e.g. training details) is stored beside the config; without a
+    ``training`` key the tasks the model was meta-trained on (``training_record_``) are written there, so
+    every saved model records what it saw (the leakage guard reads it)."""
     name = registry_name(model)
     if ENTRIES[name].family != "meta":
         raise ValueError(f"{name!r} is a baseline: baselines are fitted per task and not saved")
     model._check_meta_fitted()
+    extra = dict(extra or {})
+    if "training" not in extra and getattr(model, "training_record_", None) is not None:
+        extra["training"] = model.training_record_  # the tasks, quantity groups and rows it saw
     clash = sorted({"format_version", "model", "params", "fitted", "n_features"} & set(extra or {}))
     if clash:
         raise ValueError(f"extra cannot set {clash}")
