@@ -24,6 +24,10 @@ from metamat.files import table_format, write_table
 
 MIN_SUPPORT = 5
 OUTPUT_COLUMNS = ("prediction", "std", "lower90", "upper90")
+#: Domain-of-applicability columns added for composition models (see :mod:`metamat.models.domain`).
+DOMAIN_COLUMNS = ("in_domain", "support_distance")
+#: A model must beat the forest's leave-one-out MAE within this factor, else the verdict says so.
+RF_MARGIN = 0.95
 
 
 # ------------------------------------------------------------------------------------------------ model
@@ -34,6 +38,10 @@ def load_fewshot_model(model: str | os.PathLike = "default", log_target: bool = 
     from metamat.models.registry import load
 
     transform = "log10" if log_target else "identity"
+    if str(model) == "auto" and not structure:
+        from metamat.models.registry import make_model
+
+        return make_model("auto", target_transform=transform)
     return load(model, structure=structure, target_transform=transform)
 
 
@@ -91,7 +99,7 @@ def query_frame(df: pd.DataFrame, source: str, formula_column: str | None, notes
         if col is None:
             raise InputError("no formula column found in the query table (by name or content); pass "
                              f"--formula-column; columns: {', '.join(map(repr, df.columns))}", source=source)
-    clash = [c for c in OUTPUT_COLUMNS if c in df.columns]
+    clash = [c for c in (*OUTPUT_COLUMNS, *DOMAIN_COLUMNS) if c in df.columns]
     if clash:
         raise InputError(f"query table already has column(s) {clash}; rename them (they would be "
                          "overwritten)", source=source, field=clash[0])
@@ -138,6 +146,53 @@ def leave_one_out(model, X: np.ndarray, y: np.ndarray, level: float = 0.9, max_f
             "scheme": "leave-one-out" if n <= max_folds else f"{max_folds}-fold"}
 
 
+def auto_leave_one_out(model, y: np.ndarray, level: float = 0.9) -> dict[str, Any]:
+    """The support check of a fitted ``auto`` model from its own cross-validation (no nested refits): the
+    chosen model's CV predictions, and for each row the interval ``pred_i -+ q_-i``, q_-i the conformal
+    quantile of the other rows' CV residuals. It reuses the data the choice was made on, so it is slightly
+    optimistic (selection bias); the choice table says by how much the candidates differed."""
+    from metamat.models.baselines import _ranks
+
+    z = model.transform_.forward(y)
+    pred = model.cv_predictions_[model.chosen_]
+    r = np.abs(z - pred)
+    n = len(z)
+    q = np.empty(n)
+    for i in range(n):
+        others = np.sort(np.delete(r, i))
+        q[i] = others[_ranks(n - 1, level)[1] - 1]
+    inv = model.transform_.inverse
+    mean, lo, hi = inv(pred), inv(pred - q), inv(pred + q)
+    inside = (y >= lo) & (y <= hi)
+    mad = float(np.mean(np.abs(y - y.mean())))
+    err = float(np.mean(np.abs(y - mean)))
+    return {"mean": mean, "std": (hi - lo) / 3.29, "lower": lo, "upper": hi, "mae": err,
+            "scale_free_mae": err / mad if mad > 0 else float("nan"), "coverage": float(inside.mean()),
+            "level": level, "n": n, "scheme": model.choice_["scheme"] + " (auto's own cross-validation)"}
+
+
+def forest_check(X: np.ndarray, y: np.ndarray, log_target: bool, max_folds: int = 20) -> dict[str, Any]:
+    """Leave-one-out (``max_folds``-fold above) MAE of the random forest on the support, for the verdict."""
+    from metamat.models.registry import make_model
+
+    z = np.log10(y) if log_target else y
+    res = leave_one_out(make_model("rf", n_estimators=100, n_jobs=1), X, z, max_folds=max_folds)
+    mean = 10 ** res["mean"] if log_target else res["mean"]
+    return {"model": "rf", "mae": float(np.mean(np.abs(y - mean))), "scheme": res["scheme"]}
+
+
+def query_domain(model, X: np.ndarray, Xq: np.ndarray) -> dict[str, np.ndarray]:
+    """Domain-of-applicability columns per query row (:class:`~metamat.models.domain.SupportDomain`), in the
+    meta-learner's standardized feature space when there is one, else the support's."""
+    from metamat.models.domain import SupportDomain
+
+    if hasattr(model, "domain"):
+        return model.domain(Xq)
+    prep = getattr(model, "prep_", None)
+    meta_prep = prep if prep is not None and hasattr(prep, "low_") and hasattr(prep, "mean_") else None
+    return SupportDomain(meta_prep=meta_prep).fit(X).score(Xq)
+
+
 # ------------------------------------------------------------------------------------------------ main
 @dataclass
 class FewShotResult:
@@ -151,15 +206,41 @@ class FewShotResult:
     output: Path | None = None
     plot: Path | None = None
     support_y: np.ndarray | None = None
+    choice: dict[str, Any] | None = None
+    forest: dict[str, Any] | None = None
+    n_out_of_domain: int = 0
 
     def trust_message(self) -> str:
         cov, sf = self.loo["coverage"], self.loo["scale_free_mae"]
         if sf < 0.5 and 0.75 <= cov <= 1.0:
-            return "good: leave-one-out error is well below the spread of the data and intervals hold"
-        if sf < 0.9 and cov >= 0.7:
-            return "usable with care: predictions beat the support mean, but check the intervals"
-        return ("weak: leave-one-out error is close to (or above) just predicting the mean; add measurements "
-                "or treat predictions as rough")
+            msg = "good: leave-one-out error is well below the spread of the data and intervals hold"
+        elif sf < 0.9 and cov >= 0.7:
+            msg = "usable with care: predictions beat the support mean, but check the intervals"
+        else:
+            msg = ("weak: leave-one-out error is close to (or above) just predicting the mean; add measurements "
+                   "or treat predictions as rough")
+        if self.forest is not None and self.forest["mae"] < RF_MARGIN * self.loo["mae"]:
+            msg += (f"; the random forest was better in leave-one-out (MAE {self.forest['mae']:.4g} vs "
+                    f"{self.loo['mae']:.4g}): try --model auto, which chooses by cross-validation")
+        n_q = int(self.predictions["prediction"].notna().sum())
+        if self.n_out_of_domain:
+            msg += (f"; {self.n_out_of_domain} of {n_q} query rows are extrapolations (in_domain = False: farther "
+                    "from the support than any support row is from the others): treat them as rough, or measure "
+                    "one or two of them and add them to the support")
+        return msg
+
+    def choice_lines(self) -> list[str]:
+        """The ``auto`` diagnostics: chosen model, why, and the cross-validation table."""
+        if not self.choice:
+            return []
+        c = self.choice
+        lines = [f"auto chose {c['chosen']} ({c['scheme']} on the support, MAE in {c['cv_mae_space']}): {c['why']}"]
+        for name, row in sorted(c["table"].items(), key=lambda kv: kv[1]["cv_mae"]):
+            mark = "*" if name == c["chosen"] else " "
+            lines.append(f"  {mark} {name:11s} CV MAE {row['cv_mae']:.4g}  vs {c['fallback']}: "
+                         f"{row['diff_vs_fallback']:+.3g} (se {row['se_diff']:.2g})")
+        lines += [f"  - {name}: not used ({why})" for name, why in c["dropped"].items()]
+        return lines
 
     def summary(self) -> str:
         lo = self.loo
@@ -167,6 +248,7 @@ class FewShotResult:
                  f"{lo['scheme']} check on the support: MAE {lo['mae']:.4g} (MAE / mean abs. deviation "
                  f"{lo['scale_free_mae']:.2f}), {int(lo['level'] * 100)}% interval coverage {lo['coverage']:.0%} "
                  f"of {lo['n']}",
+                 *self.choice_lines(),
                  f"trust: {self.trust_message()}",
                  f"query: {len(self.predictions)} rows, predicted {int(self.predictions['prediction'].notna().sum())}"]
         if self.query_problems:
@@ -281,16 +363,37 @@ def fewshot_frames(sdf_in: pd.DataFrame, qdf_in: pd.DataFrame, *, target: str | 
         Xq, qproblems = fm.values[ok], list(fm.problems)
     if hasattr(m, "target_transform"):
         m.target_transform = "log10" if log_target else "identity"
-    loo = leave_one_out(m, X, y, level=level)
-    m.fit(X, y)
+    from metamat.models.auto import AutoRegressor
+
+    if isinstance(m, AutoRegressor):
+        m.fit(X, y)
+        loo = auto_leave_one_out(m, y, level=level)
+        forest = None
+    else:
+        loo = leave_one_out(m, X, y, level=level)
+        m.fit(X, y)
+        forest = forest_check(X, y, log_target) if not structure else None
     out = qdf.copy()
     for c in OUTPUT_COLUMNS:
         out[c] = np.nan
+    n_out = 0
+    if not structure:
+        out["in_domain"] = pd.array([pd.NA] * len(out), dtype="boolean")
+        out["support_distance"] = np.nan
     if ok.any():
         mean, std, lo, hi = m.predict_dist(Xq, level=level)
         out.loc[ok, "prediction"], out.loc[ok, "std"] = mean, std
         out.loc[ok, "lower90"], out.loc[ok, "upper90"] = lo, hi
-    return FewShotResult(out, loo, tname, len(y), table.report, qproblems, notes, support_y=y)
+        if not structure:
+            dom = query_domain(m, X, Xq)
+            out.loc[ok, "in_domain"] = dom["in_domain"]
+            out.loc[ok, "support_distance"] = dom["distance_ratio"]
+            n_out = int((~dom["in_domain"]).sum())
+            notes.append("in_domain / support_distance: distance of each query row to its nearest support row "
+                         "(standardized features) relative to the support rows' median nearest-neighbour "
+                         "distance; in_domain is False beyond the largest of those")
+    return FewShotResult(out, loo, tname, len(y), table.report, qproblems, notes, support_y=y,
+                         choice=getattr(m, "choice_", None), forest=forest, n_out_of_domain=n_out)
 
 
 def predict_fewshot(support: pd.DataFrame | str | os.PathLike, query: pd.DataFrame | str | os.PathLike, *,

@@ -21,7 +21,8 @@ DataDirOption = typer.Option(None, "--data-dir", help="Folder of the shared data
 # ----------------------------------------------------------------------------------------------- fewshot
 @bench_app.command("fewshot")
 def fewshot(
-    models: str = typer.Option("dummy,ridge,knn,gp,rf", "--models", help="Comma-separated model names."),
+    models: str = typer.Option("dummy,median,ridge,knn,gp,rf,rf_median", "--models",
+                               help="Comma-separated model names (auto, pretrained, any baseline)."),
     tasks: str = typer.Option("meta-test", "--tasks",
                               help="Task names (comma-separated) or meta-test, meta-val, meta-train, all."),
     shots: str = typer.Option("5,10,20,50", "--shots", help="Support sizes k, comma-separated."),
@@ -37,6 +38,8 @@ def fewshot(
     features: str = typer.Option("composition", "--features",
                                  help="Composition featurizers or preset (e.g. composition+knowledge: predicted "
                                       "DFT properties, same-quantity surrogates removed per task)."),
+    allow_leakage: bool = typer.Option(False, "--allow-leakage", help="Run a pretrained model even on tasks whose "
+                                                                      "quantity it was trained on (recorded)."),
     data_dir: Path | None = DataDirOption,
 ) -> None:
     """Few-shot curves: fit every model on k-shot supports, score on held-out chemical systems."""
@@ -48,17 +51,30 @@ def fewshot(
         doc = run_benchmark(tasks, [m.strip() for m in models.split(",") if m.strip()],
                             shots=parse_int_list(shots, "--shots"), episodes=episodes, seed=seed, policy=policy,
                           max_query=max_query, max_rows=max_rows, featurizers=features, n_jobs=n_jobs,
-                          rf_trees=rf_trees, data_dir=data_dir, progress=progress, keep_records=True)
+                          rf_trees=rf_trees, data_dir=data_dir, progress=progress, keep_records=True,
+                          allow_leakage=allow_leakage)
     for task in doc["results"]:
         info = doc["tasks"][task]
         metric, label = ("smae", "scale-free MAE") if info["kind"] == "regression" else ("roc_auc", "ROC-AUC")
         header, rows = table_rows(doc, metric, task)
         print_table(f"{task} (n={info['n']}, {info['transform']}, {info['policy']} episodes): {label}",
                     header, rows)
-    for metric in ("smae", "coverage90", "roc_auc"):
+    for fam, entry in doc.get("families", {}).items():
+        if len(entry["tasks"]) > 1:
+            header, rows = table_rows(doc, "smae", family=fam)
+            print_table(f"family {fam} ({', '.join(entry['tasks'])}): scale-free MAE (bootstrap 95% CI)", header, rows)
+    for metric in ("smae", "srmse", "interval_coverage90", "roc_auc"):
         header, rows = table_rows(doc, metric)
         if any(cell != "-" for row in rows for cell in row[1:]):  # skip metrics no task has (e.g. ROC-AUC)
             print_table(f"mean over tasks: {metric} (95% CI over episodes)", header, rows)
+    for metric in ("smae", "srmse", "interval_coverage90"):
+        header, rows = table_rows(doc, metric, summary="summary_families")
+        if any(cell != "-" for row in rows for cell in row[1:]):
+            print_table(f"family-weighted mean: {metric} (bootstrap 95% CI over families, tasks, episodes)",
+                        header, rows)
+    for rec in doc.get("leakage", []):
+        if rec.get("override") and rec.get("status") != "clean":
+            err_console.print(f"leakage override: {rec['model']} on {rec['task']} ({rec['status']}: {rec['overlap']})")
     if doc["failures"] or doc["skipped"]:
         err_console.print(f"{len(doc['failures'])} model fits failed, {len(doc['skipped'])} episodes skipped "
                           "(listed in results.json)")
@@ -114,6 +130,8 @@ def matbench(
     features: str = typer.Option("magpie", "--features", help="Composition featurizers (magpie = the RF baseline)."),
     n_estimators: int = typer.Option(500, "--n-estimators", help="Trees of the random forest."),
     n_jobs: int = typer.Option(2, "--n-jobs", help="Threads of the model."),
+    allow_leakage: bool = typer.Option(False, "--allow-leakage", help="Run a pretrained model even if it was "
+                                                                      "trained on this task's quantity (recorded)."),
     folds: str | None = typer.Option(None, "--folds", help="Run only these folds, e.g. 0,1 (default: all 5)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the model."),
     out: Path | None = typer.Option(None, "--out", help="Output folder for results.json and the plot."),
@@ -128,7 +146,7 @@ def matbench(
     with ProgressBar("folds") as progress:
         doc = run_matbench(task, model, featurizers=features, n_estimators=n_estimators, n_jobs=n_jobs, seed=seed,
                            data_dir=data_dir, folds=None if folds is None else parse_int_list(folds, "--folds"),
-                           progress=progress)
+                           progress=progress, allow_leakage=allow_leakage)
     metric, unit = doc["metric"], doc["units"]
     cols = ["fold", "n_train", "n_test", metric] + (["rmse", "max_error"] if metric == "mae" else [])
     print_table(f"{doc['task']}: {doc['model']} on {doc['config']['featurizers']} features ({unit or 'no unit'})",

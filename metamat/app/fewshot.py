@@ -19,8 +19,11 @@ def fewshot(
                                                             ".xlsx): query rows + prediction, std, lower90, upper90."),
     target: str | None = typer.Option(None, "--target", "-t", help="Target column of the support (guessed "
                                                                    "if there is one numeric column)."),
-    model: str = typer.Option("default", "--model", "-m", help="'default' (shipped) or the path of a saved "
-                                                               "model (.safetensors/.json pair)."),
+    model: str = typer.Option("default", "--model", "-m", help="'default' (shipped), 'auto' (chooses among the "
+                                                               "shipped model, GP, forests, median and ridge by "
+                                                               "cross-validation on the support; conformal "
+                                                               "intervals) or the path of a saved model "
+                                                               "(.safetensors/.json pair)."),
     formula_column: str | None = typer.Option(None, "--formula-column", "-f",
                                               help="Formula column (guessed and reported if omitted)."),
     log_target: bool = typer.Option(False, "--log-target", help="Fit positive targets spanning orders of "

@@ -128,11 +128,26 @@ def clean_features(X_train: np.ndarray, max_nan_fraction: float = MAX_NAN_FRACTI
     return np.isnan(X_train).mean(axis=0) <= max_nan_fraction
 
 
+def task_quantities(name: str) -> list[str]:
+    """Quantity groups a matbench task measures: its own and, if it is in the task catalogue, its group there
+    (``phonon frequency`` is ``lattice vibrations`` in the catalogue)."""
+    from metamat.data.matbench_tasks import MATBENCH_TASKS
+    from metamat.tasks.catalog import TASKS
+
+    out = {MATBENCH_TASKS[name.removeprefix("matbench_")].quantity}
+    out |= {t.group for t in TASKS if t.dataset == name}
+    return sorted(q for q in out if q)
+
+
 def run_matbench(task: str = "matbench_steels", model: str = "rf", *, featurizers: str = "magpie",
                  n_estimators: int = MATBENCH_RF_TREES, n_jobs: int | None = 1, seed: int = 0,
                  data_dir: str | os.PathLike | None = None, folds: Sequence[int] | None = None,
-                 progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+                 progress: Callable[[int, int], None] | None = None, allow_leakage: bool = False) -> dict[str, Any]:
     """Train and test ``model`` on the official folds of a matbench task; returns the results document.
+
+    Leakage guard: a ``pretrained`` model whose training record (tasks, quantity groups, rows) overlaps the
+    task's quantity is refused with :class:`~metamat.models.leakage.LeakageError` unless ``allow_leakage``;
+    ``auto`` drops its meta-learner instead. ``results.json`` records the check under ``leakage``.
 
     ``model`` may be ``pretrained`` or ``pretrained:PATH`` (a saved meta-model): it is adapted to each training
     fold with ``fit`` and reads the 148 ``composition`` features it was meta-trained on (``featurizers`` and
@@ -147,7 +162,18 @@ def run_matbench(task: str = "matbench_steels", model: str = "rf", *, featurizer
     meta = MATBENCH_TASKS[name.removeprefix("matbench_")]
     kind = meta.kind
     pretrained = is_pretrained(model)
+    auto = model == "auto"
+    quantities = task_quantities(name)
     if pretrained:
+        from metamat.models.leakage import check_leakage
+
+        leakage = check_leakage(registry.training_info(model), name, quantities, model=model, allow=allow_leakage)
+    elif auto:
+        leakage = {"model": model, "task": name, "task_quantities": quantities, "status": "handled by auto",
+                   "how": "auto drops its meta-learner candidate when the meta-learner saw these quantities"}
+    else:
+        leakage = {"model": model, "task": name, "status": "not applicable: fitted on the training fold only"}
+    if pretrained or auto:
         featurizers = "composition"
     resolved = model if pretrained else resolve_model_name(model, kind)
     split_ids = official_folds(name)  # fail on a missing package before loading data
@@ -170,13 +196,17 @@ def run_matbench(task: str = "matbench_steels", model: str = "rf", *, featurizer
     records = []
     for j, f in enumerate(chosen):
         train, test = splits[f]
-        keep = np.ones(task_obj.X.shape[1], bool) if pretrained else clean_features(task_obj.X[train])
+        keep = np.ones(task_obj.X.shape[1], bool) if pretrained or auto else clean_features(task_obj.X[train])
         sub = Task(name=name, X=task_obj.X[:, keep], y=y, formulas=table.formulas, kind=kind, units=meta.unit,
                    quantity=meta.quantity)
         episode = Episode(sub, np.sort(train), np.sort(test))
         m = spec.build(kind, seed)
+        if auto:
+            m.set_params(exclude_quantities=tuple(quantities))
         m.fit(episode.X_support, episode.y_support_fit)
         rec: dict[str, Any] = {"fold": f, "n_train": len(train), "n_test": len(test), "n_features": int(keep.sum())}
+        if auto:
+            rec["auto_choice"] = m.choice_
         if kind == "regression":
             pred = episode.to_original(m.predict(episode.X_query))
             err = episode.y_query - pred
@@ -218,6 +248,12 @@ def run_matbench(task: str = "matbench_steels", model: str = "rf", *, featurizer
     if meta.input == "structure":
         notes.append("structure task run on formulas derived from the structures (composition features only); "
                      "entries marked uses_structure had the crystal structure")
+    if auto:
+        dropped = sorted({c for r in records for c in r["auto_choice"]["dropped"]})
+        leakage["dropped_candidates"] = {c: next(r["auto_choice"]["dropped"][c] for r in records
+                                                 if c in r["auto_choice"]["dropped"]) for c in dropped}
+        notes.append("auto chose per fold: " + ", ".join(f"{r['fold']}: {r['auto_choice']['chosen']}" for r in records))
+    doc["leakage"] = leakage
     doc["notes"] = notes
     doc["timing"] = {"total_seconds": time.perf_counter() - start}
     return doc

@@ -59,17 +59,23 @@ def format_cell(stat: Mapping[str, Any] | None, digits: int = 3) -> str:
 
 
 def table_rows(doc: Mapping[str, Any], metric: str = "smae", task: str | None = None,
-               digits: int = 3) -> tuple[list[str], list[list[str]]]:
-    """Header and rows (model, one cell per k) of ``metric`` for one task, or of the summary (``task=None``)."""
+               digits: int = 3, *, family: str | None = None, summary: str = "summary"
+               ) -> tuple[list[str], list[list[str]]]:
+    """Header and rows (model, one cell per k) of ``metric`` for one task, one family (``family``), or of a
+    summary (``task=None``: ``summary`` names it, ``summary`` or ``summary_families``)."""
     shots = [str(k) for k in doc["config"]["shots"]]
-    source = doc["summary"] if task is None else doc["results"].get(task, {})
+    if family is not None:
+        source = doc.get("families", {}).get(family, {}).get("results", {})
+    else:
+        source = doc.get(summary, {}) if task is None else doc["results"].get(task, {})
     rows = [[model] + [format_cell(source.get(model, {}).get(k, {}).get(metric), digits) for k in shots]
             for model in doc["config"]["models"] if model in source]
     return ["model"] + [f"k={k}" for k in shots], rows
 
 
-def markdown_table(doc: Mapping[str, Any], metric: str = "smae", task: str | None = None, digits: int = 3) -> str:
-    header, rows = table_rows(doc, metric, task, digits)
+def markdown_table(doc: Mapping[str, Any], metric: str = "smae", task: str | None = None, digits: int = 3,
+                   **which: Any) -> str:
+    header, rows = table_rows(doc, metric, task, digits, **which)
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
     return "\n".join(lines)

@@ -9,6 +9,15 @@ others. A model is fitted on ``episode.y_support_fit`` (transformed, standardize
 only) and its predictions are mapped back with the support scaler; query targets are read only when
 scoring. All fits run with one BLAS/OpenMP thread, so results are identical for any ``n_jobs``.
 
+Since issue 13 (the "honest yardstick"): the default model set holds the median variants (``median``,
+``rf_median``); ``srmse`` (RMSE / the task's std, in model space) sits beside ``smae``;
+``interval_coverage90`` is the coverage of each model's own ``predict_interval`` (conformal where the model
+has one) beside the Gaussian ``coverage90``; ``summary_families`` and ``families`` count correlated tasks
+(one quantity group, e.g. the four Ricci transport targets) as one family, with bootstrap CIs over
+families, tasks and episodes (:mod:`metamat.evaluate.uncertainty`); ``leakage`` records the check of every
+pretrained model against every task's quantity (an overlap is refused unless ``allow_leakage``). Episode
+drawing is unchanged, so earlier numbers reproduce.
+
 Metrics per episode (the query set of one episode):
 
 - regression: ``mae``, ``rmse``, ``r2`` in original units (for log10 tasks the prediction in original
@@ -37,6 +46,11 @@ results.json (``SCHEMA_VERSION`` = 1; keys are stable, k is a string key, NaN is
                        "n_chemical_systems", "policy"}},
       "results": {task: {model: {k: {metric: {"mean", "ci_low", "ci_high", "n"}}}}},
       "summary": {model: {k: {metric: {"mean", "ci_low", "ci_high", "n_tasks", "n_episodes"}}}},
+      "summary_families": {model: {k: {metric: {"mean", "ci_low", "ci_high", "n_families", "n_tasks"}}}},
+      "families": {family: {"tasks": [...], "results": {model: {k: {metric: {"mean", "ci_low", "ci_high"}}}}}},
+      "families_method": {"method", "level", "n_boot", "family_of": {task: family}},
+      "leakage": [{"model", "task", "task_quantities", "overlap", "status", "override", ...}],
+      "choices": {model: {task: {k: {candidate: episodes}}}} (models that choose per support: auto),
       "skipped": [{"task", "k", "episode", "reason"}], "failures": [{"task", "model", "k", "episode", "error"}],
       "timing": {"total_seconds", "build_seconds": {task: s}, "fit_predict_seconds": {model: s},
                  "fit_predict_cpu_seconds": {model: s}}
@@ -81,7 +95,9 @@ from metamat.tasks.task import Task
 from metamat.threads import limit_threads
 
 SCHEMA_VERSION = 1
-DEFAULT_MODELS: tuple[str, ...] = ("dummy", "ridge", "knn", "gp", "rf")
+#: The baseline set (issue 13, section 0): mean- and median-predicting floors and forests, and every learner a
+#: practitioner would try on a few rows. Scores are MAEs, so the median variants are the fair floors.
+DEFAULT_MODELS: tuple[str, ...] = ("dummy", "median", "ridge", "knn", "gp", "rf", "rf_median")
 DEFAULT_SHOTS: tuple[int, ...] = (5, 10, 20, 50)
 DEFAULT_EPISODES = 100
 DEFAULT_MAX_ROWS = 5000
@@ -109,8 +125,14 @@ def run_chunk(task: Task, k: int, episodes: Sequence[int], specs: Sequence[Model
             for spec in specs:
                 start, cpu = time.perf_counter(), time.process_time()
                 try:
-                    metrics = score_model(spec.build(task.kind, mseed), episode)
+                    model = spec.build(task.kind, mseed)
+                    if "exclude_quantities" in getattr(model, "get_params", dict)():
+                        # a model with a pretrained part (auto) drops it when it saw this task's quantity
+                        model.set_params(exclude_quantities=(task.quantity,))
+                    metrics = score_model(model, episode)
                     rec = {**base, "model": spec.name, "metrics": metrics}
+                    if hasattr(model, "choice_"):  # auto: which candidate it used on this support
+                        rec["chosen"] = model.choice_["chosen"]
                 except Exception as exc:  # a model failing on one episode is recorded, not fatal
                     rec = {**base, "model": spec.name, "error": f"{type(exc).__name__}: {exc}"}
                 rec["seconds"] = time.perf_counter() - start
@@ -130,8 +152,8 @@ def run_episodes(tasks: Sequence[Task], models: Sequence[str | ModelSpec] = DEFA
                       policy: str = "chemical_system", min_systems: int = DEFAULT_MIN_SYSTEMS,
                       max_query: int | None = DEFAULT_MAX_QUERY, n_jobs: int = 1, chunk_size: int = 10,
                       rf_trees: int = FEWSHOT_RF_TREES, progress: Callable[[int, int], None] | None = None,
-                      extra_config: Mapping[str, Any] | None = None, keep_records: bool = False
-                      ) -> dict[str, Any]:
+                      extra_config: Mapping[str, Any] | None = None, keep_records: bool = False,
+                      allow_leakage: bool = False) -> dict[str, Any]:
     """Evaluate ``models`` on episodes of already built ``tasks``; returns the results document.
 
     ``progress(done, total)`` is called as model fits complete (counted in episode x model units).
@@ -156,6 +178,7 @@ def run_episodes(tasks: Sequence[Task], models: Sequence[str | ModelSpec] = DEFA
         for s in specs:
             if s.factory is None:
                 resolve_model_name(s.name, t.kind)
+    leakage = check_pretrained_leakage(specs, tasks, allow=allow_leakage)
     policies = {t.name: effective_policy(t, policy, min_systems) for t in tasks}
     jobs = [(t, k, list(range(lo, min(lo + chunk_size, episodes))))
             for k in sorted(shots, reverse=True) for t in tasks for lo in range(0, episodes, chunk_size)]
@@ -200,6 +223,7 @@ def run_episodes(tasks: Sequence[Task], models: Sequence[str | ModelSpec] = DEFA
     doc = {"schema_version": SCHEMA_VERSION, "kind": "fewshot", "config": config,
            "tasks": {t.name: task_info(t, policies[t.name]) for t in tasks},
            "results": aggregate(records), "summary": summarize(records),
+           **_families(records, tasks), "leakage": leakage, "choices": _choices(records),
            "skipped": [{"task": r["task"], "k": r["k"], "episode": r["episode"], "reason": r["skipped"]}
                        for r in records if "skipped" in r],
            "failures": [{key: r[key] for key in ("task", "model", "k", "episode", "error")}
@@ -209,6 +233,47 @@ def run_episodes(tasks: Sequence[Task], models: Sequence[str | ModelSpec] = DEFA
     if keep_records:
         doc["episodes"] = records
     return doc
+
+
+def _choices(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """``{model: {task: {k: {chosen candidate: episodes}}}}`` for models that choose per support (``auto``)."""
+    out: dict[str, Any] = {}
+    for r in records:
+        if "chosen" in r:
+            cell = out.setdefault(r["model"], {}).setdefault(r["task"], {}).setdefault(str(r["k"]), {})
+            cell[r["chosen"]] = cell.get(r["chosen"], 0) + 1
+    return out
+
+
+def _families(records: Sequence[Mapping[str, Any]], tasks: Sequence[Task]) -> dict[str, Any]:
+    """``summary_families`` (family-weighted means, bootstrap CIs) and ``families`` (per-family table)."""
+    from metamat.evaluate.uncertainty import family_summary
+
+    fam = family_summary(records, {t.name: t.quantity or t.name for t in tasks},
+                         metrics=("smae", "srmse", "coverage90", "interval_coverage90"))
+    return {"summary_families": fam["summary"], "families": fam["families"],
+            "families_method": {"method": fam["method"], "level": fam["level"], "n_boot": fam["n_boot"],
+                                "family_of": {t.name: t.quantity or t.name for t in tasks}}}
+
+
+def check_pretrained_leakage(specs: Sequence[ModelSpec], tasks: Sequence[Task], *, allow: bool = False
+                             ) -> list[dict[str, Any]]:
+    """Leakage records of every pretrained model spec on every task (see :mod:`metamat.models.leakage`);
+    raises :class:`~metamat.models.leakage.LeakageError` on an overlap unless ``allow``. ``auto`` drops its
+    meta-learner per task instead (recorded in its ``choice_``), so it is listed with ``handled_by``."""
+    from metamat.models.leakage import check_leakage
+    from metamat.models.registry import MetaModelFactory, training_info
+
+    out = []
+    for s in specs:
+        if isinstance(s.factory, MetaModelFactory):
+            info = training_info(s.factory.spec)
+            out += [check_leakage(info, t.name, [t.quantity], model=s.name, allow=allow) for t in tasks
+                    if t.kind == "regression" or s.factory.classifier is not None]
+        elif s.name == "auto":
+            out.append({"model": "auto", "handled_by": "auto drops its meta-learner on tasks whose quantity it "
+                                                       "saw (exclude_quantities = the task's quantity)"})
+    return out
 
 
 def parse_int_list(text: str, field: str) -> list[int]:
@@ -249,7 +314,7 @@ def run_benchmark(tasks: str | Sequence[str] = "meta-test", models: Sequence[str
                 max_query: int | None = DEFAULT_MAX_QUERY, max_rows: int | None = DEFAULT_MAX_ROWS,
                 featurizers: str = "composition", n_jobs: int = 1, rf_trees: int = FEWSHOT_RF_TREES,
                 data_dir: str | os.PathLike | None = None, progress: Callable[[int, int], None] | None = None,
-                keep_records: bool = False) -> dict[str, Any]:
+                keep_records: bool = False, allow_leakage: bool = False) -> dict[str, Any]:
     """Build catalogue tasks (``'meta-test'`` or names) and run :func:`run_episodes` on them."""
     start = time.perf_counter()
     model_specs(models, rf_trees=rf_trees)  # validate names before loading any data
@@ -258,7 +323,7 @@ def run_benchmark(tasks: str | Sequence[str] = "meta-test", models: Sequence[str
                                        seed=seed)
     doc = run_episodes(built, models, shots=shots, episodes=episodes, seed=seed, policy=policy,
                             min_systems=min_systems, max_query=max_query, n_jobs=n_jobs, rf_trees=rf_trees,
-                            progress=progress, keep_records=keep_records,
+                            progress=progress, keep_records=keep_records, allow_leakage=allow_leakage,
                             extra_config={"max_rows": max_rows, "featurizers": featurizers,
                                           "task_selection": tasks if isinstance(tasks, str) else ",".join(tasks)})
     doc["timing"]["build_seconds"] = build_seconds

@@ -29,9 +29,14 @@ from metamat.evaluate.metrics import (
 from metamat.tasks.task import Episode, Task
 
 #: Metrics averaged across tasks in ``summary`` (scale-free ones only).
-SUMMARY_METRICS: tuple[str, ...] = ("smae", "coverage90", "calibration_error", "roc_auc", "accuracy",
-                                    "balanced_accuracy")
+SUMMARY_METRICS: tuple[str, ...] = ("smae", "srmse", "coverage90", "interval_coverage90", "calibration_error",
+                                    "roc_auc", "accuracy", "balanced_accuracy")
 _LN10 = math.log(10.0)
+
+
+def task_std_model(task: Task) -> float:
+    """Standard deviation (ddof=0) of the task's targets in model space (log10 for log10 tasks)."""
+    return float(np.std(task.y_model))
 
 
 def task_mad_model(task: Task) -> float:
@@ -61,6 +66,8 @@ def regression_scores(task: Task, rows: np.ndarray, z_mu: np.ndarray, z_std: np.
         z = y
         scale = task.mad if mad is None else mad
         out["smae"] = out["mae"] / scale if scale > 0 else float("nan")
+    sd = task_std_model(task)
+    out["srmse"] = (out["rmse_log10"] if log10 else out["rmse"]) / sd if sd > 0 else float("nan")
     if z_std is not None:
         s = np.asarray(z_std, dtype=float)
         if np.all(np.isfinite(s)) and np.all(s > 0):
@@ -91,12 +98,20 @@ def predict_model_space(model: Any, episode: Episode) -> tuple[np.ndarray, np.nd
 
 
 def score_model(model: Any, episode: Episode) -> dict[str, float]:
-    """Fit on the episode's support, score on its query."""
+    """Fit on the episode's support, score on its query. Regressors with ``predict_interval`` also get
+    ``interval_coverage90``: the share of the query inside the model's own 90% interval (conformal for
+    ``rf``, ``knn``, ``median``, ``auto``; Gaussian for the rest), mapped back with the support scaler."""
     if episode.task.kind == "classification":
         model.fit(episode.X_support, episode.y_support_fit)
         return classification_scores(episode.task, episode.query, model.predict_proba(episode.X_query))
     z_mu, z_std = predict_model_space(model, episode)
-    return regression_scores(episode.task, episode.query, z_mu, z_std)
+    out = regression_scores(episode.task, episode.query, z_mu, z_std)
+    if hasattr(model, "predict_interval"):
+        lo, hi = model.predict_interval(episode.X_query, level=0.9)
+        lo, hi = episode.scaler.inverse(np.asarray(lo, float)), episode.scaler.inverse(np.asarray(hi, float))
+        z = episode.task.y_model[np.asarray(episode.query)]
+        out["interval_coverage90"] = float(np.mean((z >= np.minimum(lo, hi)) & (z <= np.maximum(lo, hi))))
+    return out
 
 
 def aggregate(records: Iterable[Mapping[str, Any]], level: float = 0.95

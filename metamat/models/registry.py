@@ -75,6 +75,9 @@ ENTRIES: dict[str, ModelEntry] = {
     "bounded": ModelEntry("metamat.models.physics:BoundedRegressor", "bounded (log/logit/clip)", family="wrapper"),
     "hurdle": ModelEntry("metamat.models.physics:HurdleRegressor", "hurdle (point mass at a bound)",
                          family="wrapper"),
+    # chooses among the above by cross-validation on the support (fitted per task, not saved)
+    "auto": ModelEntry("metamat.models.auto:AutoRegressor", "auto (CV choice + conformal)", family="auto",
+                       threads="n_jobs", forest=False),
 }
 
 
@@ -133,9 +136,9 @@ def is_pretrained_spec(spec: str) -> bool:
 
 
 def evaluator_names() -> list[str]:
-    """Names the evaluators accept as such: every baseline and ``pretrained`` (plus ``pretrained:PATH``;
-    a meta-learner name needs meta-training first, see :func:`get_model`)."""
-    return sorted([*names(family="baseline"), PRETRAINED])
+    """Names the evaluators accept as such: every baseline, ``auto`` and ``pretrained`` (plus
+    ``pretrained:PATH``; a meta-learner name needs meta-training first, see :func:`get_model`)."""
+    return sorted([*names(family="baseline"), *names(family="auto"), PRETRAINED])
 
 
 def check_names(requested: Sequence[str]) -> list[str]:
@@ -164,6 +167,8 @@ def run_options(name: str, n_threads: int | None, n_estimators: int | None = Non
     (if given) for forests; empty for every other model."""
     e = ENTRIES.get(name)
     trees = {"n_estimators": n_estimators} if e is not None and e.forest and n_estimators is not None else {}
+    if name == "auto" and n_estimators is not None:
+        trees = {"rf_trees": n_estimators}  # the forests among its candidates
     return {**trees, **thread_options(name, n_threads)}
 
 
@@ -194,11 +199,16 @@ def registry_name(model: Any) -> str:
 # ------------------------------------------------------------------------------------------ save / load
 def save_model(model: Any, path: str | os.PathLike, extra: dict[str, Any] | None = None) -> Path:
     """Write a meta-trained model as ``path.safetensors`` + ``path.json`` (atomic); returns the base path.
-    ``extra`` (JSON-able metadata, e.g. training details) is stored beside the config."""
+    ``extra`` (JSON-able metadata, e.g. training details) is stored beside the config; without a
+    ``training`` key the tasks the model was meta-trained on (``training_record_``) are written there, so
+    every saved model records what it saw (the leakage guard reads it)."""
     name = registry_name(model)
     if ENTRIES[name].family != "meta":
         raise ValueError(f"{name!r} is a baseline: baselines are fitted per task and not saved")
     model._check_meta_fitted()
+    extra = dict(extra or {})
+    if "training" not in extra and getattr(model, "training_record_", None) is not None:
+        extra["training"] = model.training_record_  # the tasks, quantity groups and rows it saw
     clash = sorted({"format_version", "model", "params", "fitted", "n_features"} & set(extra or {}))
     if clash:
         raise ValueError(f"extra cannot set {clash}")
@@ -257,6 +267,19 @@ def saved_path(spec: str | os.PathLike, *, structure: bool = False) -> Path:
     if s in (DEFAULT, PRETRAINED):
         return structure_model_path() if structure else default_model_path()
     return model_base(s.split(":", 1)[1] if s.startswith(PRETRAINED + ":") else s)
+
+
+def training_info(spec: str | os.PathLike, *, structure: bool = False) -> dict[str, Any]:
+    """The ``training`` block a saved model records (meta-train / meta-val tasks with quantity groups and
+    rows, held-out groups; see :mod:`metamat.models.leakage`); ``{}`` if the file has none."""
+    base = saved_path(spec, structure=structure)
+    path = Path(f"{base}.json")
+    try:
+        cfg = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ModelFileError(base, f"cannot read {path.name}: {exc}") from None
+    info = cfg.get("training") if isinstance(cfg, dict) else None
+    return dict(info) if isinstance(info, dict) else {}
 
 
 def load(spec: str | os.PathLike, *, structure: bool = False, **overrides: Any) -> Any:

@@ -178,7 +178,8 @@ def test_document_schema_and_json(tmp_path):
         assert set(cell[metric]) == {"mean", "ci_low", "ci_high", "n"}
         assert cell[metric]["n"] == 3
     assert "mae_log10" not in doc["results"]["a"]["rf"]["20"]
-    assert set(doc["summary"]["rf"]["5"]) == {"smae", "coverage90", "calibration_error"}
+    assert set(doc["summary"]["rf"]["5"]) == {"smae", "srmse", "coverage90", "interval_coverage90",
+                                              "calibration_error"}
     assert doc["summary"]["rf"]["5"]["smae"]["n_tasks"] == 2
     paths = reporting.write_benchmark(doc, tmp_path / "out")
     names = {p.name for p in paths}

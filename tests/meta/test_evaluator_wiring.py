@@ -24,7 +24,10 @@ def test_factory_in_evaluator(tmp_path):
     factory = pickle.loads(pickle.dumps(MetaModelFactory(str(path))))
     assert get_meta_model(str(path)).get_params()["embed_dim"] == 8
     spec = ModelSpec("dkgp", factory=factory)
+    # synthetic task 3 shares quantity group 'synthetic-0' with training task 0: the leakage guard refuses
+    # it unless overridden (and records the override)
     res = running.run_episodes(tasks[3:], [spec, "dummy"], shots=(5,), episodes=2, min_systems=1,
-                                    max_query=30)
+                                    max_query=30, allow_leakage=True)
+    assert res["leakage"][0]["overlap"] == ["synthetic-0"] and res["leakage"][0]["override"]
     assert not res["failures"]
     assert res["summary"]["dkgp"]["5"]["smae"]["n_episodes"] == 2

@@ -52,8 +52,10 @@ def test_fewshot_writes_predictions_and_lists_unusable_rows(files, model_path):
     out = files["dir"] / "pred.csv"
     res = run_fewshot(files["support"], files["query"], target="Tc", model=model_path, output=out)
     df = pd.read_csv(out)
-    assert list(df.columns) == ["name", "composition", "prediction", "std", "lower90", "upper90"]
+    assert list(df.columns) == ["name", "composition", "prediction", "std", "lower90", "upper90", "in_domain",
+                                "support_distance"]
     assert len(df) == 4                                  # no query row dropped
+    assert df["in_domain"].isna().tolist() == [False, True, False, True]  # flagged where predicted
     ok = df["prediction"].notna().to_numpy()
     assert ok.tolist() == [True, False, True, False]    # 'Foo' and the empty formula are listed instead
     assert {p.row for p in res.query_problems} == {2, 4}
@@ -64,6 +66,19 @@ def test_fewshot_writes_predictions_and_lists_unusable_rows(files, model_path):
     assert res.plot is not None and res.plot.exists() and res.plot.suffix == ".png"
     text = res.summary()
     assert "leave-one-out" in text and "coverage" in text and "row 2" in text
+
+
+def test_fewshot_with_auto_prints_its_choice_and_flags_extrapolations(files):
+    from metamat.models.registry import make_model
+
+    auto = make_model("auto", candidates=("ridge", "median"), fallback=("median",))
+    res = run_fewshot(files["support"], files["query"], target="Tc", model=auto, plot=False)
+    assert res.choice["chosen"] in ("ridge", "median") and set(res.choice["table"]) == {"ridge", "median"}
+    text = res.summary()
+    assert f"auto chose {res.choice['chosen']}" in text and "CV MAE" in text
+    assert res.loo["n"] == 8 and "auto's own cross-validation" in res.loo["scheme"]
+    pred = res.predictions
+    assert pred["in_domain"].notna().sum() == 2
 
 
 def test_log_target_keeps_original_units(files, model_path):

@@ -169,6 +169,10 @@ class MetaLearner(BaseEstimator):
         if not tasks:
             raise ValueError(f"{type(self).__name__}: no meta-training task of kind {self.task_kinds}")
         val_tasks = [t for t in (val_tasks or []) if t.kind in self.task_kinds]
+        # what the model saw, for the leakage guard (saved as the ``training`` block; models/leakage.py)
+        self.training_record_ = {
+            "meta_train_tasks": [{"name": t.name, "quantity": t.quantity, "rows": len(t)} for t in tasks],
+            "meta_val_tasks": [{"name": t.name, "quantity": t.quantity, "rows": len(t)} for t in val_tasks]}
         torch.manual_seed(self.seed)
         passthrough = passthrough_columns(getattr(self, "encoder", "mlp"), getattr(self, "encoder_options", None))
         pool = pool_features(tasks, seed=self.seed, tail=self._row_tail())
