@@ -11,7 +11,7 @@ Layers, lowest first (a module may import from its own layer and the ones before
     errors, files, threads -> geometry -> data -> featurize -> tasks -> train -> models -> pretrained
     -> active -> screen -> evaluate -> fewshot -> potentials -> app, cli
 
-``active`` and ``screen`` are future packages (their place is reserved). ``fewshot`` is the module
+``fewshot`` is the module
 ``metamat/fewshot.py``: few-shot predictions for a user's support/query tables.
 """
 

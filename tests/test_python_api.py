@@ -50,7 +50,8 @@ def test_featurizers_accept_frames_series_and_pymatgen_objects() -> None:
 
 def test_predict_fewshot_equals_the_model_protocol_by_hand() -> None:
     out = metamat.predict_fewshot(SUPPORT, QUERY, target="HV")
-    assert list(out.columns) == ["name", "formula", "prediction", "std", "lower90", "upper90"]
+    assert list(out.columns) == ["name", "formula", "prediction", "std", "lower90", "upper90", "in_domain",
+                                 "support_distance"]
     assert np.isnan(out.loc[2, "prediction"])  # an unparseable query formula gets no prediction
     # reference: the shipped model fitted on the support features by hand, through the model protocol
     model = metamat.load_default().fit(featurize_formulas(SUPPORT["formula"].tolist()), SUPPORT["HV"].to_numpy())
