@@ -64,15 +64,15 @@ def encode_in_batches(enc: torch.nn.Module, X: torch.Tensor, batch: int) -> None
 
 def time_maml(G, layout, repeats: int) -> dict:
     """Seconds per second-order MAML meta-gradient on random 2DMatPedia episodes (8 tasks x (10 + 32))."""
+    from metamat.models.base import FeaturePrep
     from metamat.models.meta import make_meta_model
-    from metamat.models.meta.base import PoolFeaturePrep
 
     torch.manual_seed(0)
     from metamat.featurize.graphs import HEADER
 
     m = make_meta_model("maml", hidden=(64,), embed_dim=32, inner_steps=5, encoder="cgcnn",
                         encoder_options=layout.to_dict())
-    m.prep_ = PoolFeaturePrep(passthrough=HEADER).fit(G[:64, :HEADER])
+    m.prep_ = FeaturePrep(passthrough=HEADER).fit(G[:64, :HEADER])
     m._build(HEADER)
     B, k, q = 8, 10, 32
     idx = np.random.default_rng(0).choice(len(G), (B, k + q))

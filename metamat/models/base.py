@@ -9,7 +9,7 @@ with ``_``. Models derive from scikit-learn's ``BaseEstimator``, so ``get_params
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 from scipy.stats import norm
@@ -18,9 +18,12 @@ from sklearn.base import BaseEstimator
 from metamat.featurize.scaling import Standardizer
 from metamat.models.probability import smoothed_rate
 
+if TYPE_CHECKING:  # torch is imported only where a tensor is made (baselines stay torch-free)
+    import torch
+
 
 class FeaturePrep:
-    """Feature preparation fitted on the training rows only.
+    """Feature preparation fitted on the training rows only (a task's support, or a meta-learner's pool).
 
     1. standardize each column with the training mean and std (:class:`Standardizer`);
     2. NaN becomes the training column mean (0 after standardization; all-NaN training columns give 0);
@@ -30,23 +33,98 @@ class FeaturePrep:
        hundreds for nearly constant columns, and linear models and networks then extrapolate wildly
        (measured on matbench_expt_gap episodes with k=10: scale-free MAE 195 without clipping, 0.93
        with). Trees are unaffected (their thresholds lie inside the training range).
+
+    The first ``passthrough`` columns (a packed crystal graph: atomic numbers, neighbour indices, distances)
+    are passed through untouched: stored as mean 0, scale 1, range (-inf, inf) and skipped on the hot path.
+    Meta-learners save the fitted statistics with their weights (:meth:`tensors` / :meth:`from_tensors`).
     """
 
-    def __init__(self, margin: float = 0.0):
+    def __init__(self, margin: float = 0.0, passthrough: int = 0):
         self.margin = margin
+        self.passthrough = passthrough
 
     def fit(self, X: np.ndarray) -> FeaturePrep:
-        self.scaler_ = Standardizer().fit(X)
-        Z = self._standardize(X)
-        self.low_, self.high_ = Z.min(axis=0), Z.max(axis=0)
+        p = self.passthrough_ = int(self.passthrough)
+        X = np.asarray(X, float)
+        if p:
+            if p > X.shape[1]:
+                raise ValueError(f"the encoder reads {p} leading raw columns (a packed graph) but X has only "
+                                 f"{X.shape[1]} columns; check the graph layout in encoder_options")
+            tail = FeaturePrep(self.margin).fit(X[:, p:]) if X.shape[1] > p else None
+            head = np.zeros(p)
+            parts = [(head, np.ones(p), head - np.inf, head + np.inf)]
+            if tail is not None:
+                parts.append((tail.mean_, tail.scale_, tail.low_, tail.high_))
+            self.mean_, self.scale_, self.low_, self.high_ = (np.concatenate(a) for a in zip(*parts, strict=True))
+            return self
+        sc = Standardizer().fit(X)
+        self.mean_, self.scale_ = sc.mean_.astype(float), sc.scale_.astype(float)
+        Z = np.nan_to_num((np.asarray(X, float) - self.mean_) / self.scale_, nan=0.0)
+        self.low_, self.high_ = Z.min(axis=0) - self.margin, Z.max(axis=0) + self.margin
         return self
 
-    def _standardize(self, X: np.ndarray) -> np.ndarray:
-        Z = self.scaler_.transform(X)
-        return np.where(np.isnan(Z), 0.0, Z)
+    @property
+    def n_features_in_(self) -> int:
+        return len(self.mean_)
 
-    def transform(self, X: np.ndarray) -> np.ndarray:
-        return np.clip(self._standardize(X), self.low_ - self.margin, self.high_ + self.margin)
+    def _start(self, X, start: int | None) -> tuple[int, int]:
+        """(first stored statistic of the tail, first tail column of ``X``)."""
+        p = getattr(self, "passthrough_", 0)
+        if start is None:
+            return p, p
+        if X.shape[1] - start != len(self.mean_) - p:
+            raise ValueError(f"X has {X.shape[1] - start} columns after the graph block; the model was fitted "
+                             f"with {len(self.mean_) - p}")
+        return p, int(start)
+
+    def transform(self, X: np.ndarray, start: int | None = None) -> np.ndarray:
+        p, s = self._start(X, start)
+        if p or s:
+            X = np.array(X, dtype=float)
+            X[:, s:] = np.clip(np.nan_to_num((X[:, s:] - self.mean_[p:]) / self.scale_[p:], nan=0.0),
+                               self.low_[p:], self.high_[p:])
+            return X
+        Z = (np.asarray(X, float) - self.mean_) / self.scale_
+        Z = np.where(np.isnan(Z), 0.0, Z)
+        return np.clip(Z, self.low_, self.high_)
+
+    def transform_tensor(self, X: np.ndarray, start: int | None = None) -> torch.Tensor:
+        """Same as :meth:`transform`, as a float32 tensor (computed in torch: the hot path of ``predict``)."""
+        import torch
+
+        p, s = self._start(X, start)
+        if getattr(self, "_t", None) is None:
+            self._t = [torch.as_tensor(a[p:], dtype=torch.float32) for a in (self.mean_, 1.0 / self.scale_,
+                                                                             self.low_, self.high_)]
+        mean, inv, low, high = self._t
+        if p or s:
+            X = np.asarray(X)
+            out = torch.as_tensor(X, dtype=torch.float32)
+            if X.dtype == np.float32:  # as_tensor shared the caller's memory
+                out = out.clone()
+            if out.shape[1] > s:
+                tail = (out[:, s:] - mean).mul_(inv)
+                out[:, s:] = torch.nan_to_num_(tail, nan=0.0).clamp_(low, high)
+            return out
+        Z = (torch.as_tensor(X, dtype=torch.float32) - mean).mul_(inv)
+        return torch.nan_to_num_(Z, nan=0.0).clamp_(low, high)
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        import torch
+
+        out = {k: torch.as_tensor(getattr(self, k + "_"), dtype=torch.float64).contiguous()
+               for k in ("mean", "scale", "low", "high")}
+        if getattr(self, "passthrough_", 0):
+            out["passthrough"] = torch.tensor(self.passthrough_, dtype=torch.int64)
+        return out
+
+    @classmethod
+    def from_tensors(cls, t: dict[str, torch.Tensor]) -> FeaturePrep:
+        obj = cls()
+        for k in ("mean", "scale", "low", "high"):
+            setattr(obj, k + "_", t[k].double().numpy().copy())
+        obj.passthrough = obj.passthrough_ = int(t["passthrough"]) if "passthrough" in t else 0
+        return obj
 
 
 def check_X(X: np.ndarray, n_features: int | None = None) -> np.ndarray:

@@ -19,11 +19,12 @@ def tasks():
 
 
 def _built(name, tasks, **kw):
-    from metamat.models.meta.base import PoolFeaturePrep, pool_features
+    from metamat.models.base import FeaturePrep
+    from metamat.models.meta.base import pool_features
 
     torch.manual_seed(0)
     m = make_meta_model(name, hidden=(16,), embed_dim=8, inner_steps=3, inner_lr=0.1, **kw)
-    m.prep_ = PoolFeaturePrep().fit(pool_features(tasks))
+    m.prep_ = FeaturePrep().fit(pool_features(tasks))
     m._build(m.prep_.n_features_in_)
     if m.meta_sgd:  # make per-entry rates differ, so the test sees them
         with torch.no_grad():

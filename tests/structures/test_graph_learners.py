@@ -110,13 +110,14 @@ def test_graph_encoder_options_are_checked(data):
 def test_maml_batch_of_tasks_with_different_widths(name, data):
     """MAML stacks the episodes of a meta-batch: rows of different widths are zero-padded, and the batch loss is
     the mean of the per-task losses on the unpadded rows."""
-    from metamat.models.meta.base import PoolFeaturePrep, pool_features
+    from metamat.models.base import FeaturePrep
+    from metamat.models.meta.base import pool_features
 
     tasks = _tasks(data, True)
     torch.manual_seed(0)
     m = make_meta_model(name, hidden=(16,), embed_dim=8, inner_steps=2, encoder="cgcnn",
                         encoder_options={**data[0].to_dict(), "extra_dim": 2, "n_conv": 2, "n_gaussians": 12})
-    m.prep_ = PoolFeaturePrep(passthrough=HEADER).fit(pool_features(tasks, tail=2))
+    m.prep_ = FeaturePrep(passthrough=HEADER).fit(pool_features(tasks, tail=2))
     m._build(m.prep_.n_features_in_)
     rng = np.random.default_rng(0)
     eps = [sample_episode(tasks[i], 6, n_query=10, rng=rng) for i in range(3)]

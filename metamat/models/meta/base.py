@@ -1,10 +1,10 @@
 """Shared plumbing of the meta-learners: shipped feature preparation, target handling, save/load state.
 
-Feature preparation (:class:`PoolFeaturePrep`) is fitted once on the meta-train pool and ships with the
-model: a feature's mean and std are properties of the feature distribution, not of one task, and a 5-row
-support cannot estimate them. Features are clipped to the range they span in the pool (like
-:class:`~metamat.models.base.FeaturePrep` clips to the training range) so a query is never pushed far
-outside what the encoder saw. Targets are handled per task: the transform (``identity``/``log10``), then
+Feature preparation (:class:`~metamat.models.base.FeaturePrep`, the same one the baselines fit on their
+training rows) is fitted once on the meta-train pool and ships with the model: a feature's mean and std are
+properties of the feature distribution, not of one task, and a 5-row support cannot estimate them. Features
+are clipped to the range they span in the pool so a query is never pushed far outside what the encoder
+saw. Targets are handled per task: the transform (``identity``/``log10``), then
 standardization with the support's mean and std only; predictions come back in original units.
 """
 
@@ -21,8 +21,7 @@ from scipy.stats import norm
 from sklearn.base import BaseEstimator
 
 from metamat.featurize.graphs import HEADER, pad_rows
-from metamat.featurize.scaling import Standardizer
-from metamat.models.base import check_X, check_y, clone_keeping_name
+from metamat.models.base import FeaturePrep, check_X, check_y, clone_keeping_name
 from metamat.models.meta.encoders import passthrough_columns, row_tail
 from metamat.models.registry import load_model, save_model
 from metamat.tasks.splits import sample_episode
@@ -30,101 +29,8 @@ from metamat.tasks.task import Episode, TargetStandardizer, TargetTransform
 from metamat.train.episodic import EpisodicTrainer, TrainConfig
 
 
-class PoolFeaturePrep:
-    """Standardize with meta-train pool statistics, NaN -> 0, clip to the pool's range (+ ``margin``).
-
-    The first ``passthrough`` columns (a packed crystal graph: atomic numbers, neighbour indices, distances)
-    are passed through untouched: stored as mean 0, scale 1, range (-inf, inf) and skipped on the hot path.
-    For rows whose graph block changes width from call to call, ``transform(X, start=...)`` says where the
-    standardized tail starts in ``X`` (the statistics are those of the columns after ``passthrough``).
-    """
-
-    def __init__(self, margin: float = 0.0, passthrough: int = 0):
-        self.margin = margin
-        self.passthrough = passthrough
-
-    def fit(self, X: np.ndarray) -> PoolFeaturePrep:
-        p = self.passthrough_ = int(self.passthrough)
-        X = np.asarray(X, float)
-        if p:
-            if p > X.shape[1]:
-                raise ValueError(f"the encoder reads {p} leading raw columns (a packed graph) but X has only "
-                                 f"{X.shape[1]} columns; check the graph layout in encoder_options")
-            tail = PoolFeaturePrep(self.margin).fit(X[:, p:]) if X.shape[1] > p else None
-            head = np.zeros(p)
-            parts = [(head, np.ones(p), head - np.inf, head + np.inf)]
-            if tail is not None:
-                parts.append((tail.mean_, tail.scale_, tail.low_, tail.high_))
-            self.mean_, self.scale_, self.low_, self.high_ = (np.concatenate(a) for a in zip(*parts, strict=True))
-            return self
-        sc = Standardizer().fit(X)
-        self.mean_, self.scale_ = sc.mean_.astype(float), sc.scale_.astype(float)
-        Z = np.nan_to_num((np.asarray(X, float) - self.mean_) / self.scale_, nan=0.0)
-        self.low_, self.high_ = Z.min(axis=0) - self.margin, Z.max(axis=0) + self.margin
-        return self
-
-    @property
-    def n_features_in_(self) -> int:
-        return len(self.mean_)
-
-    def _start(self, X, start: int | None) -> tuple[int, int]:
-        """(first stored statistic of the tail, first tail column of ``X``)."""
-        p = getattr(self, "passthrough_", 0)
-        if start is None:
-            return p, p
-        if X.shape[1] - start != len(self.mean_) - p:
-            raise ValueError(f"X has {X.shape[1] - start} columns after the graph block; the model was fitted "
-                             f"with {len(self.mean_) - p}")
-        return p, int(start)
-
-    def transform(self, X: np.ndarray, start: int | None = None) -> np.ndarray:
-        p, s = self._start(X, start)
-        if p or s:
-            X = np.array(X, dtype=float)
-            X[:, s:] = np.clip(np.nan_to_num((X[:, s:] - self.mean_[p:]) / self.scale_[p:], nan=0.0),
-                               self.low_[p:], self.high_[p:])
-            return X
-        Z = (np.asarray(X, float) - self.mean_) / self.scale_
-        Z = np.where(np.isnan(Z), 0.0, Z)
-        return np.clip(Z, self.low_, self.high_)
-
-    def transform_tensor(self, X: np.ndarray, start: int | None = None) -> torch.Tensor:
-        """Same as :meth:`transform`, as a float32 tensor (computed in torch: the hot path of ``predict``)."""
-        p, s = self._start(X, start)
-        if getattr(self, "_t", None) is None:
-            self._t = [torch.as_tensor(a[p:], dtype=torch.float32) for a in (self.mean_, 1.0 / self.scale_,
-                                                                             self.low_, self.high_)]
-        mean, inv, low, high = self._t
-        if p or s:
-            X = np.asarray(X)
-            out = torch.as_tensor(X, dtype=torch.float32)
-            if X.dtype == np.float32:  # as_tensor shared the caller's memory
-                out = out.clone()
-            if out.shape[1] > s:
-                tail = (out[:, s:] - mean).mul_(inv)
-                out[:, s:] = torch.nan_to_num_(tail, nan=0.0).clamp_(low, high)
-            return out
-        Z = (torch.as_tensor(X, dtype=torch.float32) - mean).mul_(inv)
-        return torch.nan_to_num_(Z, nan=0.0).clamp_(low, high)
-
-    def tensors(self) -> dict[str, torch.Tensor]:
-        out = {k: torch.as_tensor(getattr(self, k + "_"), dtype=torch.float64).contiguous()
-               for k in ("mean", "scale", "low", "high")}
-        if getattr(self, "passthrough_", 0):
-            out["passthrough"] = torch.tensor(self.passthrough_, dtype=torch.int64)
-        return out
-
-    @classmethod
-    def from_tensors(cls, t: dict[str, torch.Tensor]) -> PoolFeaturePrep:
-        obj = cls()
-        for k in ("mean", "scale", "low", "high"):
-            setattr(obj, k + "_", t[k].double().numpy().copy())
-        obj.passthrough = obj.passthrough_ = int(t["passthrough"]) if "passthrough" in t else 0
-        return obj
-
-
 def pool_features(tasks, max_rows_per_task: int = 5000, seed: int = 0, tail: int | None = None) -> np.ndarray:
-    """Rows of the meta-train pool for fitting :class:`PoolFeaturePrep` (large tasks subsampled). With
+    """Rows of the meta-train pool for fitting :class:`FeaturePrep` (large tasks subsampled). With
     ``tail`` (rows = packed graph of per-task width + ``tail`` ordinary columns) only the graph header and
     the tail are kept, so tasks of different widths stack."""
     rng = np.random.default_rng(seed)
@@ -176,7 +82,7 @@ class MetaLearner(BaseEstimator):
         torch.manual_seed(self.seed)
         passthrough = passthrough_columns(getattr(self, "encoder", "mlp"), getattr(self, "encoder_options", None))
         pool = pool_features(tasks, seed=self.seed, tail=self._row_tail())
-        self.prep_ = PoolFeaturePrep(passthrough=passthrough).fit(pool)
+        self.prep_ = FeaturePrep(passthrough=passthrough).fit(pool)
         self._build(self.prep_.n_features_in_)
         self._meta_setup(tasks)
         cfg = TrainConfig(**{"seed": self.seed, **train_kw})
@@ -331,7 +237,7 @@ class MetaLearner(BaseEstimator):
         :meth:`extra_config`; the model is then ready for ``fit(X_support, y_support)``."""
         t = {k: v.detach().clone() if torch.is_tensor(v) else torch.from_numpy(np.array(v))
              for k, v in tensors.items()}
-        self.prep_ = PoolFeaturePrep.from_tensors({k[5:]: v for k, v in t.items() if k.startswith("prep.")})
+        self.prep_ = FeaturePrep.from_tensors({k[5:]: v for k, v in t.items() if k.startswith("prep.")})
         self.load_extra_config(fitted)
         self._build(self.prep_.n_features_in_)
         self.net_.load_state_dict({k[4:]: v for k, v in t.items() if k.startswith("net.")})
