@@ -1,8 +1,8 @@
 """The model behind a suggestion: by name, by path, or chosen automatically on the measured rows.
 
-``auto`` (a stopgap until issue 13's model selection lands): the shipped pretrained meta-model, a Gaussian
-process and a random forest are scored by leave-one-out MAE on the measured rows (10-fold above 40 rows);
-the lowest wins.
+``auto``: the shipped pretrained meta-model, a Gaussian process and a random forest are scored by
+leave-one-out MAE on the measured rows (10-fold above 40 rows); the lowest wins. A plain contest:
+:class:`metamat.models.auto.AutoRegressor` is the guarded version with conformal intervals.
 """
 
 from __future__ import annotations

@@ -47,7 +47,7 @@ def run_design(measured: Path, target: str, elements: str, *, goal: str, step: f
     name = model
     if model == "auto":
         name, _, why = choose_model(X, y, seed=seed)
-        notes.append(why + "; issue 13's model selection will replace this")
+        notes.append(why + " (a plain cross-validation contest; `metamat fewshot --model auto` has the guarded choice)")
     cons = Constraints(max_elements=max_elements, filters=list(filters or []))
     res = search(make_surrogate(name, seed), X, y, symbols, g, step=step, max_elements=max_elements, top=top,
                  constraints=cons, seeds=measured_fractions(formulas, symbols), seed=seed, trust_radius=trust_radius,

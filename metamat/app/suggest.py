@@ -105,7 +105,7 @@ def run_suggest(measured: Path, candidates: Path, target: str, *, batch: int = 5
     name = model
     if model == "auto":
         name, _, why = choose_model(X, y, seed=seed)
-        notes.append(why + "; issue 13's model selection will replace this")
+        notes.append(why + " (a plain cross-validation contest; `metamat fewshot --model auto` has the guarded choice)")
     ranked = rank_candidates(make_surrogate(name, seed), X, y, fm.values[ok], g, acquisition, batch, seed=seed,
                              reasons=reasons)
     out = cdf.copy()
