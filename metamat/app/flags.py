@@ -1,9 +1,10 @@
 """Boolean flags on the command line: shown as flags in ``--help`` and tolerant of ``--flag true``.
 
 Typer labels every bool option ``<bool>`` although it takes no value -- including the ``--help`` option
-click adds to every command; :func:`flag_help_as_flags` blanks that label. ``--skip-invalid true`` (a value after a flag) is a natural guess; :func:`normalize_flag_values`
-rewrites ``--flag true|yes|1|on`` to ``--flag`` and ``--flag false|no|0|off`` to nothing (the default)
-before click parses the line (typer ships its own click: objects are duck-typed here).
+click adds to every command; :func:`flag_help_as_flags` blanks that label. ``--skip-invalid true`` (a
+value after a flag) is a natural guess; :func:`normalize_flag_values` rewrites ``--flag true|yes|1|on``
+to ``--flag`` and ``--flag false|no|0|off`` to nothing (the default) before click parses the line
+(typer ships its own click: objects are duck-typed here).
 """
 
 from __future__ import annotations
