@@ -292,8 +292,8 @@ def _other_specs() -> list[DatasetSpec]:
             targets={"exfoliation_en": _t("exfoliation_en", "meV/atom", "exfoliation energy")},
             id_column="matbench_id", structure_column="cif", citation=MATBENCH_CITATION,
             license="matbench: modified BSD (official file); the partial copy: MIT (emotionor/ecif).",
-            description=("matbench_jdft2d with structures: the official file's 636 entries (`metamat data fetch`), "
-                         "or, when only that is present, the 508-entry partial copy (exactly the official fold-0 "
+            description=("matbench_jdft2d with structures: the official file's 636 entries (`metamat data fetch`); "
+                         "where only the partial copy is present, its 508 entries (exactly the official fold-0 "
                          "train+val ids; fold-0 test entries missing). Ids are official matbench ids."),
             kind="structure", duplicates="keep", expected_rows=636),
     ]
