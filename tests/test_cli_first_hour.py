@@ -132,3 +132,24 @@ def test_messages_speak_cli_on_the_cli(tmp_path: Path) -> None:
     src.write_text("a,b\nfoo,1\nbar,2\n")
     res = run("bench", "cv", "--data", str(src), "--target", "b", "--out", str(tmp_path / "o"))
     assert res.returncode == 2 and "pass --formula-column" in res.stderr and "formula_column=" not in res.stderr
+
+
+def test_no_help_of_any_command_shows_bool(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    """`metamat ... --help` of every command (run through the real entry point) labels no flag `<bool>`,
+    --help itself included."""
+    from metamat.cli import main
+
+    monkeypatch.setenv("COLUMNS", "200")
+    paths = [path.split()[1:] for path, _ in _walk(typer.main.get_command(app), "metamat")]
+    assert len(paths) > 15  # every command and group, not just a few
+    seen = []
+    for path in paths:
+        monkeypatch.setattr(sys, "argv", ["metamat", *path, "--help"])
+        with pytest.raises(SystemExit) as stop:
+            main()
+        assert stop.value.code in (0, None)
+        out = capsys.readouterr().out
+        assert "--help" in out and "Show this message and exit." in out
+        if "<bool>" in out:
+            seen.append(" ".join(path))
+    assert not seen, f"<bool> shown in the help of: {seen}"

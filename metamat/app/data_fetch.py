@@ -51,9 +51,10 @@ def fetch(
                 err_console.print(f"[bold red]{dataset}: failed:[/] {escape(cli_text(exc))}", highlight=False)
                 continue
         word = "already present" if result.status == "present" else "fetched"
-        console.print(f"{dataset}: {word} ({result.path})", highlight=False)
-    if all_:
-        manual = [s.name for s in list_datasets() if s.origin is None or s.origin.how == "manual"]
+        checked = f"; checksums: {result.checksums}" if result.checksums else ""
+        console.print(f"{dataset}: {word} ({result.path}){checked}", highlight=False)
+    manual = [s.name for s in list_datasets() if s.origin is None or s.origin.how == "manual"]
+    if all_ and manual:
         err_console.print(f"not downloadable by metamat: {', '.join(manual)} (`metamat data fetch NAME` says how "
                           "to get one)", highlight=False)
     if failed:

@@ -25,12 +25,14 @@ def data_list(data_dir: Path | None = DataDirOption) -> None:
     for spec in list_datasets():
         targets = ", ".join(f"{t.name} ({t.unit or '-'})" for t in spec.targets.values())
         a = availability(spec.name, data_dir)
-        how = {"fetch": "fetch" + (f" ({a.size / 1e6:.1f} MB)" if a.size else ""), "package": f"pip: {a.package}",
-               "manual": "manual"}[a.how]
+        fetch = "fetch" + (f" ({a.size / 1e6:.1f} MB)" if a.size else "") + (
+            "; sha256 recorded on 1st download" if a.checksums == "recorded on first download" else "")
+        how = {"fetch": fetch, "package": f"pip: {a.package}", "manual": "manual"}[a.how]
         table.add_row(spec.name, spec.kind, targets, a.where or "no", how, spec.description[:60])
     console.print(table)
-    console.print("fetch: `metamat data fetch NAME` (or --all for every one); manual: `metamat data fetch NAME` "
-                  "says how; pip: ships in that package.")
+    console.print("fetch: `metamat data fetch NAME` (or --all for every one), checked against pinned SHA-256 sums, "
+                  "or -- for GitHub files at a fixed commit -- against the sum recorded on their first download; "
+                  "manual: `metamat data fetch NAME` says how; pip: ships in that package.")
 
 
 def data_show(name: str = typer.Argument(..., help="Dataset name (see `metamat data list`)."),

@@ -188,8 +188,9 @@ def potential_md(
     interval: int = typer.Option(10, "--interval", help="Write every n-th step."),
     equilibrate_steps: int = typer.Option(0, "--equilibrate-steps", min=0,
                                           help="NVE only: run this many Langevin (NVT) steps at --temperature "
-                                               "first (default 0: velocities drawn at 2 x --temperature, which a "
-                                               "solid at rest shares equally with potential energy)."),
+                                               "first (default 0: velocities drawn and scaled to exactly 2 x "
+                                               "--temperature, which a solid at rest shares equally with "
+                                               "potential energy)."),
 ) -> None:
     """Molecular dynamics through ASE; reports the energy drift for NVE and how the run was started."""
     try:

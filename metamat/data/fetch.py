@@ -9,6 +9,11 @@ without any setting. Raw downloads go to ``<cache>/downloads/<host>/<path>``
 files are deleted once their dataset is stored; archives (the CrabNet wheel) stay for the next dataset.
 
 ``mirror`` (or ``$METAMAT_FETCH_MIRROR``) serves the same files under ``<mirror>/<host>/<path>``.
+
+Checksums: pinned ones (of the original files or of the converted result) are checked on every download.
+Files without a pinned SHA-256 (GitHub raw files at a fixed commit) get theirs recorded on first download
+(:mod:`metamat.data.sources.recorded`) and checked against that record afterwards; :attr:`FetchResult.checksums`
+says which happened.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from metamat.data.sources.cache import cache_dir as default_cache_dir
 from metamat.data.sources.convert import write_gzip
 from metamat.data.sources.download import ChecksumError, download, mirrored, sha256_file
 from metamat.data.sources.origins import Remote, SourceFile
+from metamat.data.sources.recorded import manifest_path, record_sha256, recorded_sha256
 from metamat.errors import DataSourceError
 
 #: progress(label, bytes_done, bytes_total or None): called while a file downloads
@@ -34,23 +40,28 @@ FetchProgress = Callable[[str, int, "int | None"], None]
 
 @dataclass(frozen=True)
 class FetchResult:
-    """What :func:`fetch_dataset` did: ``status`` is ``"fetched"`` or ``"present"`` (already there)."""
+    """What :func:`fetch_dataset` did: ``status`` is ``"fetched"`` or ``"present"`` (already there);
+    ``checksums`` says how the downloads were verified (``"pinned"``, ``"recorded on first download"``,
+    ``"matched the SHA-256 recorded on first download"``; empty when nothing was downloaded)."""
 
     name: str
     path: Path
     status: str
+    checksums: str = ""
 
 
 @dataclass(frozen=True)
 class Availability:
     """Whether a dataset can be loaded now (``where``: a path or ``"<package> package"``, else None) and how
-    to get it (``how``: ``"fetch"``, ``"package"`` or ``"manual"``; ``size``: bytes to download)."""
+    to get it (``how``: ``"fetch"``, ``"package"`` or ``"manual"``; ``size``: bytes to download;
+    ``checksums``: ``"pinned"`` or ``"recorded on first download"`` for fetchable datasets)."""
 
     name: str
     where: str | None
     how: str
     size: int | None
     package: str | None
+    checksums: str | None = None
 
 
 def availability(name: str, data_dir: str | os.PathLike | None = None) -> Availability:
@@ -59,7 +70,8 @@ def availability(name: str, data_dir: str | os.PathLike | None = None) -> Availa
     origin = get_spec(name).origin
     return Availability(name, None if location is None else location.describe(),
                         "manual" if origin is None else origin.how, None if origin is None else origin.size,
-                        None if origin is None else origin.package)
+                        None if origin is None else origin.package,
+                        origin.checksums if origin is not None and origin.how == "fetch" else None)
 
 
 def fetchable_datasets() -> list[str]:
@@ -88,21 +100,38 @@ def fetch_dataset(name: str, data_dir: str | os.PathLike | None = None, *, mirro
     downloads = Path(default_cache_dir(cache_dir)) / "downloads"
     files: list[tuple[str, bytes]] = []
     fetched: list[Path] = []
+    checks: list[str] = []
     for source_file in origin.files:
-        data, path = _get_file(source_file, downloads, mirror=mirror, progress=progress, retries=retries,
-                               backoff=backoff, timeout=timeout)
+        data, path, check = _get_file(source_file, downloads, mirror=mirror, progress=progress, retries=retries,
+                                      backoff=backoff, timeout=timeout, record=origin.content_sha256 is None)
         files.append((source_file.role, data))
         fetched.append(path)
+        checks.append(check)
     assert origin.converter is not None
-    content = origin.converter(files)
-    actual = hashlib.sha256(content).hexdigest()
-    if actual != origin.content_sha256:
+    try:
+        content = origin.converter(files)
+    except DataSourceError as exc:
         _discard(fetched)
-        raise ChecksumError(f"dataset {name!r}: the converted file has SHA-256 {actual}, not the pinned "
-                            f"{origin.content_sha256}; nothing was written")
+        urls = ", ".join(r.url for f in origin.files for r in f.remotes[:1])
+        raise DataSourceError(f"dataset {name!r}: cannot convert the download of {urls}: {exc}; nothing was "
+                              "written") from exc
+    if origin.content_sha256 is not None:
+        actual = hashlib.sha256(content).hexdigest()
+        if actual != origin.content_sha256:
+            _discard(fetched)
+            raise ChecksumError(f"dataset {name!r}: the converted file has SHA-256 {actual}, not the pinned "
+                                f"{origin.content_sha256}; nothing was written")
+        checks = ["pinned"]
     write_gzip(target, content)
     _discard(fetched)
-    return FetchResult(name, target, "fetched")
+    return FetchResult(name, target, "fetched", _summary(checks, downloads))
+
+
+def _summary(checks: list[str], downloads: Path) -> str:
+    """One phrase for the checksum checks of a dataset's files."""
+    kinds = list(dict.fromkeys(checks))
+    text = " and ".join(kinds) if len(kinds) > 1 else (kinds[0] if kinds else "")
+    return text + (f" (in {manifest_path(downloads)})" if any(k != "pinned" for k in kinds) else "")
 
 
 def _discard(paths: list[Path]) -> None:
@@ -125,8 +154,9 @@ def download_path(downloads: Path, url: str) -> Path:
     return downloads / parts.netloc / relative
 
 
-def _get_file(source_file: SourceFile, downloads: Path, **options) -> tuple[bytes, Path]:
-    """The bytes of one original file from the first of its remotes that works."""
+def _get_file(source_file: SourceFile, downloads: Path, **options) -> tuple[bytes, Path, str]:
+    """The bytes of one original file from the first of its remotes that works, its path and how it was
+    verified."""
     failures = []
     for remote in source_file.remotes:
         try:
@@ -137,20 +167,38 @@ def _get_file(source_file: SourceFile, downloads: Path, **options) -> tuple[byte
 
 
 def _get_remote(remote: Remote, downloads: Path, role: str, *, mirror: str | None,
-                progress: FetchProgress | None, retries: int, backoff: float, timeout: float
-                ) -> tuple[bytes, Path]:
+                progress: FetchProgress | None, retries: int, backoff: float, timeout: float, record: bool
+                ) -> tuple[bytes, Path, str]:
     path = download_path(downloads, remote.url)
     label = f"{role}: {Path(urlsplit(remote.url).path).name}"
+    known = None if remote.sha256 is not None or not record else recorded_sha256(downloads, remote.url)
+    expected = remote.sha256 or (known.sha256 if known else None)
+    if path.is_file() and expected is not None and sha256_file(path) != expected:
+        path.unlink()  # a stale or damaged cached copy: fetch it again
     if not path.is_file():
         callback = None if progress is None else (lambda done, total: progress(label, done, total))
-        download(mirrored(remote.url, mirror), path, sha256=remote.sha256, retries=retries, backoff=backoff,
-                 timeout=timeout, progress=callback)
-    elif remote.sha256 is not None and sha256_file(path) != remote.sha256:
-        path.unlink()  # a stale or damaged cached copy: fetch it again
-        return _get_remote(remote, downloads, role, mirror=mirror, progress=progress, retries=retries,
-                           backoff=backoff, timeout=timeout)
+        try:
+            download(mirrored(remote.url, mirror), path, sha256=expected, retries=retries, backoff=backoff,
+                     timeout=timeout, progress=callback)
+        except ChecksumError as exc:
+            if known is None:
+                raise
+            raise ChecksumError(
+                f"{remote.url}: the download's SHA-256 is not {known.sha256}, recorded on its first download "
+                f"({known.recorded}, in {manifest_path(downloads)}). A file at a fixed commit never changes, so "
+                "the transfer was corrupted or the mirror serves another file; the download was deleted. To "
+                "trust the new file, remove that entry from the record.") from exc
+    if remote.sha256 is not None:
+        check = "pinned"
+    elif not record:
+        check = "pinned"  # the converted result is pinned
+    elif known is not None:
+        check = "matched the SHA-256 recorded on first download"
+    else:
+        record_sha256(downloads, remote.url, sha256_file(path), path.stat().st_size)
+        check = "recorded on first download"
     if remote.member is None:
-        return path.read_bytes(), path
+        return path.read_bytes(), path, check
     try:
         with zipfile.ZipFile(path) as archive:
             data = archive.read(remote.member)
@@ -158,4 +206,4 @@ def _get_remote(remote: Remote, downloads: Path, role: str, *, mirror: str | Non
         raise DataSourceError(f"{path}: cannot read {remote.member} ({exc})") from exc
     if remote.member_sha256 is not None and hashlib.sha256(data).hexdigest() != remote.member_sha256:
         raise ChecksumError(f"{path}::{remote.member}: SHA-256 is not the pinned {remote.member_sha256}")
-    return data, path
+    return data, path, check

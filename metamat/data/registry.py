@@ -47,7 +47,8 @@ class DatasetSpec:
     ``"mb-steels-{row:03d}"``) builds ids from the 1-based data row when the file has no id column;
     ``expected_rows`` is the number of data rows in the file (SOURCES.md); ``builtin`` names a copy that
     ships with an installed package ("matminer"); ``origin`` says where the data come from and how to get
-    them (filled in for every built-in dataset).
+    them (filled in for every built-in dataset); ``alt_paths`` are other files accepted in its place when
+    ``path`` is absent (e.g. a partial copy), tried in order after it.
     """
 
     name: str
@@ -67,6 +68,7 @@ class DatasetSpec:
     expected_rows: int | None = None
     builtin: str | None = None
     origin: Origin | None = None
+    alt_paths: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -285,13 +287,15 @@ def _other_specs() -> list[DatasetSpec]:
             kind="structure", expected_rows=4062),
         DatasetSpec(
             name="matbench_jdft2d_structures",
-            path="matbench_jdft2d_structures_partial/matbench_jdft2d_fold0_trainval_508.csv.gz",
+            path="matbench_jdft2d_structures/matbench_jdft2d_structures.csv.gz",
+            alt_paths=("matbench_jdft2d_structures_partial/matbench_jdft2d_fold0_trainval_508.csv.gz",),
             targets={"exfoliation_en": _t("exfoliation_en", "meV/atom", "exfoliation energy")},
             id_column="matbench_id", structure_column="cif", citation=MATBENCH_CITATION,
-            license="MIT (emotionor/ecif).",
-            description=("508 of the 636 matbench_jdft2d structures: exactly the official fold-0 train+val ids "
-                         "(fold-0 test entries are missing). Ids are official matbench ids."),
-            kind="structure", duplicates="keep", expected_rows=508),
+            license="matbench: modified BSD (official file); the partial copy: MIT (emotionor/ecif).",
+            description=("matbench_jdft2d with structures: the official file's 636 entries (`metamat data fetch`); "
+                         "where only the partial copy is present, its 508 entries (exactly the official fold-0 "
+                         "train+val ids; fold-0 test entries missing). Ids are official matbench ids."),
+            kind="structure", duplicates="keep", expected_rows=636),
     ]
 
 
@@ -371,8 +375,9 @@ def locate_dataset(name: str, data_dir: str | os.PathLike | None = None) -> Loca
     """Where ``name`` would be loaded from (see the module docstring for the order), or None."""
     spec = get_spec(name)
     for base in dict.fromkeys(d for d in (_explicit_dir(data_dir), default_data_dir()) if d is not None):
-        if (base / spec.path).is_file():
-            return Location("file", base / spec.path)
+        for path in (spec.path, *spec.alt_paths):
+            if (base / path).is_file():
+                return Location("file", base / path)
     if spec.builtin is not None and (path := _builtin_path(spec)) is not None:
         return Location("package", path, spec.builtin)
     if spec.origin is not None and spec.origin.package and (root := _package_root(spec.origin.package)) is not None:
@@ -483,7 +488,8 @@ def _not_found(name: str, data_dir: str | os.PathLike | None) -> DataSourceError
     spec = get_spec(name)
     explicit = _explicit_dir(data_dir)
     dirs = [d for d in (explicit, default_data_dir()) if d is not None]
-    tried = "not found at " + " nor at ".join(str(d / spec.path) for d in dict.fromkeys(dirs))
+    tried = "not found at " + " nor at ".join(str(d / p) for d in dict.fromkeys(dirs)
+                                              for p in (spec.path, *spec.alt_paths))
     if explicit is None:
         tried += f" ({ENV_DATA_DIR} is not set and no {{}} was given)"
     head = f"dataset {name!r} is not available: {tried}. To get it, "

@@ -11,7 +11,7 @@ from ase import Atoms, units
 from ase.constraints import FixCom
 from ase.io import Trajectory
 from ase.md.langevin import Langevin
-from ase.md.velocitydistribution import Stationary
+from ase.md.velocitydistribution import Stationary, force_temperature
 from ase.md.verlet import VelocityVerlet
 
 from metamat.errors import InputError
@@ -38,9 +38,10 @@ def run_md(model: Potential, atoms: Atoms, ensemble: str = "nve", temperature: f
 
     NVE from a structure at rest would settle at about half the drawn temperature: in a (nearly harmonic)
     solid the energy is shared equally between kinetic and potential energy (equipartition). So NVE starts
-    from velocities drawn at ``2 * temperature``; or, with ``equilibrate_steps`` > 0, from velocities at
-    ``temperature`` followed by that many Langevin (NVT) steps before the NVE run. The report says which
-    (``start``). NVT draws at ``temperature``.
+    from velocities drawn at ``2 * temperature`` and scaled to exactly that kinetic temperature (a random
+    draw of N atoms scatters by about sqrt(2/3N), e.g. +-10% for 64 atoms, and NVE would keep that error);
+    or, with ``equilibrate_steps`` > 0, from velocities at ``temperature`` followed by that many Langevin
+    (NVT) steps before the NVE run. The report says which (``start``). NVT draws at ``temperature``.
 
     Returns a report: ensemble, steps, timestep, final temperature, mean temperature and, for NVE, the
     energy drift (see :func:`energy_drift`); the total energy is sampled every ``interval`` steps, which is
@@ -70,6 +71,8 @@ def run_md(model: Potential, atoms: Atoms, ensemble: str = "nve", temperature: f
     drawn = 2.0 * temperature if ensemble == "nve" and not equilibrate else temperature
     _thermalize(atoms, drawn, rng)
     Stationary(atoms)
+    if ensemble == "nve" and not equilibrate and atoms.get_kinetic_energy() > 0:
+        force_temperature(atoms, drawn)  # the NVE energy is fixed by this draw: no +-sqrt(2/3N) scatter
     dt = timestep_fs * units.fs
     if equilibrate:  # NVT first, then NVE from the equilibrated state
         langevin = Langevin(atoms, timestep=dt, temperature_K=temperature, friction=friction_per_fs / units.fs,
@@ -79,8 +82,8 @@ def run_md(model: Potential, atoms: Atoms, ensemble: str = "nve", temperature: f
         start = (f"velocities drawn at {temperature:g} K, then {equilibrate_steps} Langevin (NVT) steps at "
                  f"{temperature:g} K before NVE")
     elif ensemble == "nve":
-        start = (f"velocities drawn at 2 x {temperature:g} K = {drawn:g} K: from a structure at rest, half the "
-                 "kinetic energy goes into potential energy (equipartition), so NVE settles near "
+        start = (f"velocities drawn and scaled to 2 x {temperature:g} K = {drawn:g} K: from a structure at rest, "
+                 "half the kinetic energy goes into potential energy (equipartition), so NVE settles near "
                  f"{temperature:g} K; --equilibrate-steps N runs NVT first instead")
     else:
         start = f"velocities drawn at {temperature:g} K, Langevin thermostat"

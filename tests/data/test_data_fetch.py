@@ -216,9 +216,12 @@ def test_package_copy_is_found_without_download(tmp_path, monkeypatch, demo_data
     assert table.target("target").tolist() == [1.5, 0.25, 2.0, 3.0, 4.5, 5.0]
 
 
-def test_manual_dataset_says_how(tmp_path):
-    with pytest.raises(DataSourceError, match="cannot be downloaded by metamat: manual: download C2DB_full.csv"):
-        fetch_dataset("c2db", tmp_path)
+def test_manual_dataset_says_how(tmp_path, demo_dataset):
+    manual = Origin(sources=("https://example.org/lab",), doi="10.0/lab", license="CC-BY", how="manual",
+                    instructions="manual: ask the lab for lab.csv and save it as demo/demo_crab.csv.gz")
+    demo_dataset(replace(demo_spec(), origin=manual))
+    with pytest.raises(DataSourceError, match="cannot be downloaded by metamat: manual: ask the lab for lab.csv"):
+        fetch_dataset("demo_crab", tmp_path)
 
 
 # --- the catalogue ---------------------------------------------------------------------------------------
@@ -228,21 +231,25 @@ def test_every_dataset_states_origin_doi_license_and_how():
         assert o is not None and o.sources and o.license and o.how in ("fetch", "package", "manual"), spec.name
         assert re.fullmatch(r"10\.\d{4,5}/\S+(; 10\.\d{4,5}/\S+)*", o.doi), (spec.name, o.doi)
         if o.how == "fetch":
-            assert re.fullmatch(r"[0-9a-f]{64}", o.content_sha256) and o.size, spec.name
+            assert o.content_sha256 is None or re.fullmatch(r"[0-9a-f]{64}", o.content_sha256), spec.name
             for f in o.files:
-                for r in f.remotes:  # pinned to a commit or to a released wheel, never a moving branch
-                    assert re.search(r"/[0-9a-f]{40}/", r.url) or r.url.endswith("crabnet-2.0.8-py3-none-any.whl")
-        else:
-            assert o.instructions, spec.name
+                for r in f.remotes:  # a pinned SHA-256, or a commit / released wheel in the URL, never a branch
+                    assert (r.sha256 and re.fullmatch(r"[0-9a-f]{64}", r.sha256)) or re.search(
+                        r"/[0-9a-f]{40}/", r.url) or r.url.endswith("crabnet-2.0.8-py3-none-any.whl"), r.url
+            assert o.pinned == (o.checksums == "pinned"), spec.name
+        assert o.instructions, spec.name
     fetchable = [s.name for s in list_datasets() if s.origin.how == "fetch"]
-    assert len(fetchable) == 34  # 18 CrabNet + 13 matbench + 3 roost
+    assert len(fetchable) == 41  # 18 CrabNet + 13 matbench + 3 roost + 7 converted from GitHub or matbench files
+    assert not [s.name for s in list_datasets() if s.origin.how == "manual"]
     assert get_spec("ricci_transport").origin.how == "package"
+    recorded = {s.name for s in list_datasets() if s.origin.how == "fetch" and not s.origin.pinned}
+    assert recorded == {"c2db", "2dmatpedia", "2dmatpedia_structures", "jarvis_epc_tc", "perov_5", "carbon_24"}
 
 
 def test_pinned_checksums_match_the_shared_copies(shared_data_dir):
     """The pins equal the decompressed shared files, except where the shared copy lost the formula 'NaN'."""
     for spec in list_datasets():
-        if spec.origin.how != "fetch":
+        if spec.origin.how != "fetch" or spec.origin.content_sha256 is None:
             continue
         content = gzip.decompress((shared_data_dir / spec.path).read_bytes())
         if spec.name in ("mp_e_hull", "mp_mu_b"):

@@ -47,7 +47,8 @@ def test_catalogue_is_complete_and_documented():
     assert sum(n.startswith(("aflow", "mp_", "CritExam", "OQMD")) and n != "mp_poisson_ratio" for n in specs) == 18
     assert sum(n.startswith("matbench_") and n != "matbench_jdft2d_structures" for n in specs) == 13
     for name, spec in specs.items():
-        assert spec.expected_rows == SOURCES_ROWS[name], name
+        # the fetched official file has all 636 rows; the shared partial copy 508
+        assert spec.expected_rows == {"matbench_jdft2d_structures": 636}.get(name, SOURCES_ROWS[name]), name
         assert spec.citation and spec.license and spec.description and spec.targets, name
         assert all(t.name == key for key, t in spec.targets.items())
     assert get_spec("aflow__Egap").targets["target"].unit == "eV"
@@ -163,5 +164,6 @@ def test_jarvis_epc_drops_negated_target(shared_data_dir):
 
 
 def test_every_registered_file_exists(shared_data_dir):
-    missing = [s.path for s in list_datasets() if not (shared_data_dir / s.path).is_file()]
+    missing = [s.path for s in list_datasets()
+               if not any((shared_data_dir / p).is_file() for p in (s.path, *s.alt_paths))]
     assert not missing

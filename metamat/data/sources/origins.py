@@ -4,9 +4,12 @@ An :class:`Origin` names the original public source (URLs, DOI, license) and one
 
 - ``"fetch"``: ``metamat data fetch NAME`` downloads the original files (:class:`SourceFile`, each with
   alternative :class:`Remote` locations tried in order, pinned SHA-256 where known), converts them to the
-  layout the registry reads and checks the SHA-256 of the result;
+  layout the registry reads and checks the SHA-256 of the result where it is pinned. GitHub files whose
+  SHA-256 was not known offline are pinned by commit in the URL and their SHA-256 is recorded on first
+  download (:mod:`metamat.data.sources.recorded`), then verified on every later download;
 - ``"package"``: an installed pip package ships a copy that is found automatically;
-- ``"manual"``: ``instructions`` say what to download and how to convert it.
+- ``"manual"``: ``instructions`` say what to download and how to convert it (no built-in dataset is manual
+  now; the kind stays for registered datasets of one's own).
 
 CrabNet tables can also come from the ``crabnet`` package (``pip install --no-deps
 --ignore-requires-python crabnet==2.0.8``; the wheel declares Python < 3.11 but is pure data here).
@@ -18,7 +21,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from metamat.data.sources import convert
+from metamat.data.sources import convert, convert_csv, convert_formats
+from metamat.data.sources.matbench import MATBENCH_SHA256  # as matminer 0.10.1 pins them
 from metamat.data.sources.pins import CONTENT_SHA256, RAW_SHA256, SIZE
 
 HOWS = ("fetch", "package", "manual")
@@ -72,8 +76,21 @@ class Origin:
     def __post_init__(self) -> None:
         if self.how not in HOWS:
             raise ValueError(f"how must be one of {HOWS}")
-        if self.how == "fetch" and not (self.files and self.converter and self.content_sha256):
-            raise ValueError("a fetchable origin needs files, a converter and content_sha256")
+        if self.how == "fetch" and not (self.files and self.converter):
+            raise ValueError("a fetchable origin needs files and a converter")
+
+    @property
+    def pinned(self) -> bool:
+        """True when the result is checked against SHA-256 sums written here (of the converted file, or of
+        every original file); False when the originals' sums are recorded on first download
+        (:mod:`metamat.data.sources.recorded`)."""
+        return self.content_sha256 is not None or all(
+            r.sha256 is not None for f in self.files for r in f.remotes)
+
+    @property
+    def checksums(self) -> str:
+        """How downloads are verified, in words (for ``metamat data list``/``fetch``)."""
+        return "pinned" if self.pinned else "recorded on first download"
 
 
 # --- CrabNet benchmark tables and matbench composition tables ----------------------------------------
@@ -130,7 +147,7 @@ def matbench_origin(task: str) -> Origin:
         size=SIZE[name], package="crabnet")
 
 
-# --- roost, matminer and the manual ones ----------------------------------------------------------------
+# --- roost, matminer, GitHub snapshots and the matbench structure file ----------------------------------
 def _roost(name: str, commit: str, file: str, expected: str, header: str, doi: str) -> Origin:
     return Origin(
         sources=(f"https://github.com/CompRhys/roost/blob/{commit}/data/datasets/{file}",),
@@ -140,13 +157,40 @@ def _roost(name: str, commit: str, file: str, expected: str, header: str, doi: s
         converter=convert.rename_header(expected, header), content_sha256=CONTENT_SHA256[name], size=SIZE[name])
 
 
-def _manual(sources: tuple[str, ...], doi: str, license: str, instructions: str) -> Origin:
-    return Origin(sources=sources, doi=doi, license=license, how="manual", instructions=instructions)
+def _github(name: str, repo: str, commit: str, files: tuple[tuple[str, str], ...], converter: Converter,
+            extra_sources: tuple[str, ...], doi: str, license: str, what: str) -> Origin:
+    """A dataset converted from files of GitHub repository ``repo`` at ``commit`` (raw URLs pinned to the
+    commit; their SHA-256 is recorded on first download, see :mod:`metamat.data.sources.recorded`)."""
+    remotes = tuple(SourceFile(role, (Remote(f"https://raw.githubusercontent.com/{repo}/{commit}/{path}"),))
+                    for role, path in files)
+    folder = files[0][1].rsplit("/", 1)[0] if "/" in files[0][1] else ""
+    return Origin(
+        sources=(f"https://github.com/{repo}/tree/{commit}/{folder}".rstrip("/"), *extra_sources),
+        doi=doi, license=license, how="fetch",
+        instructions=(f"`metamat data fetch {name}`: {what}. GitHub files at commit {commit[:8]}; their SHA-256 is "
+                      "recorded on first download and checked on later ones." + _SOURCES_MD),
+        files=remotes, converter=converter)
+
+
+def _splits(folder: str, splits: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    return tuple((split, f"{folder}/{split}.csv") for split in splits)
 
 
 _SOURCES_MD = (" The path is relative to the data directory ($METAMAT_DATA_DIR, or the user data directory "
                "~/.local/share/metamat).")
+CDVAE_REPO = "txie-93/cdvae"
 CDVAE_COMMIT = "f857f598d6f6cca5dc1ea0582d228f12dcc2c2ea"
+CDVAE_SUPERCON_COMMIT = "840cd7050f711e9e58a8fbbb1d5e3aa3bab70599"  # data/supercon is absent at later commits
+C2DB_REPO = "samiraoliveiraa/bg_c2db_nn"
+C2DB_COMMIT = "b52a1b286cdc4775a4899e1a303b89cd9a575ac7"
+#: columns the registry reads (formula, id, targets)
+C2DB_COLUMNS = ("Formula", "Unique identifier", "Band gap", "Band gap (HSE06)", "Band gap (G₀W₀)",
+                "Heat of formation", "Energy above convex hull", "Work function (avg. if finite dipole)")
+TWODMATPEDIA_REPO = "Franklalalala/learn_2dmatpedia"
+TWODMATPEDIA_COMMIT = "c8477c29254c9e9af26a6d21d11d761f5017bd43"
+TWODMATPEDIA_DB = "src/learn_2dmatpedia/filtered_2DMat.db"
+TWODMATPEDIA_COLUMNS = ("material_id", "formula_pretty", "bandgap", "exfoliation_energy_per_atom",
+                        "decomposition_energy", "energy_per_atom", "total_magnetization")
 
 
 def _other_origins() -> dict[str, Origin]:
@@ -166,48 +210,54 @@ def _other_origins() -> dict[str, Origin]:
         "mp_poisson_ratio": _roost("mp_poisson_ratio", "6641bcb2ba01a6e47226491938157250027bbced", "poisson.csv",
                                    "id,composition,poisson", "mp_id,composition,poisson_ratio",
                                    "10.1038/sdata.2015.9"),
-        "c2db": _manual(
-            ("https://github.com/samiraoliveiraa/bg_c2db_nn/blob/b52a1b286cdc4775a4899e1a303b89cd9a575ac7/C2DB_full.csv",
-             "https://cmr.fysik.dtu.dk/c2db/c2db.html"),
+        "c2db": _github(
+            "c2db", C2DB_REPO, C2DB_COMMIT, (("table", "C2DB_full.csv"),),
+            convert_csv.c2db_table(C2DB_COLUMNS), ("https://cmr.fysik.dtu.dk/c2db/c2db.html",),
             "10.1088/2053-1583/aacfc1; 10.1088/2053-1583/ac1059", "not stated in the source repository (C2DB terms)",
-            "manual: download C2DB_full.csv, strip the trailing ' ✕' from column names, turn '-' into empty "
-            "cells, save as c2db_table_export/c2db_table_export.csv.gz." + _SOURCES_MD),
-        "2dmatpedia": _manual(
-            ("https://github.com/Franklalalala/learn_2dmatpedia/blob/c8477c29254c9e9af26a6d21d11d761f5017bd43/src/"
-             "learn_2dmatpedia/filtered_2DMat.db", "http://www.2dmatpedia.org/"),
+            "the C2DB web-table export C2DB_full.csv with the trailing ' ✕' stripped from column names and '-' "
+            "cells emptied"),
+        "2dmatpedia": _github(
+            "2dmatpedia", TWODMATPEDIA_REPO, TWODMATPEDIA_COMMIT, (("database", TWODMATPEDIA_DB),),
+            convert_formats.ase_db_properties("material_id", TWODMATPEDIA_COLUMNS), ("http://www.2dmatpedia.org/",),
             "10.1038/s41597-019-0097-3", "MIT (learn_2dmatpedia); upstream not verified",
-            "manual: read filtered_2DMat.db with ase.db and write its key-value pairs as "
-            "2dmatpedia_subset/2dmatpedia_subset_properties.csv.gz." + _SOURCES_MD),
-        "2dmatpedia_structures": _manual(
-            ("https://github.com/Franklalalala/learn_2dmatpedia/blob/c8477c29254c9e9af26a6d21d11d761f5017bd43/src/"
-             "learn_2dmatpedia/filtered_2DMat.db",),
+            "the ASE database filtered_2DMat.db read with ase.db (no pickle), its rows' properties as a CSV"),
+        "2dmatpedia_structures": _github(
+            "2dmatpedia_structures", TWODMATPEDIA_REPO, TWODMATPEDIA_COMMIT, (("database", TWODMATPEDIA_DB),),
+            convert_formats.ase_db_extxyz("material_id", TWODMATPEDIA_COLUMNS), ("http://www.2dmatpedia.org/",),
             "10.1038/s41597-019-0097-3", "MIT (learn_2dmatpedia); upstream not verified",
-            "manual: read filtered_2DMat.db with ase.db and write the structures with their properties as extxyz "
-            "2dmatpedia_subset/2dmatpedia_subset_structures.extxyz.gz." + _SOURCES_MD),
-        "jarvis_epc_tc": _manual(
-            ("https://github.com/txie-93/cdvae/tree/840cd7050f711e9e58a8fbbb1d5e3aa3bab70599/data/supercon",
-             "https://jarvis.nist.gov/"),
-            "10.1038/s41524-022-00933-1", "MIT (cdvae)",
-            "manual: merge data/supercon/{train,val,test}.csv of cdvae @ 840cd705 with a 'split' column and add "
-            "Tc_K = -prop, save as jarvis_epc_supercon_tc/jarvis_epc_supercon_tc.csv.gz." + _SOURCES_MD),
-        "perov_5": _manual(
-            (f"https://github.com/txie-93/cdvae/tree/{CDVAE_COMMIT}/data/perov_5",),
-            "10.1039/C2EE22341D; 10.1039/C1EE02717D", "MIT (cdvae)",
-            "manual: merge data/perov_5/{val,test}.csv of cdvae with a 'split' column, save as "
-            "cdvae_perov_5/perov_5_val_test.csv.gz." + _SOURCES_MD),
-        "carbon_24": _manual(
-            (f"https://github.com/txie-93/cdvae/tree/{CDVAE_COMMIT}/data/carbon_24",
-             "https://archive.materialscloud.org/record/2020.0026/v1"),
-            "10.24435/materialscloud:2020.0026/v1", "MIT (cdvae)",
-            "manual: merge data/carbon_24/{val,test}.csv of cdvae with a 'split' column, save as "
-            "cdvae_carbon_24/carbon_24_val_test.csv.gz." + _SOURCES_MD),
-        "matbench_jdft2d_structures": _manual(
-            ("https://github.com/emotionor/ecif/blob/e5f712b3c2580a1d3f96b8eb9a9758359e36bfba/example/mb-jdft2d.ecif",
-             MATBENCH_FILES.format(task="jdft2d")),
-            MATBENCH_DOI, "MIT (emotionor/ecif); matbench: modified BSD",
-            "manual: the official file with all 636 structures loads with "
-            "metamat.data.sources.load_matbench('jdft2d') (network); the 508-entry CSV is converted from the ECIF "
-            "file as SOURCES.md describes." + _SOURCES_MD),
+            "the ASE database filtered_2DMat.db read with ase.db (no pickle), written as extxyz with each row's "
+            "properties in the frame info"),
+        "jarvis_epc_tc": _github(
+            "jarvis_epc_tc", CDVAE_REPO, CDVAE_SUPERCON_COMMIT,
+            _splits("data/supercon", ("train", "val", "test")),
+            convert_csv.cdvae_splits(("material_id", "cif", "prop"), negate=("prop", "Tc_K")),
+            ("https://jarvis.nist.gov/",), "10.1038/s41524-022-00933-1", "MIT (cdvae)",
+            "cdvae's data/supercon/{train,val,test}.csv merged with a 'split' column, Tc_K = -prop added"),
+        "perov_5": _github(
+            "perov_5", CDVAE_REPO, CDVAE_COMMIT, _splits("data/perov_5", ("val", "test")),
+            convert_csv.cdvae_splits(("material_id", "cif", "formula", "heat_all", "heat_ref", "dir_gap", "ind_gap")),
+            (), "10.1039/C2EE22341D; 10.1039/C1EE02717D", "MIT (cdvae)",
+            "cdvae's data/perov_5/{val,test}.csv merged with a 'split' column (train.csv is not used: the registry "
+            "file is val + test, as the shared copy)"),
+        "carbon_24": _github(
+            "carbon_24", CDVAE_REPO, CDVAE_COMMIT, _splits("data/carbon_24", ("val", "test")),
+            convert_csv.cdvae_splits(("material_id", "cif", "energy_per_atom")),
+            ("https://archive.materialscloud.org/record/2020.0026/v1",), "10.24435/materialscloud:2020.0026/v1",
+            "MIT (cdvae)", "cdvae's data/carbon_24/{val,test}.csv merged with a 'split' column (train.csv is not used: "
+            "the registry file is val + test, as the shared copy)"),
+        "matbench_jdft2d_structures": Origin(
+            sources=(MATBENCH_FILES.format(task="jdft2d"), "https://matbench.materialsproject.org/",
+                     "https://github.com/emotionor/ecif/blob/e5f712b3c2580a1d3f96b8eb9a9758359e36bfba/example/"
+                     "mb-jdft2d.ecif"),
+            doi=MATBENCH_DOI, license="matbench: modified BSD (the partial 508-entry copy: MIT, emotionor/ecif)",
+            how="fetch",
+            instructions=("`metamat data fetch matbench_jdft2d_structures` (the official matbench file, all 636 "
+                          "structures, SHA-256 pinned as in matminer's dataset metadata; written as CSV "
+                          "matbench_id,row_index,exfoliation_en,cif with pymatgen P1 CIFs). The 508-entry partial "
+                          "copy (matbench_jdft2d_structures_partial/) is read too when the full file is absent."
+                          + _SOURCES_MD),
+            files=(SourceFile("official", (Remote(MATBENCH_FILES.format(task="jdft2d"), MATBENCH_SHA256["jdft2d"]),)),),
+            converter=convert_formats.matbench_structures_csv("exfoliation_en")),
     }
 
 
