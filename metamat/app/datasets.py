@@ -18,21 +18,24 @@ def data_list(data_dir: Path | None = DataDirOption) -> None:
     from metamat.data.fetch import availability
     from metamat.data.registry import list_datasets
 
+    wide = console.width >= 120  # the description only fits a wide terminal
     table = Table(title="metamat datasets")
     table.add_column("name", no_wrap=True)
-    for column in ("kind", "targets (unit)", "available from", "how to get", "description"):
+    for column in ("kind", "targets (unit)", "available from", "how to get") + (("description",) if wide else ()):
         table.add_column(column, overflow="fold")
     for spec in list_datasets():
         targets = ", ".join(f"{t.name} ({t.unit or '-'})" for t in spec.targets.values())
         a = availability(spec.name, data_dir)
-        fetch = "fetch" + (f" ({a.size / 1e6:.1f} MB)" if a.size else "") + (
-            "; sha256 recorded on 1st download" if a.checksums == "recorded on first download" else "")
+        fetch = "fetch" + ("*" if a.checksums == "recorded on first download" else "") + (
+            f" {a.size / 1e6:.1f} MB" if a.size else "")
         how = {"fetch": fetch, "package": f"pip: {a.package}", "manual": "manual"}[a.how]
-        table.add_row(spec.name, spec.kind, targets, a.where or "no", how, spec.description[:60])
+        table.add_row(spec.name, spec.kind, targets, a.where or "no", how,
+                      *((spec.description[:60],) if wide else ()))
     console.print(table)
-    console.print("fetch: `metamat data fetch NAME` (or --all for every one), checked against pinned SHA-256 sums, "
-                  "or -- for GitHub files at a fixed commit -- against the sum recorded on their first download; "
-                  "manual: `metamat data fetch NAME` says how; pip: ships in that package.")
+    console.print("fetch: `metamat data fetch NAME` (or --all for every one), checked against pinned SHA-256 sums; "
+                  "fetch*: a GitHub file at a fixed commit, checked against the sum recorded on its first download; "
+                  "manual: `metamat data fetch NAME` says how; pip: ships in that package. "
+                  "`metamat data show NAME` describes one dataset.")
 
 
 def data_show(name: str = typer.Argument(..., help="Dataset name (see `metamat data list`)."),

@@ -150,8 +150,9 @@ def test_data_list_says_which_checksums_are_recorded():
     assert result.exit_code == 0
     rows = {line.split("│")[1].strip(): line for line in result.output.splitlines() if line.startswith("│ ")}
     for name in ("c2db", "2dmatpedia", "2dmatpedia_structures", "jarvis_epc_tc", "perov_5", "carbon_24"):
-        assert "fetch; sha256 recorded on 1st download" in rows[name], name
-    assert "fetch" in rows["matbench_jdft2d_structures"] and "recorded" not in rows["matbench_jdft2d_structures"]
+        assert "fetch*" in rows[name], name
+    assert "fetch" in rows["matbench_jdft2d_structures"] and "fetch*" not in rows["matbench_jdft2d_structures"]
+    assert "fetch*: a GitHub file at a fixed commit" in " ".join(result.output.split())
 
 
 # --- C2DB web-table export -----------------------------------------------------------------------------
