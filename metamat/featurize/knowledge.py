@@ -304,7 +304,7 @@ class SurrogateStack:
         return mean, std
 
 
-def _stacks(surrogates: tuple[Surrogate, ...]) -> list[tuple[list[int], SurrogateStack]]:
+def surrogate_stacks(surrogates: tuple[Surrogate, ...]) -> list[tuple[list[int], SurrogateStack]]:
     """(column indices, stack) per architecture among ``surrogates``."""
     key = tuple(id(s) for s in surrogates)
     if key not in _STACKS:
@@ -396,7 +396,7 @@ def predict_surrogates(comps: CompositionArrays, surrogates: Sequence[Surrogate]
     if min(cols, default=0) < 0:  # surrogates not from the folder: evaluate them directly
         X = input_features(comps) if inputs is None else inputs
         mean, std = np.empty((len(comps), len(chosen))), np.empty((len(comps), len(chosen)))
-        for idx, stack in _stacks(tuple(chosen)):
+        for idx, stack in surrogate_stacks(tuple(chosen)):
             mean[:, idx], std[:, idx] = stack.predict(X)
         return mean, std
     h = composition_hashes(comps)
@@ -415,7 +415,7 @@ def predict_surrogates(comps: CompositionArrays, surrogates: Sequence[Surrogate]
         sel = miss[first]
         X = input_features(_take(comps, sel)) if inputs is None else inputs[sel]
         m, s = np.empty((len(sel), len(every))), np.empty((len(sel), len(every)))
-        for idx, stack in _stacks(every):
+        for idx, stack in surrogate_stacks(every):
             m[:, idx], s[:, idx] = stack.predict(X)
         mean[miss], std[miss] = m[back.ravel()], s[back.ravel()]
         if cache:
