@@ -181,6 +181,26 @@ def auto_leave_one_out(model, y: np.ndarray, level: float = 0.9) -> dict[str, An
                          model.choice_["scheme"] + " (auto's own cross-validation)")
 
 
+def cv_check(model: Any, X: np.ndarray, y: np.ndarray, level: float) -> dict[str, np.ndarray] | None:
+    """Cross-validated (mean, lower, upper) on the support of a *fitted* model whose innermost model is
+    ``auto`` (its own CV predictions and conformal intervals, mapped through the wrappers); ``None`` for
+    any other model (the caller runs a leave-one-out check with refits)."""
+    from metamat.models.auto import AutoRegressor
+    from metamat.models.physics import BoundedRegressor, ResidualRegressor
+
+    if isinstance(model, AutoRegressor):
+        r = auto_leave_one_out(model, y, level=level)
+        return {"mean": r["mean"], "lower": r["lower"], "upper": r["upper"], "scheme": r["scheme"]}
+    if isinstance(model, BoundedRegressor):
+        r = cv_check(model.model_, X, model._forward(y), level)
+        return None if r is None else {**r, **{k: model._inverse(r[k]) for k in ("mean", "lower", "upper")}}
+    if isinstance(model, ResidualRegressor):
+        F, offset = model.offset(X)
+        r = cv_check(model.model_, F, y - offset, level)
+        return None if r is None else {**r, **{k: r[k] + offset for k in ("mean", "lower", "upper")}}
+    return None
+
+
 def forest_check(X: np.ndarray, y: np.ndarray, log_target: bool, max_folds: int = 20) -> dict[str, Any]:
     """Leave-one-out (``max_folds``-fold above) MAE of the random forest on the support, for the verdict."""
     from metamat.models.registry import make_model
@@ -467,7 +487,6 @@ def _composition_run(model, formulas, y, tname, table, qdf, qcol, support, query
     from metamat.fewshot_inputs import (
         SCALED_BASES,
         basis_factor,
-        cv_check,
         innermost,
         resolve_bounds,
         target_basis,

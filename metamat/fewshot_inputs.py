@@ -162,24 +162,3 @@ def innermost(model: Any) -> Any:
     while isinstance(model, (BoundedRegressor, ResidualRegressor)):
         model = getattr(model, "model_", model.base)
     return model
-
-
-def cv_check(model: Any, X: np.ndarray, y: np.ndarray, level: float) -> dict[str, np.ndarray] | None:
-    """Cross-validated (mean, lower, upper) on the support of a *fitted* model whose innermost model is
-    ``auto`` (its own CV predictions and conformal intervals, mapped through the wrappers); ``None`` for
-    any other model (the caller runs a leave-one-out check with refits)."""
-    from metamat.fewshot import auto_leave_one_out
-    from metamat.models.auto import AutoRegressor
-    from metamat.models.physics import BoundedRegressor, ResidualRegressor
-
-    if isinstance(model, AutoRegressor):
-        r = auto_leave_one_out(model, y, level=level)
-        return {"mean": r["mean"], "lower": r["lower"], "upper": r["upper"], "scheme": r["scheme"]}
-    if isinstance(model, BoundedRegressor):
-        r = cv_check(model.model_, X, model._forward(y), level)
-        return None if r is None else {**r, **{k: model._inverse(r[k]) for k in ("mean", "lower", "upper")}}
-    if isinstance(model, ResidualRegressor):
-        F, offset = model.offset(X)
-        r = cv_check(model.model_, F, y - offset, level)
-        return None if r is None else {**r, **{k: r[k] + offset for k in ("mean", "lower", "upper")}}
-    return None
