@@ -532,7 +532,7 @@ def _composition_run(model, formulas, y, tname, table, qdf, qcol, support, query
     if bnds is not None:
         notes.append(bnds.describe())
     if auto and not given_model:
-        core.meta_prefix = features.startswith("composition")  # the meta-learner reads its own block
+        core.meta_prefix = True  # the meta-learner reads the composition block first in X (absent: left out)
     if hasattr(core, "target_transform"):
         core.target_transform = "log10" if log_target else "identity"
     m = wrap_model(core, baseline=baseline is not None, bounds=bnds, drop_baseline=not auto)

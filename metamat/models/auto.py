@@ -158,8 +158,9 @@ class AutoRegressor(Model):
             template = self._meta_template(dropped)
             width = None if template is None else template.prep_.n_features_in_
             if width is not None and not (X.shape[1] == width or (self.meta_prefix and X.shape[1] > width)):
-                dropped[META] = (f"the meta-learner reads its {width} composition feature columns, the input has "
-                                 f"{X.shape[1]} (pass meta_prefix=True when they are the first {width})")
+                hint = "" if self.meta_prefix else f" (meta_prefix=True when they are the first {width})"
+                dropped[META] = (f"the meta-learner reads its {width} composition features, which are not among "
+                                 f"the {X.shape[1]} input columns{hint}")
                 template = None
             if template is None:
                 names.remove(META)
