@@ -573,10 +573,10 @@ def _composition_run(model, formulas, y, tname, table, qdf, qcol, support, query
     choice = None
     if auto:
         choice = dict(innermost(m).choice_)
-        space = [choice["cv_mae_space"]] + (["per atom"] if scaled else []) + \
-            ([f"after subtracting {baseline_column!r}"] if baseline is not None else [])
-        if bnds is not None and getattr(m, "transform_", "clip") != "clip":
-            space.append(f"{m.transform_} space of the bounds")
+        bounded = bnds is not None and getattr(m, "transform_", "clip") != "clip"
+        space = [f"{m.transform_} of the target (--bounds)" if bounded else choice["cv_mae_space"]] + \
+            (["per atom"] if scaled else []) + ([f"after subtracting {baseline_column!r}"] if baseline is not None
+                                                else [])
         choice["cv_mae_space"] = ", ".join(space)
         choice["features"] = features
     return FewShotResult(out, loo, tname, len(y), table.report, qproblems, notes, support_y=y,
