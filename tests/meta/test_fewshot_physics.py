@@ -231,3 +231,15 @@ def test_structure_flags_are_refused_with_a_structure_column(tmp_path):
     with pytest.raises(InputError, match="--features"):
         predict_fewshot(sup, q, target="y", structure_column="cif", features="composition+knowledge")
 
+
+
+def test_given_bounds_are_learned_in_logit_space_and_never_crossed():
+    n_s = np.array(list(SUPPORT_N.values()), float)
+    sup, _ = _frames(10.0 * n_s / (n_s + 1.0))  # a fraction-like target strictly inside (0, 10)
+    q = pd.DataFrame({"formula": ["U", "Xe", "CsF", "H2", "C60", "Bi2Te3"]})
+    ridge = make_model("auto", candidates=("ridge", "median"))
+    pred = predict_fewshot(sup, q, target="y", model=ridge, bounds="0,10", basis="intensive")
+    values = pred[["prediction", "lower90", "upper90"]].to_numpy()
+    assert ((values > 0) & (values < 10)).all()
+    assert (pred["lower90"] <= pred["prediction"]).all() and (pred["prediction"] <= pred["upper90"]).all()
+    assert pred.attrs["fewshot"]["choice"]["cv_mae_space"].startswith("logit of the target")
