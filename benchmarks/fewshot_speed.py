@@ -5,6 +5,7 @@
 Times (median over ``--repeats``, wall clock and process CPU; CPU time is the honest figure when other jobs
 share the cores):
 
+- ``parse formulas``: the vectorized parser alone (each distinct string once);
 - ``featurize composition``: parse + the 148 composition features of the queries;
 - ``knowledge, reference path``: the per-surrogate path (:meth:`Surrogate.predict`, one member and one layer
   at a time, as before the stacked version) on precomputed composition features;
@@ -77,6 +78,7 @@ def main() -> None:
     y = rng.normal(size=args.k)
     featurize_formulas(qry[:10], "composition+knowledge")  # imports, weights loaded
     res: dict[str, dict] = {}
+    res["parse formulas"] = timed(lambda: parse_formulas(qry), args.repeats)
     res["featurize composition"] = timed(lambda: featurize_formulas(qry, "composition"), args.repeats)
     Xc = input_features(parse_formulas(qry).compositions)
     surrogates = load_surrogates()
