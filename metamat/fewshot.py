@@ -433,9 +433,9 @@ def _support_baseline(table, tname: str, column: str, source: str) -> np.ndarray
         keep.sum()) + 1
     bad = np.flatnonzero(~np.isfinite(values))
     if len(bad):
-        raise InputError(problems=[Problem("missing baseline value (the model learns target - baseline, so every "
-                                           "support row with a target needs one)", source, int(rows[i]), column,
-                                           None) for i in bad])
+        why = ("missing or non-numeric baseline value (the model learns target - baseline, so every support row "
+               "with a target needs one)")
+        raise InputError(problems=[Problem(why, source, int(rows[i]), column, None) for i in bad])
     return values
 
 
