@@ -126,7 +126,7 @@ def test_missing_baseline_values_name_file_row_and_column(tmp_path):
     sup.loc[3, "dft"] = np.nan
     sup.to_csv(tmp_path / "sup.csv", index=False)
     q.to_csv(tmp_path / "q.csv", index=False)
-    with pytest.raises(InputError, match=r"sup\.csv.*row 4.*dft.*missing baseline"):
+    with pytest.raises(InputError, match=r"sup\.csv.*row 4.*dft.*missing or non-numeric baseline"):
         run_fewshot(tmp_path / "sup.csv", tmp_path / "q.csv", target="y", baseline_column="dft", plot=False,
                     model=small_auto())
     sup.loc[3, "dft"] = 3.0
