@@ -305,18 +305,20 @@ class SurrogateStack:
 
 
 def surrogate_stacks(surrogates: tuple[Surrogate, ...]) -> list[tuple[list[int], SurrogateStack]]:
-    """(column indices, stack) per architecture among ``surrogates``."""
-    key = tuple(id(s) for s in surrogates)
-    if key not in _STACKS:
+    """(column indices, stack) per architecture among ``surrogates`` (built once for the set in use; the
+    state is replaced as a whole, so threads never see half of it)."""
+    held = _STACKS.get("state")
+    if held is None or len(held[0]) != len(surrogates) or any(a is not b for a, b in zip(held[0], surrogates,
+                                                                                          strict=True)):
         groups: dict[tuple, list[int]] = {}
         for j, s in enumerate(surrogates):
             groups.setdefault(SurrogateStack.signature(s), []).append(j)
-        _STACKS.clear()  # one set of surrogates in use at a time
-        _STACKS[key] = [(idx, SurrogateStack([surrogates[j] for j in idx])) for idx in groups.values()]
-    return _STACKS[key]
+        held = (tuple(surrogates), [(idx, SurrogateStack([surrogates[j] for j in idx])) for idx in groups.values()])
+        _STACKS["state"] = held
+    return held[1]
 
 
-_STACKS: dict[tuple, list] = {}
+_STACKS: dict[str, tuple] = {}
 
 #: Cache of knowledge predictions per composition (all surrogates of a folder): at most this many rows.
 CACHE_ROWS = 200_000
@@ -345,30 +347,33 @@ def composition_hashes(comps: CompositionArrays) -> np.ndarray:
     return np.column_stack([h1, h2])
 
 
-@dataclass
 class _Cache:
-    owner: tuple  # the surrogates the values came from (a reloaded folder starts a new cache)
-    keys: np.ndarray  # (rows, 2) uint64, sorted by column 0
-    mean: np.ndarray  # (rows, surrogates)
-    std: np.ndarray
+    """Knowledge predictions per composition hash. ``state`` = (keys (rows, 2) uint64 sorted by column 0,
+    mean, std) is replaced as a whole, so a reader always sees one consistent snapshot."""
 
-    def lookup(self, h: np.ndarray) -> np.ndarray:
-        """Row of each hash in the cache, -1 where absent."""
-        if len(self.keys) == 0:
+    def __init__(self, owner: tuple, n_columns: int):
+        self.owner = owner  # the surrogates the values came from (a reloaded folder starts a new cache)
+        self.state = (np.empty((0, 2), np.uint64), np.empty((0, n_columns)), np.empty((0, n_columns)))
+
+    @staticmethod
+    def lookup(state: tuple, h: np.ndarray) -> np.ndarray:
+        """Row of each hash in the snapshot ``state``, -1 where absent."""
+        keys = state[0]
+        if len(keys) == 0:
             return np.full(len(h), -1)
-        pos = np.minimum(np.searchsorted(self.keys[:, 0], h[:, 0]), len(self.keys) - 1)
-        hit = (self.keys[pos, 0] == h[:, 0]) & (self.keys[pos, 1] == h[:, 1])
+        pos = np.minimum(np.searchsorted(keys[:, 0], h[:, 0]), len(keys) - 1)
+        hit = (keys[pos, 0] == h[:, 0]) & (keys[pos, 1] == h[:, 1])
         return np.where(hit, pos, -1)
 
     def add(self, h: np.ndarray, mean: np.ndarray, std: np.ndarray) -> None:
+        keys, old_mean, old_std = self.state
         h, first = np.unique(h, axis=0, return_index=True)
         mean, std = mean[first], std[first]
-        if len(self.keys) + len(h) > CACHE_ROWS:  # full: start again with the newest
-            self.keys, self.mean, self.std = self.keys[:0], self.mean[:0], self.std[:0]
-        keys = np.vstack([self.keys, h])
+        if len(keys) + len(h) > CACHE_ROWS:  # full: start again with the newest
+            keys, old_mean, old_std = keys[:0], old_mean[:0], old_std[:0]
+        keys = np.vstack([keys, h])
         order = np.argsort(keys[:, 0], kind="stable")
-        self.keys, self.mean, self.std = keys[order], np.vstack([self.mean, mean])[order], \
-            np.vstack([self.std, std])[order]
+        self.state = (keys[order], np.vstack([old_mean, mean])[order], np.vstack([old_std, std])[order])
 
 
 _CACHES: dict[str | None, _Cache] = {}
@@ -402,14 +407,14 @@ def predict_surrogates(comps: CompositionArrays, surrogates: Sequence[Surrogate]
     h = composition_hashes(comps)
     store = _CACHES.get(folder)
     if store is None or store.owner is not every:
-        store = _CACHES[folder] = _Cache(every, np.empty((0, 2), np.uint64), np.empty((0, len(every))),
-                                         np.empty((0, len(every))))
-    row = store.lookup(h) if cache else np.full(len(comps), -1)
+        store = _CACHES[folder] = _Cache(every, len(every))
+    state = store.state
+    row = store.lookup(state, h) if cache else np.full(len(comps), -1)
     miss = np.flatnonzero(row < 0)
     mean, std = np.empty((len(comps), len(every))), np.empty((len(comps), len(every)))
     if len(row) - len(miss):
         hit = row >= 0
-        mean[hit], std[hit] = store.mean[row[hit]], store.std[row[hit]]
+        mean[hit], std[hit] = state[1][row[hit]], state[2][row[hit]]
     if len(miss):
         uniq, first, back = np.unique(h[miss], axis=0, return_index=True, return_inverse=True)
         sel = miss[first]
