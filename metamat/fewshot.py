@@ -419,9 +419,15 @@ def fewshot_frames(sdf_in: pd.DataFrame, qdf_in: pd.DataFrame, *, target: str | 
 
     notes += hydrate_dot_warnings(list(formulas), str(support))
     notes += hydrate_dot_warnings(qdf[qcol].tolist(), str(query))
-    return _composition_run(model, formulas, y, tname, table, qdf, qcol, support, query, notes, level=level,
-                            log_target=log_target, features=features, baseline=baseline,
-                            baseline_column=baseline_column, basis=basis, bounds=bounds)
+    import torch  # noqa: F401  (loaded before the limit so that its threads are limited too)
+
+    from metamat.threads import limit_threads
+
+    with limit_threads(1):  # small models, many small fits: a second (BLAS or torch) thread spins on a shared
+        # machine (k = 50 + 10,000 queries, shipped model: 25 s CPU in its 50 leave-one-out fits on 2 threads)
+        return _composition_run(model, formulas, y, tname, table, qdf, qcol, support, query, notes, level=level,
+                                log_target=log_target, features=features, baseline=baseline,
+                                baseline_column=baseline_column, basis=basis, bounds=bounds)
 
 
 def _support_baseline(table, tname: str, column: str, source: str) -> np.ndarray:

@@ -142,6 +142,8 @@ class AutoRegressor(Model):
 
         from metamat.threads import limit_threads
 
+        if META in self.candidates:
+            import torch  # noqa: F401  (the meta-learner's; loaded first so that its threads are limited too)
         return nullcontext() if self.n_jobs is None or self.n_jobs < 1 else limit_threads(self.n_jobs)
 
     def _fit_all(self, X: np.ndarray, y: np.ndarray) -> AutoRegressor:
