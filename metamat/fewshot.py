@@ -31,6 +31,14 @@ RF_MARGIN = 0.95
 
 
 # ------------------------------------------------------------------------------------------------ model
+def fewshot_model_spec(model: str | os.PathLike | Any | None, structure: bool) -> str | os.PathLike | Any:
+    """The one place that decides the model when none is given: ``auto`` for composition runs, the shipped
+    structure-aware model for ``--structure-column`` runs. A given model (name, path, object) is kept."""
+    if model is not None:
+        return model
+    return "default" if structure else "auto"
+
+
 def load_fewshot_model(model: str | os.PathLike = "default", log_target: bool = False, structure: bool = False):
     """The shipped default meta-model (``"default"`` or ``"pretrained"``; with ``structure`` the shipped
     crystal-graph model) or a saved model (``path``, ``path.safetensors`` or ``pretrained:path``); a missing
@@ -138,12 +146,18 @@ def leave_one_out(model, X: np.ndarray, y: np.ndarray, level: float = 0.9, max_f
         test = folds == f
         model.fit(X[~test], y[~test])
         mean[test], std[test], lo[test], hi[test] = model.predict_dist(X[test], level=level)
+    return check_metrics(y, mean, std, lo, hi, level, "leave-one-out" if n <= max_folds else f"{max_folds}-fold")
+
+
+def check_metrics(y: np.ndarray, mean: np.ndarray, std: np.ndarray, lo: np.ndarray, hi: np.ndarray, level: float,
+                  scheme: str) -> dict[str, Any]:
+    """The support check's record: held-out predictions, MAE, MAE / mean absolute deviation, coverage."""
     inside = (y >= lo) & (y <= hi)
     mad = float(np.mean(np.abs(y - y.mean())))
-    return {"mean": mean, "std": std, "lower": lo, "upper": hi, "mae": float(np.mean(np.abs(y - mean))),
-            "scale_free_mae": float(np.mean(np.abs(y - mean)) / mad) if mad > 0 else float("nan"),
-            "coverage": float(inside.mean()), "level": level, "n": n,
-            "scheme": "leave-one-out" if n <= max_folds else f"{max_folds}-fold"}
+    err = float(np.mean(np.abs(y - mean)))
+    return {"mean": mean, "std": std, "lower": lo, "upper": hi, "mae": err,
+            "scale_free_mae": err / mad if mad > 0 else float("nan"), "coverage": float(inside.mean()),
+            "level": level, "n": len(y), "scheme": scheme}
 
 
 def auto_leave_one_out(model, y: np.ndarray, level: float = 0.9) -> dict[str, Any]:
@@ -163,12 +177,28 @@ def auto_leave_one_out(model, y: np.ndarray, level: float = 0.9) -> dict[str, An
         q[i] = others[_ranks(n - 1, level)[1] - 1]
     inv = model.transform_.inverse
     mean, lo, hi = inv(pred), inv(pred - q), inv(pred + q)
-    inside = (y >= lo) & (y <= hi)
-    mad = float(np.mean(np.abs(y - y.mean())))
-    err = float(np.mean(np.abs(y - mean)))
-    return {"mean": mean, "std": (hi - lo) / 3.29, "lower": lo, "upper": hi, "mae": err,
-            "scale_free_mae": err / mad if mad > 0 else float("nan"), "coverage": float(inside.mean()),
-            "level": level, "n": n, "scheme": model.choice_["scheme"] + " (auto's own cross-validation)"}
+    return check_metrics(y, mean, (hi - lo) / 3.29, lo, hi, level,
+                         model.choice_["scheme"] + " (auto's own cross-validation)")
+
+
+def cv_check(model: Any, X: np.ndarray, y: np.ndarray, level: float) -> dict[str, np.ndarray] | None:
+    """Cross-validated (mean, lower, upper) on the support of a *fitted* model whose innermost model is
+    ``auto`` (its own CV predictions and conformal intervals, mapped through the wrappers); ``None`` for
+    any other model (the caller runs a leave-one-out check with refits)."""
+    from metamat.models.auto import AutoRegressor
+    from metamat.models.physics import BoundedRegressor, ResidualRegressor
+
+    if isinstance(model, AutoRegressor):
+        r = auto_leave_one_out(model, y, level=level)
+        return {"mean": r["mean"], "lower": r["lower"], "upper": r["upper"], "scheme": r["scheme"]}
+    if isinstance(model, BoundedRegressor):
+        r = cv_check(model.model_, X, model._forward(y), level)
+        return None if r is None else {**r, **{k: model._inverse(r[k]) for k in ("mean", "lower", "upper")}}
+    if isinstance(model, ResidualRegressor):
+        F, offset = model.offset(X)
+        r = cv_check(model.model_, F, y - offset, level)
+        return None if r is None else {**r, **{k: r[k] + offset for k in ("mean", "lower", "upper")}}
+    return None
 
 
 def forest_check(X: np.ndarray, y: np.ndarray, log_target: bool, max_folds: int = 20) -> dict[str, Any]:
@@ -265,12 +295,19 @@ class FewShotResult:
 
 
 def run_fewshot(support: str | os.PathLike, query: str | os.PathLike, *, target: str | None = None,
-                model: str | os.PathLike | Any = "default", formula_column: str | None = None,
+                model: str | os.PathLike | Any | None = None, formula_column: str | None = None,
                 log_target: bool = False, output: str | os.PathLike | None = None,
                 plot: str | os.PathLike | None | bool = True, level: float = 0.9,
                 min_support: int = MIN_SUPPORT, structure_column: str | None = None,
-                precision: int | None = 6) -> FewShotResult:
+                precision: int | None = 6, features: str = "composition", baseline_column: str | None = None,
+                basis: str | None = "auto", bounds: str | tuple | None = None) -> FewShotResult:
     """Adapt ``model`` to the support table and predict the query table (see module docstring).
+
+    ``model``: ``None`` (default) is ``auto`` for composition runs (:class:`~metamat.models.auto.AutoRegressor`:
+    the shipped meta-learner, GP, forests, median and ridge, chosen by cross-validation on the support) and
+    the shipped structure-aware model with ``structure_column``; ``"default"``/``"pretrained"`` is the shipped
+    meta-learner; a path is a saved model. ``features``, ``baseline_column``, ``basis``, ``bounds``: see
+    :mod:`metamat.fewshot_inputs`.
 
     ``structure_column`` names a column (in both tables) of CIF text or structure-file paths relative to the
     table (CIF, POSCAR, extxyz); the structure-aware model (crystal graph + composition) is then used.
@@ -289,7 +326,8 @@ def run_fewshot(support: str | os.PathLike, query: str | os.PathLike, *, target:
     res = fewshot_frames(sdf, qdf, target=target, model=model, formula_column=formula_column,
                          log_target=log_target, level=level, min_support=min_support,
                          structure_column=structure_column, support_source=support, query_source=query,
-                         support_notes=sdf.attrs.get("read_notes", []), query_notes=qdf.attrs.get("read_notes", []))
+                         support_notes=sdf.attrs.get("read_notes", []), query_notes=qdf.attrs.get("read_notes", []),
+                         features=features, baseline_column=baseline_column, basis=basis, bounds=bounds)
     tname, loo, y = res.target, res.loo, res.support_y
     if plot:  # the side file's name is checked before anything is written
         from metamat.files import side_report_path
@@ -314,27 +352,54 @@ def run_fewshot(support: str | os.PathLike, query: str | os.PathLike, *, target:
 
 
 def fewshot_frames(sdf_in: pd.DataFrame, qdf_in: pd.DataFrame, *, target: str | None = None,
-                   model: str | os.PathLike | Any = "default", formula_column: str | None = None,
+                   model: str | os.PathLike | Any | None = None, formula_column: str | None = None,
                    log_target: bool = False, level: float = 0.9, min_support: int = MIN_SUPPORT,
-                   structure_column: str | None = None, support_source: str | os.PathLike = "support",
+                   structure_column: str | None = None, features: str = "composition",
+                   baseline_column: str | None = None, basis: str | None = "auto",
+                   bounds: str | tuple | None = None, support_source: str | os.PathLike = "support",
                    query_source: str | os.PathLike = "query", support_notes: list[str] | tuple = (),
                    query_notes: list[str] | tuple = ()) -> FewShotResult:
     """The few-shot flow on DataFrames (what :func:`run_fewshot` runs after reading its two files): validate
     the support, adapt the model, predict every query row. Nothing is written. ``*_source`` names the tables
-    in messages (and is the folder structure paths are relative to)."""
+    in messages (and is the folder structure paths are relative to). ``features``, ``baseline_column``,
+    ``basis`` and ``bounds``: see :mod:`metamat.fewshot_inputs` (composition runs only)."""
     from metamat.data.readers import table_from_frame
-    from metamat.featurize.pipeline import featurize_formulas
+    from metamat.fewshot_inputs import check_features
 
     support, query = Path(support_source), Path(query_source)
     structure = structure_column is not None
+    if structure:
+        given = {"--features": features != "composition", "--baseline-column": baseline_column is not None,
+                 "--basis": basis not in (None, "auto"), "--bounds": bounds is not None}
+        bad = [k for k, v in given.items() if v]
+        if bad:
+            raise InputError(f"{bad[0]} is for composition runs; it is not available with --structure-column",
+                             field=bad[0])
+    check_features(features)
+    model = fewshot_model_spec(model, structure)
+    targets: Any = target
+    if baseline_column is not None:
+        if baseline_column not in map(str, sdf_in.columns):
+            raise InputError(f"no column {baseline_column!r} in the support table; columns: "
+                             f"{', '.join(map(repr, map(str, sdf_in.columns)))}", source=str(support),
+                             field="--baseline-column")
+        if baseline_column == target:
+            raise InputError("the baseline column cannot be the target", field="--baseline-column",
+                             value=baseline_column)
+        targets = None if target is None else [target, baseline_column]
     table = table_from_frame(sdf_in, source=str(support), name=support.stem, formula_column=formula_column,
-                             target_columns=target, outlier_z=None, structure_column=structure_column,
+                             target_columns=targets, outlier_z=None, structure_column=structure_column,
                              duplicates="keep" if structure else "median", base_dir=support.parent,
                              notes=list(support_notes))
-    if len(table.targets) > 1:
-        raise InputError(f"several numeric columns could be the target: {list(table.targets)}; choose one with "
+    candidates = [t for t in table.targets if t != baseline_column]
+    if len(candidates) > 1:
+        raise InputError(f"several numeric columns could be the target: {candidates}; choose one with "
                          "--target", source=str(support), field="--target")
-    tname = next(iter(table.targets))
+    if not candidates:
+        raise InputError("no numeric target column besides the baseline column", source=str(support),
+                         field="--target")
+    tname = candidates[0]
+    baseline = None if baseline_column is None else _support_baseline(table, tname, baseline_column, str(support))
     sub = table.for_target(tname)
     y = sub.target(tname)
     formulas = sub.formulas
@@ -342,25 +407,63 @@ def fewshot_frames(sdf_in: pd.DataFrame, qdf_in: pd.DataFrame, *, target: str | 
     check_support(y, formulas, source=str(support), target=tname, log_target=log_target, min_rows=min_support,
                   distinct_compositions=not structure,
                   rows=sub.data["source_row"].to_numpy() if "source_row" in sub.data.columns else None)
-    m = model if hasattr(model, "predict_dist") else load_fewshot_model(model, log_target=log_target,
-                                                                             structure=structure)
     qnotes: list[str] = list(query_notes)
     qdf, qcol = query_frame(qdf_in, str(query), formula_column, qnotes, structure_column)
     notes += [f"query {n}" for n in qnotes]
-    if not structure:
-        from metamat.data.hydrate import hydrate_dot_warnings
-
-        notes += hydrate_dot_warnings(list(formulas), str(support))
-        notes += hydrate_dot_warnings(qdf[qcol].tolist(), str(query))
     if structure:
-        X, Xq, ok, qproblems = _structure_inputs(m, sub, structure_column, support, qdf, query)
-        notes.append(f"structure-aware model: crystal graphs from column {structure_column!r}")
-    else:
-        X = featurize_formulas(formulas, "composition", source=str(support), field="formula").values
-        fm = featurize_formulas(qdf[qcol].astype(object).where(qdf[qcol].notna(), None).to_numpy(), "composition",
-                                errors="mask", source=str(query), field=qcol)
-        ok = np.asarray(fm.valid, dtype=bool)
-        Xq, qproblems = fm.values[ok], list(fm.problems)
+        m = model if hasattr(model, "predict_dist") else load_fewshot_model(model, log_target=log_target,
+                                                                                 structure=True)
+        return _structure_run(m, sub, y, tname, table, structure_column, support, qdf, query, notes, level,
+                              log_target)
+    from metamat.data.hydrate import hydrate_dot_warnings
+
+    notes += hydrate_dot_warnings(list(formulas), str(support))
+    notes += hydrate_dot_warnings(qdf[qcol].tolist(), str(query))
+    import torch  # noqa: F401  (loaded before the limit so that its threads are limited too)
+
+    from metamat.threads import limit_threads
+
+    with limit_threads(1):  # small models, many small fits: a second (BLAS or torch) thread spins on a shared
+        # machine (k = 50 + 10,000 queries, shipped model: 25 s CPU in its 50 leave-one-out fits on 2 threads)
+        return _composition_run(model, formulas, y, tname, table, qdf, qcol, support, query, notes, level=level,
+                                log_target=log_target, features=features, baseline=baseline,
+                                baseline_column=baseline_column, basis=basis, bounds=bounds)
+
+
+def _support_baseline(table, tname: str, column: str, source: str) -> np.ndarray:
+    """The baseline value of each support row that has a target value; a missing one is an error naming
+    the row (the model learns target - baseline)."""
+    keep = np.isfinite(table.target(tname))
+    values = table.target(column)[keep]
+    rows = table.data["source_row"].to_numpy()[keep] if "source_row" in table.data.columns else np.arange(
+        keep.sum()) + 1
+    bad = np.flatnonzero(~np.isfinite(values))
+    if len(bad):
+        why = ("missing or non-numeric baseline value (the model learns target - baseline, so every support row "
+               "with a target needs one)")
+        raise InputError(problems=[Problem(why, source, int(rows[i]), column, None) for i in bad])
+    return values
+
+
+def _query_baseline(qdf: pd.DataFrame, ok: np.ndarray, column: str, source: str) -> np.ndarray:
+    """Baseline values of the query rows that get a prediction; missing or non-numeric ones are an error."""
+    if column not in qdf.columns:
+        raise InputError(f"no column {column!r} in the query table; columns: {', '.join(map(repr, qdf.columns))}",
+                         source=source, field="--baseline-column")
+    raw = qdf[column]
+    values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
+    bad = np.flatnonzero(ok & ~np.isfinite(values))
+    if len(bad):
+        raise InputError(problems=[Problem("missing or non-numeric baseline value", source, int(i) + 1, column,
+                                           raw.iloc[i]) for i in bad])
+    return values[ok]
+
+
+def _structure_run(m, sub, y, tname, table, structure_column, support, qdf, query, notes, level, log_target
+                   ) -> FewShotResult:
+    """The structure-aware path (crystal graphs from a structure column)."""
+    X, Xq, ok, qproblems = _structure_inputs(m, sub, structure_column, support, qdf, query)
+    notes.append(f"structure-aware model: crystal graphs from column {structure_column!r}")
     if hasattr(m, "target_transform"):
         m.target_transform = "log10" if log_target else "identity"
     from metamat.models.auto import AutoRegressor
@@ -368,39 +471,132 @@ def fewshot_frames(sdf_in: pd.DataFrame, qdf_in: pd.DataFrame, *, target: str | 
     if isinstance(m, AutoRegressor):
         m.fit(X, y)
         loo = auto_leave_one_out(m, y, level=level)
-        forest = None
     else:
         loo = leave_one_out(m, X, y, level=level)
         m.fit(X, y)
-        forest = forest_check(X, y, log_target) if not structure else None
     out = qdf.copy()
     for c in OUTPUT_COLUMNS:
         out[c] = np.nan
-    n_out = 0
-    if not structure:
-        out["in_domain"] = pd.array([pd.NA] * len(out), dtype="boolean")
-        out["support_distance"] = np.nan
     if ok.any():
         mean, std, lo, hi = m.predict_dist(Xq, level=level)
         out.loc[ok, "prediction"], out.loc[ok, "std"] = mean, std
         out.loc[ok, "lower90"], out.loc[ok, "upper90"] = lo, hi
-        if not structure:
-            dom = query_domain(m, X, Xq)
-            out.loc[ok, "in_domain"] = dom["in_domain"]
-            out.loc[ok, "support_distance"] = dom["distance_ratio"]
-            n_out = int((~dom["in_domain"]).sum())
-            notes.append("in_domain / support_distance: distance of each query row to its nearest support row "
-                         "(standardized features) relative to the support rows' median nearest-neighbour "
-                         "distance; in_domain is False beyond the largest of those")
     return FewShotResult(out, loo, tname, len(y), table.report, qproblems, notes, support_y=y,
-                         choice=getattr(m, "choice_", None), forest=forest, n_out_of_domain=n_out)
+                         choice=getattr(m, "choice_", None))
+
+
+def _composition_run(model, formulas, y, tname, table, qdf, qcol, support, query, notes, *, level, log_target,
+                     features, baseline, baseline_column, basis, bounds) -> FewShotResult:
+    """The composition path: features (+ physics inputs for extensive bases, + baseline column), the model
+    (``auto`` or a meta-learner) inside the residual / bounded wrappers, the support check, predictions."""
+    from metamat.featurize.pipeline import featurize_formulas
+    from metamat.fewshot_inputs import (
+        SCALED_BASES,
+        basis_factor,
+        innermost,
+        resolve_bounds,
+        target_basis,
+        wrap_model,
+    )
+    from metamat.models.auto import AutoRegressor
+
+    given_model = hasattr(model, "predict_dist")
+    core = model if given_model else load_fewshot_model(model, log_target=log_target)
+    auto = isinstance(core, AutoRegressor)
+    if not auto and features != "composition":
+        raise InputError(f"the model {model!r} reads the 148 composition features only; --features "
+                         f"{features} needs --model auto", field="--features", value=features)
+    if log_target and baseline is not None:
+        raise InputError("--log-target and --baseline-column do not combine (the residual target - baseline "
+                         "can be negative)", field="--baseline-column")
+    b = target_basis(tname, basis)
+    scaled = b.basis in SCALED_BASES
+    qvals = qdf[qcol].astype(object).where(qdf[qcol].notna(), None).to_numpy()
+    spec = features + ("+physics" if scaled and auto else "")
+    X = featurize_formulas(formulas, spec, source=str(support), field="formula").values
+    fm = featurize_formulas(qvals, spec, errors="mask", source=str(query), field=qcol)
+    ok = np.asarray(fm.valid, dtype=bool)
+    Xq, qproblems = fm.values[ok], list(fm.problems)
+    f_s = f_q = None
+    if scaled:
+        P = X[:, -3:] if auto else featurize_formulas(formulas, "physics").values
+        Pq = Xq[:, -3:] if auto else featurize_formulas(list(qvals[ok]), "physics").values
+        f_s, f_q = basis_factor(P, b.basis), basis_factor(Pq, b.basis)
+        by = "atoms per formula unit" if b.basis == "per_formula_unit" else "atoms per formula unit / molar mass"
+        notes.append(f"target basis {b.basis.replace('_', ' ')} ({b.reason}; override with --basis): learned per "
+                     f"atom (divided by {by}, predictions multiplied back)"
+                     + ("; physics inputs added: atoms per formula unit, molar mass, mean atomic mass" if auto else ""))
+    else:
+        notes.append(f"target basis {b.basis.replace('_', ' ')} ({b.reason}); override with --basis")
+    t = y / f_s if scaled else y
+    if baseline is not None:
+        bq = _query_baseline(qdf, ok, baseline_column, str(query))
+        X = np.column_stack([X, baseline / f_s if scaled else baseline])
+        Xq = np.column_stack([Xq, bq / f_q if scaled else bq])
+        notes.append(f"baseline column {baseline_column!r}: the model learns the target minus the baseline")
+    bnds = resolve_bounds(bounds, y, log_target=log_target, scaled=scaled, source=str(support))
+    if bnds is not None:
+        notes.append(bnds.describe())
+    if auto and not given_model:
+        core.meta_prefix = True  # the meta-learner reads the composition block first in X (absent: left out)
+    if hasattr(core, "target_transform"):
+        core.target_transform = "log10" if log_target else "identity"
+    m = wrap_model(core, baseline=baseline is not None, bounds=bnds, drop_baseline=not auto)
+    if auto:
+        m.fit(X, t)
+        r = cv_check(m, X, t, level)
+        scheme = r["scheme"]
+        mean_s, lo_s, hi_s = r["mean"], r["lower"], r["upper"]
+        forest = None
+    else:
+        r = leave_one_out(m, X, t, level=level)
+        scheme, mean_s, lo_s, hi_s = r["scheme"], r["mean"], r["lower"], r["upper"]
+        m.fit(X, t)
+        forest = forest_check(X[:, :148], y, log_target)
+    if scaled:
+        mean_s, lo_s, hi_s = mean_s * f_s, lo_s * f_s, hi_s * f_s
+    loo = check_metrics(y, mean_s, (hi_s - lo_s) / 3.29, lo_s, hi_s, level, scheme)
+    out = qdf.copy()
+    for c in OUTPUT_COLUMNS:
+        out[c] = np.nan
+    out["in_domain"] = pd.array([pd.NA] * len(out), dtype="boolean")
+    out["support_distance"] = np.nan
+    n_out = 0
+    if ok.any():
+        mean, std, lo, hi = m.predict_dist(Xq, level=level)
+        if scaled:
+            mean, std, lo, hi = mean * f_q, std * f_q, lo * f_q, hi * f_q
+        out.loc[ok, "prediction"], out.loc[ok, "std"] = mean, std
+        out.loc[ok, "lower90"], out.loc[ok, "upper90"] = lo, hi
+        inner = innermost(m)
+        dom = query_domain(inner, X, Xq) if auto else query_domain(inner, X[:, :148], Xq[:, :148])
+        out.loc[ok, "in_domain"] = dom["in_domain"]
+        out.loc[ok, "support_distance"] = dom["distance_ratio"]
+        n_out = int((~dom["in_domain"]).sum())
+        notes.append("in_domain / support_distance: distance of each query row to its nearest support row "
+                     "(standardized features) relative to the support rows' median nearest-neighbour "
+                     "distance; in_domain is False beyond the largest of those")
+    choice = None
+    if auto:
+        choice = dict(innermost(m).choice_)
+        bounded = bnds is not None and getattr(m, "transform_", "clip") != "clip"
+        space = [f"{m.transform_} of the target (--bounds)" if bounded else choice["cv_mae_space"]] + \
+            (["per atom"] if scaled else []) + ([f"after subtracting {baseline_column!r}"] if baseline is not None
+                                                else [])
+        choice["cv_mae_space"] = ", ".join(space)
+        choice["features"] = features
+    return FewShotResult(out, loo, tname, len(y), table.report, qproblems, notes, support_y=y,
+                         choice=choice, forest=forest, n_out_of_domain=n_out)
 
 
 def predict_fewshot(support: pd.DataFrame | str | os.PathLike, query: pd.DataFrame | str | os.PathLike, *,
-                    target: str | None = None, model: str | os.PathLike | Any = "default",
+                    target: str | None = None, model: str | os.PathLike | Any | None = None,
                     formula_column: str | None = None, log_target: bool = False, level: float = 0.9,
-                    structure_column: str | None = None) -> pd.DataFrame:
+                    structure_column: str | None = None, features: str = "composition",
+                    baseline_column: str | None = None, basis: str | None = "auto",
+                    bounds: str | tuple | None = None) -> pd.DataFrame:
     """``metamat fewshot`` as one call: the query rows with ``prediction``, ``std``, ``lower90``, ``upper90``.
+    Options as in :func:`run_fewshot` (``model=None``: ``auto``; ``"default"``: the shipped meta-learner).
 
     ``support`` and ``query`` are DataFrames or table files. The leave-one-out check, the support's row report
     and notes are in ``df.attrs["fewshot"]`` (a :class:`FewShotResult`)."""
@@ -418,8 +614,11 @@ def predict_fewshot(support: pd.DataFrame | str | os.PathLike, query: pd.DataFra
                          log_target=log_target, level=level, structure_column=structure_column,
                          support_source=sources[0], query_source=sources[1],
                          support_notes=frames[0].attrs.get("read_notes", []),
-                         query_notes=frames[1].attrs.get("read_notes", []))
+                         query_notes=frames[1].attrs.get("read_notes", []), features=features,
+                         baseline_column=baseline_column, basis=basis, bounds=bounds)
     out = res.predictions
     out.attrs["fewshot"] = {"target": res.target, "n_support": res.n_support, "loo_mae": res.loo["mae"],
-                            "loo_coverage": res.loo["coverage"], "trust": res.trust_message()}
+                            "loo_coverage": res.loo["coverage"], "trust": res.trust_message(),
+                            "model": res.choice["chosen"] if res.choice else str(model), "choice": res.choice,
+                            "notes": list(res.notes)}
     return out

@@ -12,7 +12,8 @@ Layers, lowest first (a module may import from its own layer and the ones before
     -> active -> screen -> evaluate -> fewshot -> potentials -> app, cli
 
 ``fewshot`` is the module
-``metamat/fewshot.py``: few-shot predictions for a user's support/query tables.
+``metamat/fewshot.py``: few-shot predictions for a user's support/query tables (with
+``metamat/fewshot_inputs.py``, its inputs and model wrappers, in the same layer).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("active",),
     ("screen",),
     ("evaluate",),
-    ("fewshot",),
+    ("fewshot", "fewshot_inputs"),
     ("potentials",),
     ("app", "cli", "__main__"),
 ]

@@ -86,7 +86,7 @@ class Campaign:
 
         Candidates already measured are excluded (``exclude_measured``); unparsable ones raise.
         """
-        from metamat.active.surrogate import choose_model, make_surrogate
+        from metamat.active.surrogate import auto_surrogate, make_surrogate
         from metamat.data.compositions import parse_formulas
         from metamat.featurize.pipeline import featurize_formulas
 
@@ -105,10 +105,11 @@ class Campaign:
         if exclude_measured:
             done = np.isin(np.asarray(candidates, dtype=object), np.asarray(self.formulas, dtype=object))
             reasons[done & (reasons == "")] = "already measured"
-        name, note = self.model, ""
-        if name == "auto":
-            name, _, note = choose_model(X, y, seed=self.seed)
-        table = rank_candidates(make_surrogate(name, self.seed), X, y, Xc, goal, acquisition, batch,
+        if self.model == "auto":
+            surrogate, name, note = auto_surrogate(X, y, seed=self.seed)
+        else:
+            surrogate, name, note = make_surrogate(self.model, self.seed), self.model, ""
+        table = rank_candidates(surrogate, X, y, Xc, goal, acquisition, batch,
                                 seed=self.seed + len(self.rounds), reasons=reasons)
         table.insert(0, "formula", candidates)
         table = table.sort_values("rank", kind="stable").reset_index(drop=True)

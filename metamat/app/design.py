@@ -32,7 +32,7 @@ def run_design(measured: Path, target: str, elements: str, *, goal: str, step: f
     from metamat.active.constraints import Constraints, _symbols
     from metamat.active.design import check_step
     from metamat.active.design import design as search
-    from metamat.active.surrogate import choose_model, make_surrogate
+    from metamat.active.surrogate import auto_surrogate, make_surrogate
     from metamat.app.suggest import check_output, read_measured
     from metamat.featurize.pipeline import featurize_formulas
     from metamat.files import write_table
@@ -44,12 +44,13 @@ def run_design(measured: Path, target: str, elements: str, *, goal: str, step: f
     formulas, y, report = read_measured(Path(measured), target, formula_column)
     X = featurize_formulas(formulas, "composition", source=str(measured), field="formula").values
     notes = [f"measured table: {n}" for n in report.notes]
-    name = model
     if model == "auto":
-        name, _, why = choose_model(X, y, seed=seed)
-        notes.append(why + " (a plain cross-validation contest; `metamat fewshot --model auto` has the guarded choice)")
+        surrogate, name, why = auto_surrogate(X, y, seed=seed)
+        notes.append(why)
+    else:
+        surrogate, name = make_surrogate(model, seed), model
     cons = Constraints(max_elements=max_elements, filters=list(filters or []))
-    res = search(make_surrogate(name, seed), X, y, symbols, g, step=step, max_elements=max_elements, top=top,
+    res = search(surrogate, X, y, symbols, g, step=step, max_elements=max_elements, top=top,
                  constraints=cons, seeds=measured_fractions(formulas, symbols), seed=seed, trust_radius=trust_radius,
                  min_separation=min_separation)
     res.notes = notes + res.notes

@@ -19,11 +19,13 @@ def fewshot(
                                                             ".xlsx): query rows + prediction, std, lower90, upper90."),
     target: str | None = typer.Option(None, "--target", "-t", help="Target column of the support (guessed "
                                                                    "if there is one numeric column)."),
-    model: str = typer.Option("default", "--model", "-m", help="'default' (shipped), 'auto' (chooses among the "
-                                                               "shipped model, GP, forests, median and ridge by "
-                                                               "cross-validation on the support; conformal "
-                                                               "intervals) or the path of a saved model "
-                                                               "(.safetensors/.json pair)."),
+    model: str | None = typer.Option(None, "--model", "-m", help="auto (the default: chooses among the shipped "
+                                                                 "meta-learner, GP, forests, median and ridge by "
+                                                                 "cross-validation on the support, prints why; "
+                                                                 "conformal intervals), 'default' (the shipped "
+                                                                 "meta-learner alone) or the path of a saved model "
+                                                                 "(.safetensors/.json pair). With "
+                                                                 "--structure-column: the shipped structure model."),
     formula_column: str | None = typer.Option(None, "--formula-column", "-f",
                                               help="Formula column (guessed and reported if omitted)."),
     log_target: bool = typer.Option(False, "--log-target", help="Fit positive targets spanning orders of "
@@ -35,6 +37,20 @@ def fewshot(
                                          "paths relative to the table: use the structure-aware model."),
     precision: int = typer.Option(6, "--precision", min=1, max=17,
                                   help="Significant digits of the floats in a CSV/TSV output (17: exact)."),
+    features: str = typer.Option("composition", "--features", help="composition, knowledge (predicted DFT "
+                                                                   "properties) or composition+knowledge: what "
+                                                                   "auto and every candidate see."),
+    baseline_column: str | None = typer.Option(None, "--baseline-column", help="Column (in support and query) "
+                                               "of a per-row physical or DFT estimate of the target, same unit; "
+                                               "the model learns the difference."),
+    basis: str = typer.Option("auto", "--basis", help="per-atom, per-formula-unit, per-mass, intensive, or auto "
+                                                      "(guessed from the column name and unit, e.g. J/mol/K -> per "
+                                                      "formula unit, J/g/K -> per mass; reported). Extensive "
+                                                      "targets are learned per atom, with atoms per formula unit "
+                                                      "and molar mass as inputs."),
+    bounds: str | None = typer.Option(None, "--bounds", help="lo,hi (either may be empty, e.g. '0,'): predictions "
+                                                             "and intervals stay inside. Default: clipped at 0 when "
+                                                             "every support value is >= 0; 'none' turns that off."),
 ) -> None:
     """Learn a new property from a few measurements and predict candidates, with uncertainty."""
     from rich.markup import escape
@@ -44,6 +60,7 @@ def fewshot(
 
     res = run_fewshot(support, query, target=target, model=model, formula_column=formula_column,
                       log_target=log_target, output=output, plot=plot if plot is not None else True,
-                      structure_column=structure_column, precision=precision)
+                      structure_column=structure_column, precision=precision, features=features,
+                      baseline_column=baseline_column, basis=basis, bounds=bounds)
     console.print(escape(res.support_report.summary()), highlight=False)
     console.print(escape(res.summary()), highlight=False)

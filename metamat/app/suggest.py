@@ -73,7 +73,7 @@ def run_suggest(measured: Path, candidates: Path, target: str, *, batch: int = 5
     output without a prediction and say why in ``excluded``."""
     from metamat.active.acquisition import ACQUISITIONS, parse_goal
     from metamat.active.ranking import rank_candidates
-    from metamat.active.surrogate import choose_model, make_surrogate
+    from metamat.active.surrogate import auto_surrogate, make_surrogate
     from metamat.data.compositions import parse_formulas
     from metamat.featurize.pipeline import featurize_formulas
     from metamat.files import write_table
@@ -102,11 +102,12 @@ def run_suggest(measured: Path, candidates: Path, target: str, *, batch: int = 5
     measured_set = set(map(str, formulas))
     already = np.array([str(f) in measured_set for f in cvals[ok]])
     reasons = np.where((reasons == "") & already, "already measured", reasons)
-    name = model
     if model == "auto":
-        name, _, why = choose_model(X, y, seed=seed)
-        notes.append(why + " (a plain cross-validation contest; `metamat fewshot --model auto` has the guarded choice)")
-    ranked = rank_candidates(make_surrogate(name, seed), X, y, fm.values[ok], g, acquisition, batch, seed=seed,
+        surrogate, name, why = auto_surrogate(X, y, seed=seed)
+        notes.append(why)
+    else:
+        surrogate, name = make_surrogate(model, seed), model
+    ranked = rank_candidates(surrogate, X, y, fm.values[ok], g, acquisition, batch, seed=seed,
                              reasons=reasons)
     out = cdf.copy()
     idx = np.flatnonzero(ok)
@@ -140,7 +141,8 @@ def suggest(
     batch: int = typer.Option(5, "--batch", help="How many candidates to pick for the next round."),
     goal: str = typer.Option("max", "--goal", help="max, min or range:LO..HI."),
     acquisition: str = typer.Option("ei", "--acquisition", help="ei, ucb, pi, maxvar or thompson."),
-    model: str = typer.Option("auto", "--model", help="auto (best leave-one-out MAE of default/gp/rf), default "
+    model: str = typer.Option("auto", "--model", help="auto (lowest cross-validated MAE of the shipped "
+                                                      "meta-model, GP and RF; conformal intervals), default "
                                                       "(shipped meta-model), rf, gp, or a saved model path."),
     exclude_elements: str | None = typer.Option(None, "--exclude-elements", help="e.g. Pb,Cd,Hg"),
     require_elements: str | None = typer.Option(None, "--require-elements", help="e.g. Li"),

@@ -112,11 +112,30 @@ def featurize_compositions(comps: CompositionArrays, featurizers: FeaturizerSpec
     widths = [len(f.feature_labels()) for f in feats]
     edges = np.concatenate([[0], np.cumsum(widths)])
     out = np.empty((len(comps), len(labels)))
+    inputs = _knowledge_input_columns(feats, edges)
     for start in range(0, len(comps), chunk):
         part = comps.slice(start, min(start + chunk, len(comps)))
+        rows = slice(start, start + len(part))
         for f, a, b in zip(feats, edges[:-1], edges[1:], strict=True):
-            out[start:start + len(part), a:b] = f.featurize(part)
+            if isinstance(f, KnowledgeFeaturizer) and inputs is not None:
+                out[rows, a:b] = f.featurize(part, inputs=out[rows, inputs[0]:inputs[1]])
+            else:
+                out[rows, a:b] = f.featurize(part)
     return out, labels
+
+
+def _knowledge_input_columns(feats: Sequence[CompositionFeaturizer], edges: np.ndarray) -> tuple[int, int] | None:
+    """Columns (start, stop) of the ``composition`` block the knowledge surrogates read, when those
+    featurizers come before the knowledge featurizer in ``feats`` (so its inputs are not computed twice)."""
+    from metamat.featurize.knowledge import INPUT_FEATURES
+
+    want = [repr(f) for f in resolve_featurizers(INPUT_FEATURES)]
+    have = [repr(f) for f in feats]
+    k = next((i for i, f in enumerate(feats) if isinstance(f, KnowledgeFeaturizer)), None)
+    for i in range(0, (k or 0) - len(want) + 1):
+        if have[i:i + len(want)] == want:
+            return int(edges[i]), int(edges[i + len(want)])
+    return None
 
 
 def featurize_formulas(formulas: Any, featurizers: FeaturizerSpec = "composition", *, errors: str = "raise",

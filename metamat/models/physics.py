@@ -77,14 +77,25 @@ class ResidualRegressor(Regressor):
         self.model_ = _make(self.base, self.seed).fit(F, resid)
         return self
 
-    def predict(self, X: np.ndarray, return_std: bool = False):
+    def offset(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(base model inputs, baseline offset)`` per row: ``scale * baseline``, the training mean where the
+        baseline is missing."""
         if not hasattr(self, "model_"):
             raise RuntimeError("ResidualRegressor is not fitted: call fit(X, y) first")
-        X = check_X(X, self.n_features_in_)
-        F, b = self._split(X)
-        offset = np.where(np.isfinite(b), self.scale_ * b, self.fallback_)
+        F, b = self._split(check_X(X, self.n_features_in_))
+        return F, np.where(np.isfinite(b), self.scale_ * b, self.fallback_)
+
+    def predict(self, X: np.ndarray, return_std: bool = False):
+        F, offset = self.offset(X)
         mean, std = self.model_.predict(F, return_std=True)
         return (mean + offset, std) if return_std else mean + offset
+
+    def predict_dist(self, X: np.ndarray, level: float = 0.9) -> tuple[np.ndarray, ...]:
+        """The base model's predictive distribution of the residual (e.g. conformal intervals), shifted by
+        the baseline."""
+        F, offset = self.offset(X)
+        mean, std, lo, hi = self.model_.predict_dist(F, level=level)
+        return mean + offset, std, lo + offset, hi + offset
 
 
 class BoundedRegressor(Regressor):
@@ -157,17 +168,15 @@ class BoundedRegressor(Regressor):
         return self
 
     def predict_dist(self, X: np.ndarray, level: float = 0.9) -> tuple[np.ndarray, ...]:
-        """``(point, std, lower, upper)`` in the target's unit, all inside the bounds; ``std`` is half the
-        back-transformed central 68.3% interval."""
+        """``(point, std, lower, upper)`` in the target's unit, all inside the bounds: the base model's
+        interval ends mapped back (a monotone map keeps their coverage); ``std`` is half the back-transformed
+        mean -+ std band."""
         if not hasattr(self, "model_"):
             raise RuntimeError("BoundedRegressor is not fitted: call fit(X, y) first")
         X = check_X(X, self.n_features_in_)
-        m, s = self.model_.predict(X, return_std=True)
-        q = float(norm.ppf(0.5 + level / 2))
-        point = self._inverse(m)
-        lo, hi = self._inverse(m - q * s), self._inverse(m + q * s)
+        m, s, lo, hi = self.model_.predict_dist(X, level=level)  # e.g. m -+ z s, or conformal ends
         std = 0.5 * (self._inverse(m + s) - self._inverse(m - s))
-        return point, std, lo, hi
+        return self._inverse(m), std, self._inverse(lo), self._inverse(hi)
 
     def predict(self, X: np.ndarray, return_std: bool = False):
         point, std, _, _ = self.predict_dist(X)

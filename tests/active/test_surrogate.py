@@ -20,3 +20,24 @@ def test_names_paths_and_the_default_resolve_through_the_registry() -> None:
     np.testing.assert_allclose(by_path, by_name)  # the same shipped weights either way
     with pytest.raises(InputError, match="not a model name"):
         make_surrogate("no_such_model")
+
+
+@pytest.mark.slow
+def test_auto_picks_the_lowest_leave_one_out_error_computed_independently() -> None:
+    from metamat.active.surrogate import auto_surrogate
+    from metamat.featurize.pipeline import featurize_formulas
+    from metamat.models.registry import load_default, make_model
+
+    formulas = ["NaCl", "KCl", "MgO", "Al2O3", "Fe2O3", "BaTiO3", "SrTiO3", "LiF"]
+    X = featurize_formulas(formulas).values
+    y = np.where(X[:, 0] > 2, 10.0, 0.0) + np.arange(8) * 0.01  # a step in the number of elements
+    loo = {}
+    for name, make in {"pretrained": load_default, "gp": lambda: make_model("gp"),
+                       "rf": lambda: make_model("rf", n_estimators=200)}.items():
+        pred = [make().fit(np.delete(X, i, 0), np.delete(y, i)).predict(X[i:i + 1])[0] for i in range(8)]
+        loo[name] = float(np.mean(np.abs(np.array(pred) - y)))
+    model, name, note = auto_surrogate(X, y)
+    assert name == min(loo, key=loo.get)
+    assert f"auto chose {name}" in note and "leave-one-out" in note
+    lo, hi = model.fit(X, y).predict_interval(X[:3])
+    assert (lo <= hi).all() and model.chosen_ == name

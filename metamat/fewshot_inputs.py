@@ -1,0 +1,164 @@
+"""What ``metamat fewshot`` feeds its model besides element fractions, and how the model is assembled.
+
+- ``features``: ``composition`` (default), ``knowledge`` (predicted DFT properties) or both; what ``auto``
+  and every candidate see (the meta-learner reads its own ``composition`` block, else it is left out).
+- ``basis``: what one value of the target refers to (:func:`metamat.featurize.physics.guess_basis`). A
+  per-formula-unit or per-mass target is learned *per atom*: divided by the atoms per formula unit ``n``
+  (per formula unit) or by ``n / M`` (per mass, ``M`` the molar mass), and predictions and interval ends
+  are multiplied back (a positive factor per row keeps interval coverage). The physics inputs (atoms per
+  formula unit, molar mass, mean atomic mass; :class:`~metamat.featurize.physics.PhysicsFeaturizer`) are
+  added to the features for those bases.
+- ``baseline_column``: a per-row physical or DFT estimate in the target's unit;
+  :class:`~metamat.models.physics.ResidualRegressor` learns the difference.
+- ``bounds``: :class:`~metamat.models.physics.BoundedRegressor` keeps predictions and intervals inside
+  them (``lo,hi``, either side may be empty; ``none`` turns off the automatic lower bound 0 that is applied,
+  by clipping, when every support value is >= 0).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from metamat.errors import InputError
+
+FEATURE_CHOICES = ("composition", "knowledge", "composition+knowledge")
+BASIS_CHOICES = ("auto", "per-atom", "per-formula-unit", "per-mass", "intensive")
+#: Bases learned per atom (target divided by a per-row factor) and given the physics inputs.
+SCALED_BASES = ("per_formula_unit", "per_mass")
+_UNIT_IN_NAME = re.compile(r"[(\[]([^()\[\]]*)[)\]]")
+
+
+def check_features(features: str) -> str:
+    if features not in FEATURE_CHOICES:
+        raise InputError(f"choose one of {', '.join(FEATURE_CHOICES)}", field="--features", value=features)
+    return features
+
+
+def target_basis(column: str, basis: str | None = "auto", unit: str = ""):
+    """The :class:`~metamat.featurize.physics.Basis` of target ``column``: given (``per-atom``, ...), or
+    guessed (``auto``/``None``) from the name and its unit (``unit``, else the text in brackets in the name,
+    else the name itself: ``"Cp (J/mol/K)"`` -> per formula unit, ``"c_p J/g/K"`` -> per mass)."""
+    from metamat.featurize.physics import resolve_basis
+
+    if basis not in (None, "auto") and basis not in BASIS_CHOICES:
+        raise InputError(f"choose one of {', '.join(BASIS_CHOICES)}", field="--basis", value=basis)
+    if not unit:
+        found = _UNIT_IN_NAME.findall(column)
+        unit = found[-1] if found else column
+    return resolve_basis(column, unit, None if basis in (None, "auto") else basis.replace("-", "_"))
+
+
+def feature_spec(features: str, basis: str) -> str:
+    """Featurizer spec for ``pipeline.featurize_formulas``: the features, plus ``physics`` for scaled bases
+    (its three columns come last)."""
+    return f"{features}+physics" if basis in SCALED_BASES else features
+
+
+def basis_factor(X: np.ndarray, basis: str) -> np.ndarray:
+    """Per-row factor target = factor * per-atom value, from the physics columns at the end of ``X`` (atoms
+    per formula unit, molar mass, mean atomic mass); 1 for other bases."""
+    if basis == "per_formula_unit":
+        return X[:, -3].copy()
+    if basis == "per_mass":
+        return X[:, -3] / X[:, -2]
+    return np.ones(len(X))
+
+
+def parse_bounds(text: str | tuple | None) -> tuple[float | None, float | None] | None:
+    """``"lo,hi"`` (either side may be empty or ``inf``) or a ``(lo, hi)`` tuple -> ``(lo, hi)``; ``"none"`` ->
+    ``None`` (no bounds, not even the automatic lower bound); ``None`` (not given) -> ``(None, None)``."""
+    if text is None:
+        return (None, None)
+    if isinstance(text, tuple):
+        lo, hi = text
+    else:
+        if text.strip().lower() == "none":
+            return None
+        parts = [p.strip() for p in text.split(",")]
+        if len(parts) != 2:
+            raise InputError("expected 'lo,hi' (either may be empty, e.g. '0,' for positive values) or 'none'",
+                             field="--bounds", value=text)
+        try:
+            lo, hi = (None if p in ("", "-inf", "inf") else float(p) for p in parts)
+        except ValueError:
+            raise InputError("bounds must be numbers, e.g. '0,1'", field="--bounds", value=text) from None
+    if lo is not None and hi is not None and not lo < hi:
+        raise InputError(f"lower bound {lo:g} is not below upper bound {hi:g}", field="--bounds", value=str(text))
+    return (lo, hi)
+
+
+@dataclass
+class Bounds:
+    """Bounds in the target's unit and whether they were given or inferred (every support value >= 0)."""
+
+    low: float | None
+    high: float | None
+    given: bool
+
+    def describe(self) -> str:
+        lo = "-inf" if self.low is None else f"{self.low:g}"
+        hi = "inf" if self.high is None else f"{self.high:g}"
+        if self.given:
+            return f"predictions and intervals kept inside the bounds [{lo}, {hi}] (--bounds)"
+        return (f"every support value is >= 0: predictions and interval ends are clipped at {lo} (pass "
+                "--bounds none to turn this off)")
+
+
+def resolve_bounds(bounds: str | tuple | None, y: np.ndarray, *, log_target: bool, scaled: bool, source: str
+                   ) -> Bounds | None:
+    """The bounds to enforce (``None``: none). Given bounds must hold the support values; with a per-atom
+    scaled basis only a bound at 0 is scale-free; ``--log-target`` already keeps values positive."""
+    parsed = parse_bounds(bounds)
+    if parsed is None:
+        return None
+    lo, hi = parsed
+    if bounds is None:  # automatic positivity
+        if log_target or not bool(np.all(y >= 0)):
+            return None
+        return Bounds(0.0, None, given=False)
+    if lo is None and hi is None:
+        return None
+    if log_target:
+        raise InputError("--log-target already keeps predictions positive; drop --bounds or --log-target",
+                         field="--bounds", value=str(bounds))
+    if scaled and any(b not in (None, 0.0) for b in (lo, hi)):
+        raise InputError("with a per-formula-unit or per-mass basis only a bound at 0 can be enforced (the "
+                         "model learns per atom); pass --basis per-atom or a bound of 0", field="--bounds",
+                         value=str(bounds))
+    outside = (lo is not None and np.any(y < lo)) or (hi is not None and np.any(y > hi))
+    if outside:
+        raise InputError(f"support values lie outside the bounds [{lo}, {hi}] (min {np.min(y):g}, max "
+                         f"{np.max(y):g})", source=source, field="--bounds", value=str(bounds))
+    return Bounds(lo, hi, given=True)
+
+
+def wrap_model(core: Any, *, baseline: bool, bounds: Bounds | None, drop_baseline: bool = False,
+               seed: int = 0) -> Any:
+    """``core`` inside :class:`ResidualRegressor` (baseline in the last input column) and
+    :class:`BoundedRegressor` as needed. Bounds given by the user are learned in a log/logit space where
+    the targets allow it (without a baseline); inferred positivity and baselines use clipping.
+    ``drop_baseline``: the core model does not see the baseline column (a meta-learner reads its own
+    features only)."""
+    from metamat.models.physics import BoundedRegressor, ResidualRegressor
+
+    m = core
+    if baseline:
+        m = ResidualRegressor(base=m, baseline_column=-1, scale=1.0, drop_baseline=drop_baseline,
+                              seed=seed)
+    if bounds is not None:
+        transform = "auto" if bounds.given and not baseline else "clip"
+        m = BoundedRegressor(base=m, low=bounds.low, high=bounds.high, transform=transform, seed=seed)
+    return m
+
+
+def innermost(model: Any) -> Any:
+    """The model inside the wrappers (fitted: ``model_``; else ``base``)."""
+    from metamat.models.physics import BoundedRegressor, ResidualRegressor
+
+    while isinstance(model, (BoundedRegressor, ResidualRegressor)):
+        model = getattr(model, "model_", model.base)
+    return model
