@@ -147,7 +147,10 @@ def model_layout(model):
 
 
 def model_inputs(model, crystals: Sequence, formulas: Sequence[str], source: str = "structures") -> np.ndarray:
-    """Input matrix for ``model``: graph + composition for a graph-encoder model, else composition."""
+    """Input matrix for ``model``: graph + composition for a graph-encoder model, else composition; a model
+    that builds its own inputs from crystals (``structure_inputs``, e.g. structure ``auto``) builds them."""
+    if hasattr(model, "structure_inputs"):
+        return model.structure_inputs(crystals, formulas, source=source)
     layout = model_layout(model)
     return structure_inputs(crystals, formulas, "graph" if layout else "composition", layout=layout, source=source)
 
