@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from metamat.models.auto import DEFAULT_CANDIDATES, META, AutoRegressor, margin_choice
+from metamat.models.auto import DEFAULT_CANDIDATES, AutoRegressor, margin_choice
 from metamat.models.base import check_X, check_y
 
 COMPOSITION = "composition"
