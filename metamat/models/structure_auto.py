@@ -6,7 +6,8 @@ the structure-aware path no worse than composition-only, by the same yardstick `
 1. the composition-only ``auto`` (:class:`~metamat.models.auto.AutoRegressor`, exactly what a run without
    structures would do) on the composition block: its chosen model's per-row CV errors are the *fallback*;
 2. each structure candidate on the same folds: ``gp``/``rf``/``ridge``/``knn`` on composition + structure
-   descriptors (default: the physics descriptors of :mod:`metamat.featurize.physics_descriptors`), and the
+   descriptors (default: :mod:`~metamat.featurize.physics_descriptors` and
+   :mod:`~metamat.featurize.ionic_descriptors`), and the
    shipped crystal-graph meta-model on its graph inputs;
 3. the margin rule of :func:`~metamat.models.auto.margin_choice`: a structure candidate replaces the
    composition model only if its CV MAE is lower by more than ``margin`` standard errors of the paired
@@ -45,7 +46,7 @@ class StructureAutoRegressor(AutoRegressor):
     def __init__(self, blocks: Mapping[str, tuple[int, int]] | None = None,
                  candidates: Sequence[str] = DEFAULT_CANDIDATES,
                  structure_candidates: Sequence[str] = STRUCTURE_CANDIDATES,
-                 descriptors: Sequence[str] = ("physics",), graph_model: str | None = "default",
+                 descriptors: Sequence[str] = ("physics", "ionic"), graph_model: str | None = "default",
                  fallback: Sequence[str] = ("median",), margin: float = 1.0, loo_max: int = 20, n_folds: int = 5,
                  rf_trees: int = 100, meta_model: str = "default", exclude_quantities: Sequence[str] = (),
                  max_gp_rows: int = 1000, target_transform: str = "identity", n_jobs: int | None = 1,

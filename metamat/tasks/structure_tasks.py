@@ -22,7 +22,8 @@ from metamat.tasks.task import Task
 
 INPUTS = ("composition", "descriptors", "physics", "all", "graph")  # all = composition + descriptors + physics
 DESCRIPTOR_SET = ("sorted_inverse_distance", "acsf")
-PHYSICS_SET = ("physics",)  # density, packing, coordination, bonds, order, symmetry, mobile ion, free volume
+# density, packing, coordination, bonds, order, symmetry, mobile ion, free volume; Ewald energies, anion framework
+PHYSICS_SET = ("physics", "ionic")
 VOLUME_PER_ATOM = "volume_per_atom"  # derived target: cell volume / number of atoms (Å^3)
 
 
