@@ -14,8 +14,17 @@ systems absent from the support):
   (graph + composition features) and with the composition MLP encoder, meta-trained here;
 - baselines fitted on the support only: RF, GP, kNN, ridge on composition features, RF and GP on
   composition + structure descriptors (sorted inverse distances, ACSF), GP, RF and kNN on composition +
-  physics descriptors (``featurize_structures(names="physics")``), and the support mean (dummy).
+  physics and ionic descriptors (``featurize_structures(names=("physics", "ionic"))``), and the support
+  mean (dummy); ``--comp-models`` / ``--phys-models`` / ``--desc-models`` choose them.
+- ``auto[comp]``: the composition-only ``auto`` (:class:`~metamat.models.auto.AutoRegressor`), and
+  ``auto[struct]``: the structure ``auto`` of ``fewshot --model auto --structure-column``
+  (:class:`~metamat.models.structure_auto.StructureAutoRegressor`: composition-only auto unless a model on
+  composition + physics + ionic descriptors wins in CV on the support), here without its graph-model
+  candidate: the shipped graph model was meta-trained on these 2D tasks (leakage) and costs ~10 s per fit.
   ``--graph-learners "" --comp-learners ""`` runs the baselines only (no meta-training, 2D tasks only).
+
+Also reported (``variance_share``): per 2D task, the share of the target variance that lies within groups
+of identical reduced composition, the most any structure input could add over composition.
 Writes benchmarks/results/structure_fewshot/{results.json,episodes.csv.gz,fewshot_*.png} and the trained models
 under runs/structure_fewshot/ (not committed).
 """
@@ -37,6 +46,7 @@ TEST_GROUPS = ("band gap", "thermodynamic stability", "exfoliation energy")
 VAL_TASK = "jarvis_epc:Tc"
 GRAPH_CUTOFF = 4.0  # Å; 5 Å doubles the edges (carbon polymorphs have ~130 neighbours within 5 Å)
 GRAPH_TRAIN = {"batch": 4, "n_query": 32}  # episodes of graphs are ~10x costlier than feature rows
+COMP_DIM = 148  # composition features in front of every task input
 
 
 def build_all(max_rows: int, seed: int, kinds=("composition", "descriptors", "physics", "graph"),
@@ -50,6 +60,45 @@ def build_all(max_rows: int, seed: int, kinds=("composition", "descriptors", "ph
     tasks = {kind: {n: build_structure_task(r, kind, layout=layout) for n, r in rows.items()}
              for kind in kinds}
     return rows, layout, tasks
+
+
+class StructureAutoFactory:
+    """``factory(kind, seed)``: the structure auto on ``physics`` task inputs (148 composition columns, then
+    the descriptors), without the graph candidate."""
+
+    def __call__(self, kind: str, seed: int):
+        from metamat.models.structure_auto import StructureAutoRegressor
+
+        return StructureAutoRegressor(blocks={"composition": (0, COMP_DIM), "structure": (COMP_DIM, None)},
+                                      graph_model=None, seed=seed)
+
+
+def within_composition_share(rows) -> dict:
+    """Share of the target variance within groups of identical reduced composition (all rows), and the share
+    of rows whose composition has more than one structure."""
+    from pymatgen.core import Composition
+
+    y = np.asarray(rows.y, float)
+    reduced = {f: Composition(f).reduced_formula for f in set(rows.formulas)}
+    _, group = np.unique([reduced[f] for f in rows.formulas], return_inverse=True)
+    size = np.bincount(group)
+    mean = np.bincount(group, y) / size
+    total = float(((y - y.mean()) ** 2).sum())
+    within = float(((y - mean[group]) ** 2).sum())
+    return {"n": int(len(y)), "compositions": int(len(size)),
+            "rows_in_polymorph_groups": float((size[group] > 1).mean()),
+            "within_composition_variance_share": within / total if total > 0 else float("nan")}
+
+
+def auto_choices(records) -> dict:
+    """Per auto model, task and k: how often each input set / model was chosen."""
+    out: dict = {}
+    for r in records:
+        if "chosen" in r:
+            key = f"{r['model']} | {r['task']} | k={r['k']}"
+            out.setdefault(key, {})
+            out[key][r["chosen"]] = out[key].get(r["chosen"], 0) + 1
+    return out
 
 
 def meta_train(name: str, encoder: str, train, val, layout, minutes: float, seed: int, out: Path) -> Path:
@@ -80,6 +129,9 @@ def main() -> None:
     ap.add_argument("--comp-learners", default="metasgd,transfer_last")
     ap.add_argument("--max-query", type=int, default=500, help="query materials per episode")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--comp-models", default="dummy,ridge,knn,gp,rf,auto")
+    ap.add_argument("--desc-models", default="gp,rf")
+    ap.add_argument("--phys-models", default="gp,rf,knn,auto")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=OUT)
     ap.add_argument("--reuse", action="store_true", help="reuse models already trained under runs/")
@@ -100,6 +152,7 @@ def main() -> None:
                                     ("composition", "descriptors", "physics") + (("graph",) if meta else ()),
                                     ("bulk", "2D") if meta else ("2D",))
     print(f"built tasks in {time.perf_counter() - t0:.0f} s; graph layout {layout}")
+    assert all(t.X.shape[1] == COMP_DIM for t in tasks["composition"].values()), "composition width changed"
     test_names = [s.name for s in structure_task_specs("2D")]
     train_names = [s.name for s in structure_task_specs("bulk") if s.group not in TEST_GROUPS and s.name != VAL_TASK]
     RUNS.mkdir(parents=True, exist_ok=True)
@@ -114,12 +167,14 @@ def main() -> None:
                               layout, args.minutes, args.seed, RUNS)
         paths[label] = (kind, path)
     shots = [int(k) for k in args.shots.split(",")]
-    runs = {
-        "composition": [ModelSpec(f"{n}[comp]", factory=BaselineFactory(n))
-                        for n in ("dummy", "ridge", "knn", "gp", "rf")],
-        "descriptors": [ModelSpec(f"{n}[comp+struct]", factory=BaselineFactory(n)) for n in ("gp", "rf")],
-        "physics": [ModelSpec(f"{n}[comp+phys]", factory=BaselineFactory(n)) for n in ("gp", "rf", "knn")],
-    }
+    def specs(names: str, tag: str) -> list:
+        return [ModelSpec("auto[struct]" if n == "auto" and tag == "comp+phys" else f"{n}[{tag}]",
+                          factory=StructureAutoFactory() if n == "auto" and tag == "comp+phys" else BaselineFactory(n))
+                for n in names.split(",") if n]
+
+    runs = {"composition": specs(args.comp_models, "comp"), "descriptors": specs(args.desc_models, "comp+struct"),
+            "physics": specs(args.phys_models, "comp+phys")}
+    runs = {kind: s for kind, s in runs.items() if s}
     for label, (kind, path) in paths.items():
         runs.setdefault(kind, []).append(ModelSpec(label, factory=MetaModelFactory(str(path))))
     records = []
@@ -136,6 +191,8 @@ def main() -> None:
                           "graph_layout": layout.to_dict(), "meta_minutes": args.minutes,
                           "max_rows_bulk": args.max_rows, "max_query": args.max_query})
     doc["results"], doc["summary"] = aggregate(records), summarize(records)
+    doc["variance_share"] = {n: within_composition_share(rows[n]) for n in test_names}
+    doc["auto_choices"] = auto_choices(records)
     doc["timing"] = {"total_seconds": time.perf_counter() - t0, "fit_predict_seconds": timing}
     doc["episodes"] = records
     write_benchmark(doc, args.out)

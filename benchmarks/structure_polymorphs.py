@@ -11,8 +11,10 @@
    polymorphs), then per group the pairwise ordering accuracy (pairs with different targets; a tie in the
    predictions counts 1/2, so a composition-only model scores exactly 0.5) and, for groups of >= 3, Spearman.
 
-Models: RF / GP / kNN on composition + physics descriptors, RF on composition + SID/ACSF descriptors, the
-shipped structure model (deep-kernel GP on the packed crystal graph + composition), and RF on composition only.
+Models: RF / GP / kNN on composition + physics + ionic descriptors, RF on composition + SID/ACSF descriptors,
+the shipped structure model (deep-kernel GP on the packed crystal graph + composition), RF on composition
+only, and (part 1 only) the structure ``auto`` of ``fewshot --model auto --structure-column`` without its graph
+candidate, with how often it chose structure inputs.
 Means with 95% bootstrap CIs over episodes (1) or groups (2). Writes
 ``benchmarks/results/structure_polymorphs/{structure_polymorphs.json,.png,COMMAND.txt}``.
 """
@@ -58,7 +60,19 @@ def models():
             "rf[comp+phys]": ("physics", lambda: make_model("rf", n_estimators=200)),
             "gp[comp+phys]": ("physics", lambda: make_model("gp")),
             "knn[comp+phys]": ("physics", lambda: make_model("knn")),
-            "pretrained structure (dkgp graph)": ("graph", None)}
+            "pretrained structure (dkgp graph)": ("graph", None),
+            "auto[struct]": ("physics", structure_auto)}
+
+
+def structure_auto():
+    """``fewshot --model auto --structure-column`` without its graph candidate (evaluated on its own above)."""
+    from metamat.models.structure_auto import StructureAutoRegressor
+
+    return StructureAutoRegressor(blocks={"composition": (0, 148), "structure": (148, None)}, graph_model=None)
+
+
+FEWSHOT_ONLY = {"auto[struct]"}  # cross-validates ~10 models per fit: few-shot part only
+NO_CI = {"mean": float("nan"), "ci_low": float("nan"), "ci_high": float("nan"), "n": 0}
 
 
 def main() -> None:
@@ -101,14 +115,19 @@ def main() -> None:
     rng = np.random.default_rng(args.seed)
     for k in (10, 20):
         scores = {name: [] for name in specs}
+        chosen: dict[str, int] = {}
         for _ in range(args.episodes):
             idx = rng.permutation(len(rows.y))
             s, q = idx[:k], idx[k:k + 500]
             for name, (kind, _) in specs.items():
-                pred = fitted(name, X[kind][s], rows.y[s]).predict(X[kind][q])
+                m = fitted(name, X[kind][s], rows.y[s])
+                pred = m.predict(X[kind][q])
+                if hasattr(m, "choice_"):
+                    chosen[m.choice_["chosen"]] = chosen.get(m.choice_["chosen"], 0) + 1
                 rho = 0.0 if np.ptp(pred) < 1e-12 else float(spearmanr(pred, rows.y[q]).statistic)
                 scores[name].append(rho)
         out["carbon24"][str(k)] = {name: bootstrap_ci(v, args.seed) for name, v in scores.items()}
+        out["carbon24"][f"auto_choices_k{k}"] = chosen
         for name, v in out["carbon24"][str(k)].items():
             print(f"carbon24 k={k:2d} {name:36s} Spearman {v['mean']:.3f} [{v['ci_low']:.3f}, {v['ci_high']:.3f}]",
                   flush=True)
@@ -124,6 +143,8 @@ def main() -> None:
         multi = np.flatnonzero(counts >= 2)
         res = {}
         for name, (kind, _) in specs.items():
+            if name in FEWSHOT_ONLY:
+                continue
             pred = np.empty(len(rows.y))
             for f in range(5):
                 tr, te = fold != f, fold == f
@@ -152,10 +173,11 @@ def main() -> None:
     y = np.arange(len(names))
     for ax, (title, getter) in zip(axes, [
             ("carbon24 Spearman (k=20)", lambda n: out["carbon24"]["20"][n]),
-            ("2DMatPedia gap: pair accuracy", lambda n: out["2dmatpedia"]["2dmatpedia:band_gap"]["results"][n]
-             ["pair_accuracy"]),
+            ("2DMatPedia gap: pair accuracy", lambda n: out["2dmatpedia"]["2dmatpedia:band_gap"]["results"]
+             .get(n, {"pair_accuracy": NO_CI})["pair_accuracy"]),
             ("2DMatPedia E_decomp: pair accuracy",
-             lambda n: out["2dmatpedia"]["2dmatpedia:decomposition_energy"]["results"][n]["pair_accuracy"])],
+             lambda n: out["2dmatpedia"]["2dmatpedia:decomposition_energy"]["results"]
+             .get(n, {"pair_accuracy": NO_CI})["pair_accuracy"])],
             strict=True):
         v = [getter(n) for n in names]
         ax.barh(y, [r["mean"] for r in v], xerr=[[r["mean"] - r["ci_low"] for r in v],

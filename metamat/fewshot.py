@@ -46,6 +46,10 @@ def load_fewshot_model(model: str | os.PathLike = "default", log_target: bool = 
     from metamat.models.registry import load
 
     transform = "log10" if log_target else "identity"
+    if str(model) == "auto" and structure:  # composition-only unless structure inputs win in CV on the support
+        from metamat.models.structure_auto import StructureAutoRegressor
+
+        return StructureAutoRegressor(target_transform=transform)
     if str(model) == "auto" and not structure:
         from metamat.models.registry import make_model
 

@@ -24,8 +24,11 @@ Li site contributes its Li occupancy to the mobile-ion features.
   mobile neighbours within 4 Å (mean).
 - free volume on a grid (spacing <= ``grid_spacing`` Å, default 0.6, at most ``max_grid`` points per cell):
   clearance of a grid point = min over its 3 nearest atoms of (distance - atomic radius); the largest empty
-  sphere radius, the mean clearance and the fraction of the cell with clearance above 1 Å (room for a Li+ ion,
-  radius ~0.76 Å).
+  sphere radius (refined around the best grid point to ~h/8), the mean clearance, the fraction of the cell
+  with clearance above 1 Å (room for a Li+ ion, radius ~0.76 Å) and the channel radius: the largest sphere
+  that can travel through the crystal along a cell axis (bisection over the clearance with a periodic
+  connected-component test; the bottleneck size of Voronoi-network tools such as Zeo++'s free sphere).
+  Simple cubic lattice of spacing a and atomic radius r: empty sphere a sqrt(3)/2 - r, channel a/sqrt(2) - r.
 
 The neighbour part is vectorized over the whole batch (segment reductions over the sorted edge list); the
 symmetry search and the free-volume grid run per structure (spglib / a k-d tree), like the neighbour search.
@@ -58,8 +61,8 @@ LABELS = ("density", "volume_per_atom", "packing_fraction",
           "nn_over_covalent",
           "q4_mean", "q6_mean",
           "spacegroup_number", "crystal_system", "centrosymmetric",
-          "mobile_fraction", "mobile_nn_mean", "mobile_nn_min", "mobile_neighbors_4A",
-          "empty_sphere_max", "clearance_mean", "free_fraction_1A")
+          "mobile_fraction", "mobile_nn_mean", "mobile_nn_min", "mobile_neighbors_4A", "mobile_nn_max",
+          "empty_sphere_max", "clearance_mean", "free_fraction_1A", "channel_radius")
 
 
 @lru_cache(maxsize=1)
@@ -183,16 +186,20 @@ def _symmetry(crystal, symprec: float) -> tuple[float, float, float]:
     return float(number), float(np.searchsorted(_CRYSTAL_SYSTEM_BOUNDS, number) + 1), float(centro)
 
 
-def _free_volume(crystal, radius: np.ndarray, spacing: float, max_grid: int) -> tuple[float, float, float]:
-    """(largest empty sphere radius, mean clearance, fraction with clearance > 1 Å) on a grid in the cell."""
+def _free_volume(crystal, radius: np.ndarray, spacing: float, max_grid: int) -> tuple[float, ...]:
+    """(largest empty sphere radius, mean clearance, fraction with clearance > 1 Å, channel radius) on a
+    grid in the cell; the largest sphere is refined around the best grid point (steps h/2, h/4, h/8)."""
     if not np.all(crystal.pbc):
-        return np.nan, np.nan, np.nan
+        return np.nan, np.nan, np.nan, np.nan
+    from scipy.spatial import cKDTree
+
     cell = crystal.cell
     lengths = np.linalg.norm(cell, axis=1)
     counts = np.maximum(np.ceil(lengths / spacing), 1)
     if counts.prod() > max_grid:
         counts = np.maximum(np.floor(counts * (max_grid / counts.prod()) ** (1 / 3)), 1)
-    axes = [(np.arange(k) + 0.5) / k for k in counts.astype(int)]
+    counts = counts.astype(int)
+    axes = [(np.arange(k) + 0.5) / k for k in counts]
     frac = np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, 3)
     grid = frac @ cell
     inv = np.linalg.inv(cell)
@@ -203,28 +210,59 @@ def _free_volume(crystal, radius: np.ndarray, spacing: float, max_grid: int) -> 
     heights = 1.0 / np.sqrt((inv * inv).sum(0))
     margin = np.minimum(_IMAGE_MARGIN / heights, 1.0)           # images only near the cell (fractional)
     inside = np.all((frac_img > -margin) & (frac_img < 1 + margin), axis=1)
-    clearance = _clearance(grid, frac_img[inside] @ cell, r_img[inside])
+    clearance = _clearance(grid, cKDTree(frac_img[inside] @ cell), r_img[inside])
     # an image left out is >= _IMAGE_MARGIN from every grid point: exact wherever the nearest atom is closer;
     # elsewhere (vacuum of a 2D slab) search again among all 27 images
     far = clearance > _IMAGE_MARGIN - r_img.max()
+    full = cKDTree(frac_img @ cell)
     if far.any() and not inside.all():
-        clearance[far] = _clearance(grid[far], frac_img @ cell, r_img)
-    return float(clearance.max()), float(clearance.mean()), float((clearance > 1.0).mean())
+        clearance[far] = _clearance(grid[far], full, r_img)
+    best_frac, best = frac[np.argmax(clearance)], float(clearance.max())
+    for level in (2, 4, 8):
+        trial = (best_frac + shifts / (level * counts)) % 1.0
+        c = _clearance(trial @ cell, full, r_img)
+        if c.max() > best:
+            best, best_frac = float(c.max()), trial[np.argmax(c)]
+    channel = _channel_radius(clearance.reshape(*counts))
+    return best, float(clearance.mean()), float((clearance > 1.0).mean()), channel
 
 
-def _clearance(points: np.ndarray, atoms: np.ndarray, radius: np.ndarray, k: int = 3) -> np.ndarray:
-    """min over the ``k`` nearest atoms of (distance - atomic radius), per point."""
-    from scipy.spatial import cKDTree
+def _channel_radius(clearance: np.ndarray, steps: int = 12) -> float:
+    """Largest r such that grid points with clearance >= r connect a point to its own periodic image along
+    some cell axis (a percolating channel; the bottleneck of ion transport). Bisection over r; the cell is
+    tiled 2 x 2 x 2 and labelled with face connectivity, so a channel that only percolates by leaving that
+    box is missed (the estimate is then lower)."""
+    from scipy import ndimage
 
-    k = min(k, len(atoms))
-    d, idx = cKDTree(atoms).query(points, k=k)
+    k = np.array(clearance.shape)
+    tiled = np.tile(clearance, (2, 2, 2))
+
+    def percolates(r: float) -> bool:
+        labels, _ = ndimage.label(tiled >= r)
+        base = labels[:k[0], :k[1], :k[2]]
+        return any(np.any((base > 0) & (base == np.roll(labels, -k[a], axis=a)[:k[0], :k[1], :k[2]]))
+                   for a in range(3))
+
+    lo, hi = float(clearance.min()), float(clearance.max())
+    if not percolates(lo):
+        return lo
+    for _ in range(steps):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if percolates(mid) else (lo, mid)
+    return lo
+
+
+def _clearance(points: np.ndarray, tree, radius: np.ndarray, k: int = 3) -> np.ndarray:
+    """min over the ``k`` nearest atoms (a ``cKDTree``) of (distance - atomic radius), per point."""
+    k = min(k, tree.n)
+    d, idx = tree.query(points, k=k)
     d, idx = d.reshape(len(points), k), idx.reshape(len(points), k)
     return (d - radius[idx]).min(1)
 
 
 class PhysicsDescriptors(StructureFeaturizer):
     """Density, packing, coordination, bond lengths, local order, symmetry, mobile-ion network, free volume
-    (see the module docstring; 25 intensive features)."""
+    (see the module docstring; 27 intensive features)."""
 
     name = "physics"
 
@@ -273,15 +311,16 @@ class PhysicsDescriptors(StructureFeaturizer):
         out[:, 13] = _weighted_stats(q4, occ, struct, B)[0]
         out[:, 14] = _weighted_stats(q6, occ, struct, B)[0]
         out[:, 15:18] = [_symmetry(c, self.symprec) for c in batch.crystals]
-        out[:, 18:22] = self._mobile(batch, e, atoms)
+        out[:, 18:23] = self._mobile(batch, e, atoms)
         for b, c in enumerate(batch.crystals):
             lo, hi = batch.offsets[b], batch.offsets[b + 1]
             radius = _site_sum(r_atomic, batch)[lo:hi] / np.where(occ[lo:hi] > 0, occ[lo:hi], 1.0)
-            out[b, 22:25] = _free_volume(c, radius, self.grid_spacing, self.max_grid)
+            out[b, 23:27] = _free_volume(c, radius, self.grid_spacing, self.max_grid)
         return out
 
     def _mobile(self, batch: StructureBatch, e: Edges, atoms: np.ndarray) -> np.ndarray:
-        """Mobile-ion fraction, nearest mobile-mobile distance (mean, min), mobile neighbours within 4 Å."""
+        """Mobile-ion fraction, nearest mobile-mobile distance (mean, min), mobile neighbours within 4 Å,
+        largest nearest mobile-mobile distance (the longest hop every mobile ion must make at least)."""
         B, N = len(batch), len(batch.positions)
         struct = batch.site_structure
         amount = np.stack([(batch.occupancy * (batch.species == z)).sum(1) for z in MOBILE_IONS], 1)  # (N, I)
@@ -291,7 +330,7 @@ class PhysicsDescriptors(StructureFeaturizer):
         choice = np.where(present.any(1), present.argmax(1), -1)                       # first present ion
         site_choice = choice[struct]
         m = np.where(site_choice >= 0, amount[np.arange(N), np.maximum(site_choice, 0)], 0.0)   # (N,)
-        out = np.empty((B, 4))
+        out = np.empty((B, 5))
         out[:, 0] = np.bincount(struct, m, B) / atoms
         pair = (m[e.center] > 0) & (m[e.neighbor] > 0)
         dmm = _segment_min(np.where(pair, e.distances, self.cutoff), e.center, N, self.cutoff)
@@ -301,6 +340,7 @@ class PhysicsDescriptors(StructureFeaturizer):
         out[:, 1] = np.where(has, mean_d, self.cutoff)
         out[:, 2] = _segment_min(np.where(m > 0, dmm, self.cutoff), struct, B, self.cutoff)
         out[:, 3] = np.where(has, _weighted_stats(close, m, struct, B)[0], 0.0)
+        out[:, 4] = np.where(has, _segment_max(np.where(m > 0, dmm, 0.0), struct, B, 0.0), self.cutoff)
         return out
 
     def __repr__(self) -> str:

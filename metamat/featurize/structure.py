@@ -5,8 +5,10 @@ translation, rotation, reflection, site order and the choice of (super)cell:
 
 * ``sorted_inverse_distance`` (:class:`SortedInverseDistance`, 32 features by default),
 * ``acsf`` (:class:`ACSF`, element-agnostic + electronegativity- and Z-weighted, 192 features by default),
-* ``physics`` (:class:`~metamat.featurize.physics_descriptors.PhysicsDescriptors`, 25 features: density,
+* ``physics`` (:class:`~metamat.featurize.physics_descriptors.PhysicsDescriptors`, 27 features: density,
   packing, coordination, bond lengths, local order, symmetry, mobile-ion network, free volume),
+* ``ionic`` (:class:`~metamat.featurize.ionic_descriptors.IonicDescriptors`, 15 features: Ewald site energies
+  of guessed formal charges, anion framework type),
 * ``soap`` (:class:`SOAP`, dscribe's species-agnostic ``mu2`` power spectrum, 105 features by default;
   needs ``pip install metamat[structure]``).
 
@@ -26,6 +28,7 @@ from metamat.data.formula import ELEMENTS, format_formula
 from metamat.data.structures import Crystal, StructureBatch, crystals_or_raise
 from metamat.errors import InputError
 from metamat.featurize.elements import load_element_table
+from metamat.featurize.ionic_descriptors import IonicDescriptors
 from metamat.featurize.physics_descriptors import PhysicsDescriptors
 from metamat.featurize.structure_descriptors import (
     ACSF,
@@ -36,9 +39,10 @@ from metamat.featurize.structure_descriptors import (
     StructureFeaturizer,
 )
 
-__all__ = ["ACSF", "BEHLER_2011", "GASTEGGER_2018", "SOAP", "PhysicsDescriptors", "STRUCTURE_FEATURIZERS",
-           "SortedInverseDistance", "StructureFeaturizer", "batch_compositions", "crystal_formula",
-           "featurize_composition_structure", "featurize_structures", "resolve_structure_featurizers"]
+__all__ = ["ACSF", "BEHLER_2011", "GASTEGGER_2018", "SOAP", "IonicDescriptors", "PhysicsDescriptors",
+           "STRUCTURE_FEATURIZERS", "SortedInverseDistance", "StructureFeaturizer", "batch_compositions",
+           "crystal_formula", "featurize_composition_structure", "featurize_structures",
+           "resolve_structure_featurizers"]
 
 DE_2016 = "S. De, A. P. Bartók, G. Csányi, M. Ceriotti, Comparing molecules and solids across structural and " \
           "alchemical space, Phys. Chem. Chem. Phys. 18, 13754 (2016)."
@@ -110,7 +114,7 @@ class SOAP(StructureFeaturizer):
 
 
 STRUCTURE_FEATURIZERS: dict[str, type[StructureFeaturizer]] = {
-    cls.name: cls for cls in (SortedInverseDistance, ACSF, SOAP, PhysicsDescriptors)
+    cls.name: cls for cls in (SortedInverseDistance, ACSF, SOAP, PhysicsDescriptors, IonicDescriptors)
 }
 
 

@@ -22,7 +22,8 @@ from metamat.tasks.task import Task
 
 INPUTS = ("composition", "descriptors", "physics", "all", "graph")  # all = composition + descriptors + physics
 DESCRIPTOR_SET = ("sorted_inverse_distance", "acsf")
-PHYSICS_SET = ("physics",)  # density, packing, coordination, bonds, order, symmetry, mobile ion, free volume
+# density, packing, coordination, bonds, order, symmetry, mobile ion, free volume; Ewald energies, anion framework
+PHYSICS_SET = ("physics", "ionic")
 VOLUME_PER_ATOM = "volume_per_atom"  # derived target: cell volume / number of atoms (Å^3)
 
 
@@ -147,7 +148,10 @@ def model_layout(model):
 
 
 def model_inputs(model, crystals: Sequence, formulas: Sequence[str], source: str = "structures") -> np.ndarray:
-    """Input matrix for ``model``: graph + composition for a graph-encoder model, else composition."""
+    """Input matrix for ``model``: graph + composition for a graph-encoder model, else composition; a model
+    that builds its own inputs from crystals (``structure_inputs``, e.g. structure ``auto``) builds them."""
+    if hasattr(model, "structure_inputs"):
+        return model.structure_inputs(crystals, formulas, source=source)
     layout = model_layout(model)
     return structure_inputs(crystals, formulas, "graph" if layout else "composition", layout=layout, source=source)
 

@@ -98,7 +98,7 @@ def test_invariances():
     rattled = Crystal(rattled.positions + 0.05 * rng.normal(size=rattled.positions.shape), rattled.cell,
                       rattled.pbc, rattled.species, rattled.occupancy)
     feat = PhysicsDescriptors(grid_spacing=0.25, max_grid=200_000)
-    grid_cols = [COL["empty_sphere_max"], COL["clearance_mean"], COL["free_fraction_1A"]]
+    grid_cols = [COL["empty_sphere_max"], COL["clearance_mean"], COL["free_fraction_1A"], COL["channel_radius"]]
     exact = [i for i in range(len(LABELS)) if i not in grid_cols]
     ref, _ = featurize_structures([base, rattled], [feat])
     rot = Rotation.random(random_state=3).as_matrix() @ np.diag([1.0, 1.0, -1.0])
@@ -111,6 +111,7 @@ def test_invariances():
         np.testing.assert_allclose(X[:, exact], ref[:, exact], rtol=1e-7, atol=1e-9)
         np.testing.assert_allclose(X[:, grid_cols[0]], ref[:, grid_cols[0]], atol=0.25)
         np.testing.assert_allclose(X[:, grid_cols[2]], ref[:, grid_cols[2]], atol=0.05)
+        np.testing.assert_allclose(X[:, grid_cols[3]], ref[:, grid_cols[3]], atol=0.25)
 
 
 def test_disordered_cif_round_trip(tmp_path):
