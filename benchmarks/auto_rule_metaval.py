@@ -35,13 +35,14 @@ FALLBACKS = ("pretrained", "rf_median", "median", "rf")
 MARGINS = (0.0, 0.5, 1.0, 2.0)
 
 
-def one_chunk(task, k: int, episodes: list[int], seed: int) -> list[dict]:
+def one_chunk(task, k: int, episodes: list[int], seed: int, candidates: tuple[str, ...] = DEFAULT_CANDIDATES
+              ) -> list[dict]:
     out = []
     with limit_threads(1):
         for i in episodes:
             ep = make_episode(task, k, i, seed=seed)
             mseed = model_seed(seed, task_key(task), k, i)
-            auto = make_model("auto", seed=mseed).fit(ep.X_support, ep.y_support_fit)
+            auto = make_model("auto", seed=mseed, candidates=candidates).fit(ep.X_support, ep.y_support_fit)
             query = {}
             for c in auto.cv_errors_:
                 if c == auto.chosen_:
@@ -93,19 +94,25 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--n-jobs", type=int, default=2)
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results/auto_rule_metaval"))
+    ap.add_argument("--tasks", default="meta-val",
+                    help="task group or comma-separated names (meta-train tasks: pass --no-meta, the shipped "
+                         "meta-learner saw them)")
+    ap.add_argument("--no-meta", action="store_true", help="leave the shipped meta-learner out of the candidates")
     args = ap.parse_args(argv)
     start = time.perf_counter()
-    tasks, _ = build_tasks("meta-val", max_rows=5000, seed=args.seed)
+    candidates = tuple(c for c in DEFAULT_CANDIDATES if not (args.no_meta and c == "pretrained"))
+    names = args.tasks if args.tasks.startswith("meta-") else args.tasks.split(",")
+    tasks, _ = build_tasks(names, max_rows=5000, seed=args.seed)
     jobs = [(t, k, list(range(lo, min(lo + 5, args.episodes)))) for t in tasks for k in SHOTS
             for lo in range(0, args.episodes, 5)]
     from joblib import Parallel, delayed
 
-    records = [r for chunk in Parallel(n_jobs=args.n_jobs)(delayed(one_chunk)(t, k, e, args.seed)
+    records = [r for chunk in Parallel(n_jobs=args.n_jobs)(delayed(one_chunk)(t, k, e, args.seed, candidates)
                                                             for t, k, e in jobs) for r in chunk]
     rules = {"argmin": _argmin}
-    for c in DEFAULT_CANDIDATES:
+    for c in candidates:
         rules[f"always {c}"] = partial(_always, c)
-    for fb in FALLBACKS:
+    for fb in (f for f in FALLBACKS if f in candidates):
         for mg in MARGINS:
             rules[f"margin {mg:g} over {fb}"] = partial(_margin, fb, mg)
     rules["oracle (best on the query)"] = None
@@ -128,7 +135,8 @@ def main(argv=None) -> int:
            "seconds": time.perf_counter() - start}
     write_json(args.out / "results.json", doc, indent=1)
     with atomic_write(args.out / "COMMAND.txt", "w") as fh:
-        fh.write(f"PYTHONPATH=. python benchmarks/auto_rule_metaval.py --episodes {args.episodes} --out {args.out}\n")
+        fh.write(f"PYTHONPATH=. python benchmarks/auto_rule_metaval.py --episodes {args.episodes} --tasks {args.tasks}"
+                 f"{' --no-meta' if args.no_meta else ''} --out {args.out}\n")
     for name, row in table.items():
         print(f"{name:32s} " + "  ".join(f"k={k}: {row[k]['mean']:.3f} [{row[k]['ci_low']:.3f},{row[k]['ci_high']:.3f}]"
                                          for k in row), file=sys.stdout)

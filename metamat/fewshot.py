@@ -32,11 +32,12 @@ RF_MARGIN = 0.95
 
 # ------------------------------------------------------------------------------------------------ model
 def fewshot_model_spec(model: str | os.PathLike | Any | None, structure: bool) -> str | os.PathLike | Any:
-    """The one place that decides the model when none is given: ``auto`` for composition runs, the shipped
-    structure-aware model for ``--structure-column`` runs. A given model (name, path, object) is kept."""
+    """The one place that decides the model when none is given: ``auto`` (with ``--structure-column`` the
+    structure-aware ``auto``, which keeps composition-only inputs unless structure wins in CV on the support).
+    A given model (name, path, object) is kept."""
     if model is not None:
         return model
-    return "default" if structure else "auto"
+    return "auto"
 
 
 def load_fewshot_model(model: str | os.PathLike = "default", log_target: bool = False, structure: bool = False):
