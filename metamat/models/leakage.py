@@ -21,9 +21,21 @@ class LeakageError(InputError):
 
 
 def seen_tasks(info: Mapping[str, Any] | None) -> list[dict[str, Any]]:
-    """Meta-train and meta-val task records (name, quantity, rows) of a model's ``training`` block."""
+    """Meta-train and meta-val task records (name, quantity, rows) of a model's ``training`` block. Older
+    records (the shipped structure model) list task names only (``train_tasks``, ``val_tasks``): their
+    quantity groups come from the task catalogues."""
     info = info or {}
-    return [*info.get("meta_train_tasks", []), *info.get("meta_val_tasks", [])]
+    named = [{"name": n, "quantity": _catalog_groups().get(n)}
+             for n in (*info.get("train_tasks", []), *info.get("val_tasks", []))]
+    return [*info.get("meta_train_tasks", []), *info.get("meta_val_tasks", []), *named]
+
+
+def _catalog_groups() -> dict[str, str]:
+    """Quantity group of every catalogued composition and structure task, by name."""
+    from metamat.tasks.catalog import TASKS
+    from metamat.tasks.structure_tasks import STRUCTURE_TASKS
+
+    return {t.name: t.group for t in (*TASKS, *STRUCTURE_TASKS)}
 
 
 def seen_quantities(info: Mapping[str, Any] | None) -> list[str]:

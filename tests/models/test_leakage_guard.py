@@ -52,3 +52,21 @@ def test_bench_fewshot_refuses_pretrained_on_a_seen_quantity_and_records_the_ove
     assert "median" in doc["summary_families"] and doc["families_method"]["family_of"] == {"gap_like": "band gap"}
     auto = run_episodes([task], ["auto"], shots=[5], episodes=1, policy="random", rf_trees=10)
     assert auto["leakage"][0]["model"] == "auto" and sum(auto["choices"]["auto"]["gap_like"]["5"].values()) == 1
+
+
+def test_name_only_training_records_map_to_quantity_groups():
+    """The shipped structure model lists task names only; the guard must still see its quantity groups
+    (its JSON names the 2D exfoliation tasks, so an exfoliation-energy task overlaps; a Tc task does not
+    unless it is listed)."""
+    import json
+    from pathlib import Path
+
+    import metamat.pretrained as pretrained
+    from metamat.models.leakage import overlap, seen_quantities
+
+    info = json.loads((Path(pretrained.__file__).parent / "structure.json").read_text())["training"]
+    assert "jdft2d:exfoliation_energy" in info["train_tasks"]
+    assert "exfoliation energy" in seen_quantities(info)
+    assert overlap(info, ["exfoliation energy"]) == ["exfoliation energy"]
+    assert overlap({"train_tasks": ["perov5:heat_of_formation"]}, ["band gap"]) == []
+    assert overlap({"train_tasks": ["perov5:heat_of_formation"]}, ["formation energy"]) == ["formation energy"]
