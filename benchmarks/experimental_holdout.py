@@ -49,6 +49,13 @@ SUFFIX = {"composition": "", "composition+knowledge": "+kn"}
 METRICS = ("smae", "srmse", "interval_coverage90", "coverage90")
 
 
+def _rel(p: Path) -> str:
+    try:
+        return str(p.resolve().relative_to(HERE.parent))
+    except ValueError:
+        return str(p)
+
+
 def specs(features: str, meta_path: Path, rf_trees: int) -> list[Any]:
     from metamat.evaluate.model_specs import BaselineFactory, ModelSpec, model_specs
     from metamat.models.registry import MetaModelFactory
@@ -59,12 +66,12 @@ def specs(features: str, meta_path: Path, rf_trees: int) -> list[Any]:
     return [auto, meta, *model_specs(list(BASELINES), rf_trees=rf_trees)]
 
 
-def build(features: str, data_dir: str | None, max_rows: int, seed: int) -> list[Any]:
+def build(names: list[str], features: str, data_dir: str | None, max_rows: int, seed: int) -> list[Any]:
     from metamat.tasks.catalog import build_task, get_task_spec
 
     # keep_quantities: the DFT-gap surrogates stay as multi-fidelity inputs of the experimental gap task
     return [build_task(get_task_spec(n), data_dir=data_dir, featurizers=features, max_rows=max_rows, seed=seed,
-                       keep_quantities=True) for n in TASKS]
+                       keep_quantities=True) for n in names]
 
 
 def episode_table(records: list[dict]) -> dict:
@@ -171,8 +178,14 @@ def main() -> None:
     ap.add_argument("--n-jobs", type=int, default=2)
     ap.add_argument("--n-boot", type=int, default=2000)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--tasks", default=",".join(TASKS))
+    ap.add_argument("--meta-composition", default=str(META["composition"]), help="held-out meta-learner (composition)")
+    ap.add_argument("--meta-knowledge", default=str(META["composition+knowledge"]),
+                    help="held-out meta-learner (composition+knowledge)")
     ap.add_argument("--data-dir", default=None)
     args = ap.parse_args()
+    meta = {"composition": Path(args.meta_composition), "composition+knowledge": Path(args.meta_knowledge)}
+    task_names = [t.strip() for t in args.tasks.split(",") if t.strip()]
 
     from metamat.evaluate.reporting import write_episodes
     from metamat.evaluate.running import run_episodes
@@ -183,10 +196,10 @@ def main() -> None:
     shots = [int(k) for k in args.shots.split(",")]
     records, runs = [], {}
     for features in args.features.split(","):
-        tasks = build(features, args.data_dir, args.max_rows, args.seed)
+        tasks = build(task_names, features, args.data_dir, args.max_rows, args.seed)
         for policy in args.policies.split(","):
             t0 = time.perf_counter()
-            doc = run_episodes(tasks, specs(features, META[features], args.rf_trees), shots=shots,
+            doc = run_episodes(tasks, specs(features, meta[features], args.rf_trees), shots=shots,
                                episodes=args.episodes, seed=args.seed, policy=policy, max_query=args.max_query,
                                n_jobs=args.n_jobs, rf_trees=args.rf_trees, keep_records=True)
             for r in doc.pop("episodes"):
@@ -202,14 +215,14 @@ def main() -> None:
     for policy in args.policies.split(","):
         table = episode_table([r for r in records if r["policy"] == policy])
         for k in shots:
-            summary.setdefault(policy, {})[str(k)] = summarize(table, models, k, list(TASKS), args.n_boot,
+            summary.setdefault(policy, {})[str(k)] = summarize(table, models, k, task_names, args.n_boot,
                                                                 args.seed)
     out = Path(args.out)
-    doc = {"kind": "experimental_holdout", "tasks": list(TASKS), "baselines": list(BASELINES),
+    doc = {"kind": "experimental_holdout", "tasks": task_names, "baselines": list(BASELINES),
            "config": {k: v for k, v in vars(args).items()},
-           "meta_learners": {f: {"path": str(p.relative_to(HERE.parent)),
-                                 "excluded_groups": training_info(str(p)).get("excluded_groups"),
-                                 "features": training_info(str(p)).get("features")} for f, p in META.items()},
+           "meta_learners": {f: {"path": _rel(p), "excluded_groups": training_info(str(p)).get("excluded_groups"),
+                                 "features": training_info(str(p)).get("features", "composition")}
+                             for f, p in meta.items() if f in args.features.split(",")},
            "notes": ["for matbench_expt_gap the DFT band-gap knowledge surrogates stay as inputs (different "
                      "fidelity; the surrogates never saw an expt_gap composition)",
                      "scale-free MAE = MAE / MAD of the task (log10 tasks: decades / MAD of log10 y), as in "
