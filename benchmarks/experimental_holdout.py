@@ -165,6 +165,28 @@ def plot(doc: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def markdown(doc: dict) -> str:
+    """Per policy and k: one row per model, geometric mean and ratio to the best baseline with CIs, the
+    per-task scale-free MAE, mean sRMSE and mean interval coverage."""
+    lines = []
+    for policy, ks in doc["summary"].items():
+        for k, s in ks.items():
+            tasks = doc["tasks"]
+            lines += [f"**{policy} queries, k = {k}** (best baseline: {s['best_baseline']}; ratio = geometric "
+                      "mean of scale-free MAE / the best baseline's, 95% paired bootstrap CI)", "",
+                      "| model | geo-mean sMAE | ratio [95% CI] | " + " | ".join(tasks)
+                      + " | sRMSE | 90% coverage |", "|---" * (5 + len(tasks)) + "|"]
+            for m, row in s["models"].items():
+                r = row["vs_best_baseline"]
+                cells = [f"{row['per_task'][t]['smae']['mean']:.3f} ({r['per_task'][t]['ratio']:.2f}x)"
+                         for t in tasks]
+                lines.append(f"| {m} | {row['geomean_smae']:.3f} | {r['ratio']:.3f} [{r['ci_low']:.3f}, "
+                             f"{r['ci_high']:.3f}] | " + " | ".join(cells)
+                             + f" | {row['mean_srmse']:.3f} | {row['mean_interval_coverage90']:.2f} |")
+            lines.append("")
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", default=str(HERE / "results" / "experimental_holdout"))
@@ -189,7 +211,7 @@ def main() -> None:
 
     from metamat.evaluate.reporting import write_episodes
     from metamat.evaluate.running import run_episodes
-    from metamat.files import write_json
+    from metamat.files import atomic_write, write_json
     from metamat.models.registry import training_info
 
     start = time.perf_counter()
@@ -232,6 +254,8 @@ def main() -> None:
     write_json(out / "results.json", doc)
     write_episodes([{**r, "task": f"{r['task']}@{r['policy']}"} for r in records], out / "episodes.csv.gz")
     plot(doc, out / "experimental_holdout.png")
+    with atomic_write(out / "tables.md", "w") as fh:
+        fh.write(markdown(doc))
     for policy, ks in summary.items():
         for k, s in ks.items():
             print(f"\n{policy} k={k}: best baseline {s['best_baseline']}")
