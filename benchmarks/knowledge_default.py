@@ -59,7 +59,8 @@ def main() -> None:
     from metamat.evaluate.running import run_episodes
     from metamat.evaluate.uncertainty import family_summary
     from metamat.files import write_json
-    from metamat.models.registry import MetaModelFactory
+    from metamat.models.leakage import seen_quantities
+    from metamat.models.registry import MetaModelFactory, training_info
     from metamat.tasks.catalog import build_task, resolve_tasks
 
     start = time.perf_counter()
@@ -69,8 +70,12 @@ def main() -> None:
              for lab, p in (m.split("=", 1) for m in args.composition_model)]
     know = [ModelSpec(lab, factory=MetaModelFactory(p)) for lab, p in (m.split("=", 1) for m in args.model)]
     doc: dict[str, Any] = {"kind": "knowledge_default", "config": vars(args), "splits": {}}
+    seen = set().union(*(seen_quantities(training_info(p)) for p in
+                         [m.split("=", 1)[1] for m in args.model + args.composition_model] + ["default"]))
     for split in args.splits.split(","):
         specs = resolve_tasks(split)
+        dropped = [] if split == "meta-val" else [s.name for s in specs if s.group in seen]
+        specs = [s for s in specs if s.name not in dropped]  # a model trained on it (--include): left out for all
         records: list[dict] = []
         families: dict[str, str] = {}
         leakage: list = []
@@ -81,16 +86,18 @@ def main() -> None:
                                 fixed_width=features != "composition") for s in specs]
             families.update({t.name: t.quantity for t in tasks})
             res = run_episodes(tasks, models, shots=shots, episodes=args.episodes, seed=args.seed,
-                               max_query=args.max_query, n_jobs=args.n_jobs, keep_records=True)
+                               max_query=args.max_query, n_jobs=args.n_jobs, keep_records=True,
+                               allow_leakage=split == "meta-val")  # meta-val chose the early-stopping step
             records += res.pop("episodes")
             leakage += res["leakage"]
         fam = family_summary(records, families, metrics=("smae", "srmse", "interval_coverage90"))
         labels = [s.name for s in comp + know]
         doc["splits"][split] = {
             "summary_families": fam["summary"], "families": fam["families"], "leakage": leakage,
+            "dropped_tasks": dropped,
             "vs_default": {lab: {str(k): paired_diff(records, lab, "default", k, families) for k in shots}
                            for lab in labels if lab != "default"}}
-        print(split)
+        print(split, f"(left out, seen in training by a model: {dropped})" if dropped else "")
         for lab in labels:
             cells = "  ".join(f"k={k}: {fam['summary'][lab][str(k)]['smae']['mean']:.3f} "
                               f"[{fam['summary'][lab][str(k)]['smae']['ci_low']:.3f}, "
