@@ -170,12 +170,30 @@ def resolve_tasks(names: str) -> list[TaskSpec]:
     return [get_task_spec(n.strip()) for n in key.split(",") if n.strip()]
 
 
+def excluded_groups(tasks: str = "", groups: str = "") -> set[str]:
+    """Quantity groups to leave out of meta-training: the comma-separated ``groups``, the groups of the
+    comma-separated registry ``tasks``, and every group tied to one of them (band gap <-> metallicity, ...:
+    :data:`metamat.featurize.knowledge.RELATED_GROUPS`). Unknown task names raise KeyError."""
+    from metamat.featurize.knowledge import RELATED_GROUPS
+
+    out = {g.strip() for g in groups.split(",") if g.strip()}
+    out |= {get_task_spec(n.strip()).group for n in tasks.split(",") if n.strip()}
+    return out | {r for g in out for r in RELATED_GROUPS.get(g, ())}
+
+
 def build_task(spec: TaskSpec, data_dir=None, featurizers: str = "composition", max_rows: int | None = None,
-               seed: int = 0) -> Task:
+               seed: int = 0, fixed_width: bool = False, keep_quantities: bool = False) -> Task:
     """Load the dataset, keep rows with a finite target, featurize, and return a :class:`Task`.
 
     ``max_rows`` subsamples large datasets (seeded) so that episodic evaluation stays cheap; every row of a
     task has a parsed formula (the data layer already rejected the rest, and reported them).
+
+    Knowledge surrogates of the task's own quantity are left out (leakage). By default their columns are
+    dropped, so tasks of different quantities have different widths; with ``fixed_width`` the columns stay
+    and hold NaN (every task then has the same column layout, which a meta-learner needs; feature
+    preparation turns NaN into the training column mean). ``keep_quantities`` keeps the same-quantity
+    surrogates as real inputs (multi-fidelity: e.g. DFT-gap surrogates for an experimental gap task, whose
+    compositions the surrogates never saw); ``Task.removed_features`` then stays empty.
     """
     from metamat.data.registry import load_dataset
 
@@ -190,8 +208,15 @@ def build_task(spec: TaskSpec, data_dir=None, featurizers: str = "composition", 
     from metamat.featurize.pipeline import featurize_formulas
 
     formulas = table.formulas[keep]
+    exclude = () if keep_quantities else (spec.group,)
     fm = featurize_formulas(formulas, featurizers, source=spec.dataset, field="formula",
-                            exclude_quantities=(spec.group,))
+                            exclude_quantities=() if fixed_width else exclude)
+    removed = list(fm.removed)
+    if fixed_width and exclude:
+        kept = set(featurize_formulas(formulas[:1], featurizers, exclude_quantities=exclude).labels)
+        masked = [i for i, label in enumerate(fm.labels) if label not in kept]
+        fm.values[:, masked] = np.nan
+        removed = [f"{fm.labels[i]} (masked as NaN: quantity {spec.group!r} or a tied one)" for i in masked]
     return Task(name=spec.name, X=fm.values, y=y[keep], formulas=formulas,
                 kind=spec.kind, units=target.unit, quantity=spec.group, transform=target.transform,
-                feature_labels=tuple(fm.labels), removed_features=tuple(fm.removed))
+                feature_labels=tuple(fm.labels), removed_features=tuple(removed))
