@@ -47,7 +47,7 @@ class StructureAutoRegressor(AutoRegressor):
                  candidates: Sequence[str] = DEFAULT_CANDIDATES,
                  structure_candidates: Sequence[str] = STRUCTURE_CANDIDATES,
                  descriptors: Sequence[str] = ("physics", "ionic"), graph_model: str | None = "default",
-                 fallback: Sequence[str] = ("median",), margin: float = 1.0, loo_max: int = 20, n_folds: int = 5,
+                 fallback: Sequence[str] = ("rf_median",), margin: float = 1.0, loo_max: int = 20, n_folds: int = 5,
                  rf_trees: int = 100, meta_model: str = "default", exclude_quantities: Sequence[str] = (),
                  max_gp_rows: int = 1000, target_transform: str = "identity", n_jobs: int | None = 1,
                  seed: int = 0):
