@@ -308,7 +308,7 @@ def test_cli_list_shows_how(tmp_path):
     result = CliRunner().invoke(app, ["data", "list"], env={"COLUMNS": "250"})
     assert result.exit_code == 0
     row = next(line for line in result.output.splitlines() if line.startswith("│ aflow__Egap "))
-    assert "fetch (0.4 MB)" in row and "│ no " in row
+    assert "fetch 0.4 MB" in row and "│ no " in row
     row = next(line for line in result.output.splitlines() if line.startswith("│ ricci_transport "))
     assert "matminer package" in row
 
