@@ -4,8 +4,8 @@ Per episode the difference (and ratio) of scale-free MAE, auto minus the other m
 query; family-weighted mean with the bootstrap over families, tasks and episodes of
 :mod:`metamat.evaluate.uncertainty`.
 
-    PYTHONPATH=. python benchmarks/fewshot_paired.py benchmarks/results/fewshot_auto/episodes.csv.gz \
-        rf_median,pretrained,rf,gp,median benchmarks/results/fewshot_auto/paired.json
+    PYTHONPATH=. python benchmarks/fewshot_paired.py benchmarks/results/fewshot_auto_20ep/episodes.csv.gz \
+        rf_median,pretrained,rf,gp,median benchmarks/results/fewshot_auto_20ep/paired.json
 """
 import sys
 

@@ -69,9 +69,9 @@ def test_bounds_parsing():
             parse_bounds(bad)
 
 
-def test_model_dispatch_auto_for_compositions_structure_model_for_structures():
+def test_model_dispatch_auto_for_compositions_and_structures():
     assert fewshot_model_spec(None, structure=False) == "auto"
-    assert fewshot_model_spec(None, structure=True) == "default"
+    assert fewshot_model_spec(None, structure=True) == "auto"
     assert fewshot_model_spec("default", structure=False) == "default"
 
 
@@ -222,7 +222,7 @@ def test_cli_default_auto_with_baseline(tmp_path, monkeypatch, capsys):
         main()
     assert exc.value.code in (0, None)
     printed = capsys.readouterr().out
-    assert "auto chose median" in printed and "after subtracting 'dft'" in printed
+    assert "auto chose rf_median" in printed and "after subtracting 'dft'" in printed
     np.testing.assert_allclose(pd.read_csv(out)["prediction"], np.arange(8.0) + 2.5, atol=1e-5)
 
 
