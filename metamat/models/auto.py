@@ -78,6 +78,20 @@ def margin_choice(errors: dict[str, np.ndarray], fallback: str, margin: float) -
     return fallback, table
 
 
+def explain_choice(winner: str, fallback: str, table: dict[str, Any], margin: float, fallback_label: str,
+                   kept: str) -> str:
+    """One sentence on why the margin rule chose ``winner`` (``fallback_label`` names the fallback, ``kept``
+    says what keeping it means)."""
+    best = min(table, key=lambda c: table[c]["cv_mae"])
+    if winner != fallback:
+        return (f"{winner} beat {fallback_label} in cross-validation by {-table[winner]['diff_vs_fallback']:.3g} "
+                f"(> {margin:g} standard errors, {table[winner]['se_diff']:.3g})")
+    if best == fallback:
+        return f"{fallback_label} had the lowest cross-validation MAE: {kept}"
+    return (f"{best} had the lowest cross-validation MAE, but not by more than {margin:g} standard errors "
+            f"over {fallback_label}: {kept}")
+
+
 def _same_forest(target: Any, fitted: Any) -> Any:
     """``target`` (an unfitted ``rf_median``) sharing the trees and fitted state of a fitted ``rf`` with the
     same options: the two differ only in how they centre the per-tree predictions."""
@@ -198,16 +212,8 @@ class AutoRegressor(Model):
         if fallback is None:
             fallback = min(names, key=lambda c: errors[c].mean())
         winner, table = margin_choice(errors, fallback, self.margin)
-        best = min(table, key=lambda c: table[c]["cv_mae"])
-        if winner == best and winner != fallback:
-            why = (f"{winner} beat the fallback {fallback} in cross-validation by "
-                   f"{-table[winner]['diff_vs_fallback']:.3g} (> {self.margin:g} standard errors, "
-                   f"{table[winner]['se_diff']:.3g})")
-        elif winner == best:
-            why = f"{winner} (the fallback) had the lowest cross-validation MAE"
-        else:
-            why = (f"{best} had the lowest cross-validation MAE, but not by more than {self.margin:g} standard "
-                   f"errors over the fallback {fallback}: keeping {fallback}")
+        why = explain_choice(winner, fallback, table, self.margin, f"the fallback {fallback}",
+                             f"keeping {fallback}")
         self.chosen_ = winner
         self.model_ = self._make(winner, template).fit(self._inputs(winner, X, template), z)
         self.fold_models_ = fold_models[winner]

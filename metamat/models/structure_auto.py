@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from metamat.models.auto import DEFAULT_CANDIDATES, AutoRegressor, margin_choice
+from metamat.models.auto import DEFAULT_CANDIDATES, AutoRegressor, explain_choice, margin_choice
 from metamat.models.base import check_X, check_y
 
 COMPOSITION = "composition"
@@ -130,17 +130,8 @@ class StructureAutoRegressor(AutoRegressor):
             runs[label] = (run, names)
         errors = {label: run.residuals_ for label, (run, _) in runs.items()}
         winner, table = margin_choice(errors, COMPOSITION, self.margin)
-        best = min(table, key=lambda c: table[c]["cv_mae"])
-        comp_name = f"composition-only auto ({base.chosen_})"
-        if winner != COMPOSITION:
-            why = (f"{winner} beat the {comp_name} in cross-validation by "
-                   f"{-table[winner]['diff_vs_fallback']:.3g} (> {self.margin:g} standard errors, "
-                   f"{table[winner]['se_diff']:.3g})")
-        elif best == COMPOSITION:
-            why = f"the {comp_name} had the lowest cross-validation MAE: structure inputs not used"
-        else:
-            why = (f"{best} had the lowest cross-validation MAE, but not by more than {self.margin:g} standard "
-                   f"errors over the {comp_name}: structure inputs not used")
+        why = explain_choice(winner, COMPOSITION, table, self.margin,
+                             f"the composition-only auto ({base.chosen_})", "structure inputs not used")
         self.runs_ = runs
         self.chosen_ = winner
         self.transform_ = base.transform_

@@ -24,20 +24,11 @@ from metamat.data.sources.origins import CDVAE_COMMIT, CDVAE_SUPERCON_COMMIT, Re
 from metamat.data.sources.recorded import MANIFEST
 from metamat.errors import DataSourceError
 
+pytestmark = pytest.mark.usefixtures("isolated_fetch_dirs")
+
 
 def sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-@pytest.fixture(autouse=True)
-def isolated_dirs(monkeypatch, tmp_path):
-    monkeypatch.setenv("METAMAT_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
-    monkeypatch.delenv("METAMAT_DATA_DIR", raising=False)
-    monkeypatch.delenv("METAMAT_FETCH_MIRROR", raising=False)
-    for var in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
 
 
 def cif(a: float, first: str, second: str) -> str:
