@@ -31,13 +31,11 @@ RF_MARGIN = 0.95
 
 
 # ------------------------------------------------------------------------------------------------ model
-def fewshot_model_spec(model: str | os.PathLike | Any | None, structure: bool) -> str | os.PathLike | Any:
-    """The one place that decides the model when none is given: ``auto`` (with ``--structure-column`` the
-    structure-aware ``auto``, which keeps composition-only inputs unless structure wins in CV on the support).
-    A given model (name, path, object) is kept."""
-    if model is not None:
-        return model
-    return "auto"
+def fewshot_model_spec(model: str | os.PathLike | Any | None) -> str | os.PathLike | Any:
+    """The one place that decides the model when none is given: ``auto`` (with ``--structure-column``,
+    :func:`load_fewshot_model` makes it the structure-aware ``auto``, which keeps composition-only inputs
+    unless structure wins in CV on the support). A given model (name, path, object) is kept."""
+    return "auto" if model is None else model
 
 
 def load_fewshot_model(model: str | os.PathLike = "default", log_target: bool = False, structure: bool = False):
@@ -309,13 +307,14 @@ def run_fewshot(support: str | os.PathLike, query: str | os.PathLike, *, target:
     """Adapt ``model`` to the support table and predict the query table (see module docstring).
 
     ``model``: ``None`` (default) is ``auto`` for composition runs (:class:`~metamat.models.auto.AutoRegressor`:
-    the shipped meta-learner, GP, forests, median and ridge, chosen by cross-validation on the support) and
-    the shipped structure-aware model with ``structure_column``; ``"default"``/``"pretrained"`` is the shipped
-    meta-learner; a path is a saved model. ``features``, ``baseline_column``, ``basis``, ``bounds``: see
+    the shipped meta-learner, GP, forests, median and ridge, chosen by cross-validation on the support; with
+    ``structure_column`` also structure descriptors and the shipped structure-aware model);
+    ``"default"``/``"pretrained"`` is the shipped meta-learner (with ``structure_column`` the shipped
+    structure-aware model); a path is a saved model. ``features``, ``baseline_column``, ``basis``, ``bounds``: see
     :mod:`metamat.fewshot_inputs`.
 
     ``structure_column`` names a column (in both tables) of CIF text or structure-file paths relative to the
-    table (CIF, POSCAR, extxyz); the structure-aware model (crystal graph + composition) is then used.
+    table (CIF, POSCAR, extxyz); structure inputs (descriptors, crystal graphs) are then available.
 
     ``plot=True`` saves the parity plot next to ``output`` (``<output stem>_loo_parity.png``), a path saves it
     there, ``False``/``None`` skips it. ``model`` may also be an already loaded meta-model. ``precision``:
@@ -381,7 +380,7 @@ def fewshot_frames(sdf_in: pd.DataFrame, qdf_in: pd.DataFrame, *, target: str | 
             raise InputError(f"{bad[0]} is for composition runs; it is not available with --structure-column",
                              field=bad[0])
     check_features(features)
-    model = fewshot_model_spec(model, structure)
+    model = fewshot_model_spec(model)
     targets: Any = target
     if baseline_column is not None:
         if baseline_column not in map(str, sdf_in.columns):
@@ -509,7 +508,7 @@ def _composition_run(model, formulas, y, tname, table, qdf, qcol, support, query
     core = model if given_model else load_fewshot_model(model, log_target=log_target)
     auto = isinstance(core, AutoRegressor)
     if not auto and features != "composition":
-        raise InputError(f"the model {model!r} reads the 148 composition features only; --features "
+        raise InputError(f"the model {model!r} reads the composition features only; --features "
                          f"{features} needs --model auto", field="--features", value=features)
     if log_target and baseline is not None:
         raise InputError("--log-target and --baseline-column do not combine (the residual target - baseline "
@@ -534,6 +533,7 @@ def _composition_run(model, formulas, y, tname, table, qdf, qcol, support, query
     else:
         notes.append(f"target basis {b.basis.replace('_', ' ')} ({b.reason}); override with --basis")
     t = y / f_s if scaled else y
+    X_feat, Xq_feat = X, Xq  # the featurized inputs, before a baseline column is appended
     if baseline is not None:
         bq = _query_baseline(qdf, ok, baseline_column, str(query))
         X = np.column_stack([X, baseline / f_s if scaled else baseline])
@@ -557,7 +557,7 @@ def _composition_run(model, formulas, y, tname, table, qdf, qcol, support, query
         r = leave_one_out(m, X, t, level=level)
         scheme, mean_s, lo_s, hi_s = r["scheme"], r["mean"], r["lower"], r["upper"]
         m.fit(X, t)
-        forest = forest_check(X[:, :148], y, log_target)
+        forest = forest_check(X_feat, y, log_target)
     if scaled:
         mean_s, lo_s, hi_s = mean_s * f_s, lo_s * f_s, hi_s * f_s
     loo = check_metrics(y, mean_s, (hi_s - lo_s) / 3.29, lo_s, hi_s, level, scheme)
@@ -574,7 +574,7 @@ def _composition_run(model, formulas, y, tname, table, qdf, qcol, support, query
         out.loc[ok, "prediction"], out.loc[ok, "std"] = mean, std
         out.loc[ok, "lower90"], out.loc[ok, "upper90"] = lo, hi
         inner = innermost(m)
-        dom = query_domain(inner, X, Xq) if auto else query_domain(inner, X[:, :148], Xq[:, :148])
+        dom = query_domain(inner, X, Xq) if auto else query_domain(inner, X_feat, Xq_feat)
         out.loc[ok, "in_domain"] = dom["in_domain"]
         out.loc[ok, "support_distance"] = dom["distance_ratio"]
         n_out = int((~dom["in_domain"]).sum())

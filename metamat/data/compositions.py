@@ -42,6 +42,18 @@ class CompositionArrays:
         """For each entry, the index of the material it belongs to."""
         return np.repeat(np.arange(len(self)), self.counts)
 
+    def take(self, idx: np.ndarray) -> CompositionArrays:
+        """Materials ``idx`` (a gather of their compressed-row entries)."""
+        idx = np.asarray(idx, dtype=np.int64)
+        if len(idx) == len(self) and (idx == np.arange(len(self))).all():
+            return self
+        counts = self.counts[idx]
+        starts = self.offsets[:-1][idx]
+        entry = np.repeat(starts - np.r_[0, np.cumsum(counts)[:-1]], counts) + np.arange(int(counts.sum()))
+        offsets = np.r_[0, np.cumsum(counts)].astype(np.int64)
+        return CompositionArrays(self.formulas[idx], offsets, self.z[entry], self.amounts[entry],
+                                 self.fractions[entry])
+
     def segment_sum(self, values_t: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
         """Per-material sums of ``weights * values`` for entry-major data given transposed, (k, entries).
 

@@ -426,7 +426,7 @@ def predict_surrogates(comps: CompositionArrays, surrogates: Sequence[Surrogate]
     if len(miss):
         uniq, first, back = np.unique(h[miss], axis=0, return_index=True, return_inverse=True)
         sel = miss[first]
-        X = input_features(_take(comps, sel)) if inputs is None else inputs[sel]
+        X = input_features(comps.take(sel)) if inputs is None else inputs[sel]
         m, s = np.empty((len(sel), len(every))), np.empty((len(sel), len(every)))
         for idx, stack in surrogate_stacks(every):
             m[:, idx], s[:, idx] = stack.predict(X)
@@ -434,18 +434,6 @@ def predict_surrogates(comps: CompositionArrays, surrogates: Sequence[Surrogate]
         if cache:
             store.add(uniq, m, s)
     return mean[:, cols], std[:, cols]
-
-
-def _take(comps: CompositionArrays, idx: np.ndarray) -> CompositionArrays:
-    """Materials ``idx`` of ``comps`` (a gather of their CSR entries)."""
-    if len(idx) == len(comps) and (idx == np.arange(len(comps))).all():
-        return comps
-    counts = comps.counts[idx]
-    starts = comps.offsets[:-1][idx]
-    entry = np.repeat(starts - np.r_[0, np.cumsum(counts)[:-1]], counts) + np.arange(int(counts.sum()))
-    offsets = np.r_[0, np.cumsum(counts)].astype(np.int64)
-    return CompositionArrays(comps.formulas[idx], offsets, comps.z[entry], comps.amounts[entry],
-                             comps.fractions[entry])
 
 
 class KnowledgeFeaturizer(CompositionFeaturizer):

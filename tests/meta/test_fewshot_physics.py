@@ -70,9 +70,8 @@ def test_bounds_parsing():
 
 
 def test_model_dispatch_auto_for_compositions_and_structures():
-    assert fewshot_model_spec(None, structure=False) == "auto"
-    assert fewshot_model_spec(None, structure=True) == "auto"
-    assert fewshot_model_spec("default", structure=False) == "default"
+    assert fewshot_model_spec(None) == "auto"
+    assert fewshot_model_spec("default") == "default"
 
 
 def _frames(target, baseline=None, query_baseline=None):
