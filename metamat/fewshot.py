@@ -497,6 +497,7 @@ def _composition_run(model, formulas, y, tname, table, qdf, qcol, support, query
     from metamat.fewshot_inputs import (
         SCALED_BASES,
         basis_factor,
+        feature_spec,
         innermost,
         resolve_bounds,
         target_basis,
@@ -516,7 +517,7 @@ def _composition_run(model, formulas, y, tname, table, qdf, qcol, support, query
     b = target_basis(tname, basis)
     scaled = b.basis in SCALED_BASES
     qvals = qdf[qcol].astype(object).where(qdf[qcol].notna(), None).to_numpy()
-    spec = features + ("+physics" if scaled and auto else "")
+    spec = feature_spec(features, b.basis) if auto else features
     X = featurize_formulas(formulas, spec, source=str(support), field="formula").values
     fm = featurize_formulas(qvals, spec, errors="mask", source=str(query), field=qcol)
     ok = np.asarray(fm.valid, dtype=bool)
