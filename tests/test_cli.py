@@ -91,7 +91,7 @@ def test_demo_runs_on_builtin_data(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     monkeypatch.delenv("METAMAT_DATA_DIR", raising=False)
     result = run("demo", "--n", "600")
     assert result.returncode == 0, result.stderr
-    for word in ("dummy", "ridge", "rf", "MAE", "read"):
+    for word in ("dummy", "ridge", "rf", "MAE", "read", "auto (default) ->", "tree-median forest", "support median"):
         assert word in result.stdout
 
 

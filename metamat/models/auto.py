@@ -83,12 +83,13 @@ def explain_choice(winner: str, fallback: str, table: dict[str, Any], margin: fl
     """One sentence on why the margin rule chose ``winner`` (``fallback_label`` names the fallback, ``kept``
     says what keeping it means)."""
     best = min(table, key=lambda c: table[c]["cv_mae"])
+    errors = "standard error" if margin == 1 else "standard errors"
     if winner != fallback:
         return (f"{winner} beat {fallback_label} in cross-validation by {-table[winner]['diff_vs_fallback']:.3g} "
-                f"(> {margin:g} standard errors, {table[winner]['se_diff']:.3g})")
+                f"(> {margin:g} {errors}, {table[winner]['se_diff']:.3g})")
     if best == fallback:
         return f"{fallback_label} had the lowest cross-validation MAE: {kept}"
-    return (f"{best} had the lowest cross-validation MAE, but not by more than {margin:g} standard errors "
+    return (f"{best} had the lowest cross-validation MAE, but not by more than {margin:g} {errors} "
             f"over {fallback_label}: {kept}")
 
 
