@@ -78,7 +78,7 @@ def guess_basis(column: str, unit: str = "") -> Basis:
     "/mol" in the unit (a mole of formula units), "molar" in the name. per mass: "/g", "/kg", "per gram",
     "specific" in the name. Everything else is ``intensive`` (a temperature, a gap, a modulus, ...).
     """
-    text = f"{column} {unit}"
+    text = column if unit in ("", column) else f"{column} {unit}"
     if _PER_ATOM.search(unit) or _PER_ATOM.search(column):
         return Basis("per_atom", f"'per atom' in {'unit' if _PER_ATOM.search(unit) else 'column name'} ({text!r})")
     if _PER_MASS_UNIT.search(unit) or _SPECIFIC_NAME.search(column):
