@@ -48,9 +48,8 @@ def run_design(measured: Path, target: str, elements: str, *, goal: str, step: f
     inp, reads_any = model_inputs(model, target, y, features, basis, bounds, None, Path(measured))
     X = featurize_formulas(formulas, inp.spec, source=str(measured), field="formula").values
     notes = [f"measured table: {n}" for n in report.notes] + inp.notes
-    if inp.basis in ("per_formula_unit", "per_mass"):
-        notes.append("designs are written as fractions (one atom per formula unit): their predictions are per atom"
-                     + (" per unit mass" if inp.basis == "per_mass" else ""))
+    if inp.basis == "per_formula_unit":
+        notes.append("designs are written as fractions (one atom per formula unit): their predictions are per atom")
     surrogate, name, why = fit_surrogate(model, inp, reads_any, X, y, seed)
     notes += why
     cons = Constraints(max_elements=max_elements, filters=list(filters or []))
