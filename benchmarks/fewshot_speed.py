@@ -189,7 +189,7 @@ def main() -> None:
     ax.set_xscale("log")
     ax.set_xlabel(f"ms (median of repeats), k = {args.k}, {args.n_query:,} queries, {args.threads} thread(s)")
     ax.invert_yaxis()
-    ax.legend(loc="lower right")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2)
     fig.tight_layout()
     tmp_png = out / "speed.tmp.png"
     fig.savefig(tmp_png, dpi=110)
