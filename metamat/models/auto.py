@@ -59,6 +59,7 @@ from metamat.tasks.task import TargetTransform
 META = "pretrained"
 DEFAULT_CANDIDATES: tuple[str, ...] = (META, "gp", "rf", "rf_median", "median", "ridge")
 _Z90 = float(norm.ppf(0.95))
+QUERY_CHUNK = 50_000  # queries per block in predict_dist
 
 
 def cv_folds(n: int, loo_max: int, n_folds: int, seed: int) -> np.ndarray:
@@ -242,6 +243,9 @@ class AutoRegressor(Model):
     def _model_space(self, X: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         self._check_fitted()
         X = check_X(X, self.n_features_in_)
+        if len(X) > QUERY_CHUNK:  # bounded memory: the fold predictions are (support rows x queries)
+            parts = [self._model_space(X[i:i + QUERY_CHUNK], level) for i in range(0, len(X), QUERY_CHUNK)]
+            return tuple(np.concatenate(p) for p in zip(*parts, strict=True))
         Xc = self._inputs(self.chosen_, X, self.template_)
         if getattr(self, "engine_", None) is not None:  # centre and fold predictions in one pass
             mu, loo = self.engine_.parts(Xc)

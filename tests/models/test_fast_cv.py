@@ -139,3 +139,19 @@ def test_fast_and_refit_cv_agree_where_they_must():
     np.testing.assert_allclose(fast.cv_predictions_["median"], slow.cv_predictions_["median"])
     assert fast.chosen_ == slow.chosen_ == "ridge"
     assert fast.choice_["scheme"] == slow.choice_["scheme"] == "5-fold"
+
+
+def test_forest_without_out_of_bag_trees_falls_back_to_refits(monkeypatch):
+    # with 2 trees some row is inside both bootstrap samples: no out-of-bag prediction, so the forest is
+    # cross-validated by refits (engine_ None); chunked prediction gives the same numbers as one block
+    import metamat.models.auto as auto_module
+
+    Z, y, Zq = _data(n=16, p=3, seed=8)
+    m = make_model("auto", candidates=("rf_median",), fallback=("rf_median",), rf_trees=2).fit(Z, y)
+    assert m.chosen_ == "rf_median" and m.engine_ is None
+    assert np.isfinite(m.cv_predictions_["rf_median"]).all()
+    fast = make_model("auto", candidates=("rf_median", "gp"), fallback=("rf_median",), rf_trees=40).fit(Z, y)
+    whole = fast.predict_dist(Zq)
+    monkeypatch.setattr(auto_module, "QUERY_CHUNK", 4)
+    for a, b in zip(whole, fast.predict_dist(Zq), strict=True):
+        np.testing.assert_allclose(a, b)
