@@ -27,8 +27,9 @@ Given a support ``(X, y)``, :class:`AutoRegressor`
 
 Steps 1 and 3 refit nothing for the forests, ridge and the GP (default; ``refit_cv=True`` refits every
 candidate per fold, the reference): one forest gives ``rf`` and ``rf_median`` their out-of-bag errors and a
-jackknife+-after-bootstrap interval, ridge and the GP their fold predictions in closed form
-(:mod:`metamat.models.fast_cv`), and the queries are predicted once, by the winner only.
+jackknife+-after-bootstrap interval, ridge and the GP their fold predictions in closed form, the
+meta-learner adapts to all folds at once (``vmap``; :mod:`metamat.models.fast_cv`), and the queries are
+predicted once, by the winner only.
 
 ``choice_`` records the CV table (per candidate: CV MAE, paired difference to the fallback and its
 standard error), the winner, the rule and why, and every candidate that was dropped (e.g. the

@@ -18,6 +18,9 @@ Refitting every candidate per fold and predicting the queries with every fold mo
   rows at its chosen alpha and ``e`` its residuals, the held-out residuals of fold f are
   ``(I - H_ff)^-1 e_f`` (exact for any quadratic penalty), and the fold coefficients follow by the same
   downdate, so ``mu_-f(x)`` needs no refit.
+- ``pretrained`` (a MAML-family meta-learner, MLP encoder): the same per-fold adaptation as a refit (fold
+  target standardization, inner steps from the meta-learned start), all folds at once under ``torch.func.vmap``
+  when the folds have equal size (leave-one-out, or n divisible by the number of folds); else refits.
 - ``median``: the fold models are the medians of the other folds' targets (exact, no features read).
 - ``gp``: with ``A = K^-1`` (kernel matrix with its noise, hyperparameters and y normalization of the fit on
   all rows) and ``a = A y``, the held-out means of fold f are ``y_f - A_ff^-1 a_f`` (Rasmussen & Williams
@@ -42,7 +45,7 @@ import numpy as np
 from metamat.models.baselines import _ranks, _rf_tree_predictions
 
 #: candidates with a refit-free cross-validation here
-FAST_CANDIDATES = ("rf", "rf_median", "ridge", "gp", "median")
+FAST_CANDIDATES = ("rf", "rf_median", "ridge", "gp", "median", "pretrained")
 
 
 def conformal_plus(loo: np.ndarray, residuals: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
@@ -232,6 +235,68 @@ def median_cv(model: Any, X: np.ndarray, z: np.ndarray, folds: np.ndarray) -> Fa
     return FastCV(pred, model, ConstantEngine(float(model.mean_), pred, np.abs(z - pred)))
 
 
+# ------------------------------------------------------------------------------------------------ meta-learner
+class MetaEngine:
+    """The meta-learner adapted on all rows (centre) and its per-fold adapted weights (fold predictions)."""
+
+    def __init__(self, model: Any, fold_params: list[dict], scalers: list, fold_of_row: np.ndarray,
+                 residuals: np.ndarray):
+        self.model, self.fold_params, self.scalers = model, fold_params, scalers
+        self.fold_of_row, self.residuals = fold_of_row, residuals
+
+    def fold_means(self, Z) -> np.ndarray:
+        """(folds, rows) means of the fold models on prepared rows ``Z`` (target units, as ``predict``)."""
+        import torch
+
+        with torch.no_grad():
+            return np.stack([s.inverse(self.model._forward(p, Z)[:, 0].double().numpy())
+                             for p, s in zip(self.fold_params, self.scalers, strict=True)])
+
+    def parts(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        import torch
+
+        with torch.no_grad():
+            Z = self.model.prepare(self.model._check_X(X))
+        return np.asarray(self.model.predict(X), dtype=float), self.fold_means(Z)[self.fold_of_row]
+
+
+def meta_cv(model: Any, X: np.ndarray, z: np.ndarray, folds: np.ndarray) -> FastCV:
+    """All fold adaptations of an unfitted copy ``model`` of a MAML-family meta-learner in one ``vmap`` (module
+    docstring); ``ValueError`` when that does not apply (the caller refits per fold)."""
+    import torch
+    from torch.func import vmap
+
+    from metamat.tasks.task import TargetStandardizer
+
+    body = getattr(getattr(model, "net_", None), "body", None)
+    if not hasattr(model, "adapt_params") or body is None or getattr(body.encoder, "prefers_task_loop", False) \
+            or model._row_tail() is not None or getattr(model, "target_transform", "identity") != "identity":
+        raise ValueError("no batched adaptation for this meta-learner")
+    ids, fold_of_row = _fold_index(folds)
+    train = [np.flatnonzero(folds != f) for f in ids]
+    test = [np.flatnonzero(folds == f) for f in ids]
+    if len(ids) < 2 or len({len(t) for t in train}) != 1:
+        raise ValueError("folds of unequal size")
+    model.fit(X, z)
+    scalers = [TargetStandardizer().fit(z[t]) for t in train]
+    with torch.no_grad():
+        Z = model.prepare(model._check_X(X))
+        ys = torch.stack([torch.as_tensor(s.transform(z[t]), dtype=torch.float64).float()
+                          for s, t in zip(scalers, train, strict=True)])
+        params = {n: p.detach() for n, p in model._params().items()}
+        lrs = {n: v.detach() for n, v in model._lrs().items()}
+        fast = vmap(model.adapt_params, in_dims=(None, None, 0, 0))(params, lrs, Z[np.stack(train)], ys)
+    fold_params = [{n: v[j] for n, v in fast.items()} for j in range(len(ids))]
+    engine = MetaEngine(model, fold_params, scalers, fold_of_row, np.zeros(len(z)))
+    pred = np.empty(len(z))
+    for j, t in enumerate(test):
+        with torch.no_grad():
+            out = model._forward(fold_params[j], Z[t])[:, 0].double().numpy()
+        pred[t] = scalers[j].inverse(out)
+    engine.residuals = np.abs(z - pred)
+    return FastCV(pred, model, engine)
+
+
 # ------------------------------------------------------------------------------------------------ entry
 def fast_cv(names: list[str], make, X_of, z: np.ndarray, folds: np.ndarray) -> dict[str, FastCV]:
     """Refit-free CV for every name in ``names`` that has one (:data:`FAST_CANDIDATES`): ``make(name)`` gives
@@ -247,7 +312,7 @@ def fast_cv(names: list[str], make, X_of, z: np.ndarray, folds: np.ndarray) -> d
         got = None if rf is None else forest_cv(rf, z, make)
         if got is not None:
             out.update({c: got[c] for c in forests})
-    for c, cv in (("ridge", ridge_cv), ("gp", gp_cv), ("median", median_cv)):
+    for c, cv in (("ridge", ridge_cv), ("gp", gp_cv), ("median", median_cv), ("pretrained", meta_cv)):
         if c not in names:
             continue
         try:
@@ -257,6 +322,6 @@ def fast_cv(names: list[str], make, X_of, z: np.ndarray, folds: np.ndarray) -> d
     return out
 
 
-__all__ = ["FAST_CANDIDATES", "BaggedEngine", "ConstantEngine", "FastCV", "SmootherEngine", "conformal_plus",
-           "fast_cv", "forest_cv", "gp_cv", "gp_fold_solution", "median_cv", "oob_mask", "ridge_cv",
-           "ridge_fold_solution", "same_forest"]
+__all__ = ["FAST_CANDIDATES", "BaggedEngine", "ConstantEngine", "FastCV", "MetaEngine", "SmootherEngine",
+           "conformal_plus", "fast_cv", "forest_cv", "gp_cv", "gp_fold_solution", "median_cv", "meta_cv", "oob_mask",
+           "ridge_cv", "ridge_fold_solution", "same_forest"]

@@ -155,3 +155,21 @@ def test_forest_without_out_of_bag_trees_falls_back_to_refits(monkeypatch):
     monkeypatch.setattr(auto_module, "QUERY_CHUNK", 4)
     for a, b in zip(whole, fast.predict_dist(Zq), strict=True):
         np.testing.assert_allclose(a, b)
+
+
+@pytest.mark.parametrize("n", [8, 25])  # leave-one-out, and 5 equal folds of 5
+def test_batched_meta_learner_folds_equal_its_refits(n):
+    rng = np.random.default_rng(9)
+    X = np.abs(rng.normal(size=(n + 30, 148)))
+    y = X[:n, 0] + 0.1 * rng.normal(size=n)
+    fast = make_model("auto", candidates=("pretrained",), fallback=("pretrained",)).fit(X[:n], y)
+    slow = make_model("auto", candidates=("pretrained",), fallback=("pretrained",), refit_cv=True)
+    slow.fit(X[:n], y)
+    assert fast.chosen_ == slow.chosen_ == "pretrained" and fast.engine_ is not None
+    np.testing.assert_allclose(fast.cv_predictions_["pretrained"], slow.cv_predictions_["pretrained"], atol=1e-5)
+    rows = np.stack([m.predict(X[n:]) for m in slow.fold_models_])[slow.fold_of_row_]
+    mu, loo = fast.engine_.parts(X[n:])
+    np.testing.assert_allclose(loo, rows, atol=1e-5)
+    np.testing.assert_allclose(mu, slow.model_.predict(X[n:]), atol=1e-6)
+    for a, b in zip(fast.predict_dist(X[n:]), slow.predict_dist(X[n:]), strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-5)
