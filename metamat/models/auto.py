@@ -217,6 +217,8 @@ class AutoRegressor(Model):
         if fallback is None:
             fallback = min(names, key=lambda c: errors[c].mean())
         winner, table = margin_choice(errors, fallback, self.margin)
+        for c in table:
+            table[c]["cv_method"] = fast[c].method if c in fast else "refit per fold"
         why = explain_choice(winner, fallback, table, self.margin, f"the fallback {fallback}",
                              f"keeping {fallback}")
         self.chosen_ = winner

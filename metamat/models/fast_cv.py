@@ -67,6 +67,7 @@ class FastCV:
     pred: np.ndarray
     model: Any
     engine: Any
+    method: str = "refit"  # how the held-out predictions were made (recorded in auto's choice table)
 
 
 # ------------------------------------------------------------------------------------------------ forests
@@ -108,7 +109,8 @@ def forest_cv(model: Any, z: np.ndarray, make) -> dict[str, FastCV] | None:
     out = {}
     for name, pred in (("rf", mean), ("rf_median", median)):
         m = model if name == model._registry_name else same_forest(make(name), model)
-        out[name] = FastCV(pred, m, BaggedEngine(m, oob, np.abs(z - mean)))
+        out[name] = FastCV(pred, m, BaggedEngine(m, oob, np.abs(z - mean)),
+                           f"out-of-bag ({len(oob)} trees, min {int(oob.sum(axis=0).min())} per row)")
     return out
 
 
@@ -175,7 +177,8 @@ def ridge_cv(model: Any, X: np.ndarray, z: np.ndarray, folds: np.ndarray) -> Fas
         Zq = model._prepare_predict(X)
         return np.hstack([np.ones((len(Zq), 1)), Zq])
 
-    return FastCV(pred, model, SmootherEngine(basis, b, B, fold_of_row, np.abs(z - pred)))
+    return FastCV(pred, model, SmootherEngine(basis, b, B, fold_of_row, np.abs(z - pred)),
+                  f"closed form at alpha {model.alpha_:.3g} (chosen on all rows)")
 
 
 def gp_fold_solution(K: np.ndarray, y: np.ndarray, folds: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -210,7 +213,8 @@ def gp_cv(model: Any, X: np.ndarray, z: np.ndarray, folds: np.ndarray) -> FastCV
     def basis(X):
         return gp.kernel_(model._prepare_predict(X), Z)
 
-    return FastCV(pred, model, SmootherEngine(basis, a, W, fold_of_row, np.abs(z - pred), scale, mean))
+    return FastCV(pred, model, SmootherEngine(basis, a, W, fold_of_row, np.abs(z - pred), scale, mean),
+                  "closed form at the kernel fitted on all rows")
 
 
 # ------------------------------------------------------------------------------------------------ median
@@ -232,7 +236,7 @@ def median_cv(model: Any, X: np.ndarray, z: np.ndarray, folds: np.ndarray) -> Fa
     if len(ids) < 2:
         raise ValueError("one fold: nothing to hold out")
     pred = np.array([np.median(z[folds != f]) for f in ids])[fold_of_row]
-    return FastCV(pred, model, ConstantEngine(float(model.mean_), pred, np.abs(z - pred)))
+    return FastCV(pred, model, ConstantEngine(float(model.mean_), pred, np.abs(z - pred)), "exact fold medians")
 
 
 # ------------------------------------------------------------------------------------------------ meta-learner
@@ -294,7 +298,7 @@ def meta_cv(model: Any, X: np.ndarray, z: np.ndarray, folds: np.ndarray) -> Fast
             out = model._forward(fold_params[j], Z[t])[:, 0].double().numpy()
         pred[t] = scalers[j].inverse(out)
     engine.residuals = np.abs(z - pred)
-    return FastCV(pred, model, engine)
+    return FastCV(pred, model, engine, "fold adaptations batched (as refits)")
 
 
 # ------------------------------------------------------------------------------------------------ entry
