@@ -106,3 +106,22 @@ def test_bad_input_flags_exit_2_naming_the_flag(files: Path, command: str, args:
     assert e.value.code == 2, err
     assert "Traceback" not in err and flag in err
     assert not out.exists()
+
+
+def test_suggest_command_line_records_features_and_keeps_bounds(files: Path, monkeypatch, capsys) -> None:
+    from metamat.cli import main
+
+    out = files / "next.csv"
+    monkeypatch.setattr(sys, "argv", ["metamat", "suggest", "--measured", str(files / "measured.csv"),
+                                      "--candidates", str(files / "pool.csv"), "--target", "y", "--model", "gp",
+                                      "--features", "composition+knowledge", "--basis", "intensive",
+                                      "--bounds", "0,50", "--batch", "2", "-o", str(out)])
+    try:
+        main()
+    except SystemExit as e:
+        assert e.code in (0, None), capsys.readouterr().err
+    printed = capsys.readouterr().out
+    assert "input features: composition+knowledge" in printed and "[0, 50]" in printed
+    t = pd.read_csv(out)
+    vals = t[["prediction", "lower90", "upper90"]].to_numpy(float)
+    assert len(t) == len(CANDIDATES) and (vals >= 0).all() and (vals <= 50).all()
