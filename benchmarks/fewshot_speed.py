@@ -14,7 +14,11 @@ share the cores):
 - ``adapt+predict shipped``: the shipped meta-learner, ``fit`` on k rows + ``predict_dist`` on the queries;
 - ``adapt+predict auto``: ``auto`` (every candidate, CV on the support, CV+ intervals) on
   composition+knowledge inputs;
-- end to end for the shipped model with knowledge features: featurize (cold / warm) + adapt + predict.
+- end to end for the shipped model with knowledge features: featurize (cold / warm) + adapt + predict;
+- ``auto`` at each k of ``--auto-k`` (default 10 and 50): adapt+predict on cached features with the
+  refit-free cross-validation (default, :mod:`metamat.models.fast_cv`) and with ``refit_cv=True`` (every
+  candidate refitted per fold: the version before), and end to end (featurize support + queries, cold /
+  warm knowledge cache, + auto).
 
 Writes ``benchmarks/results/fewshot_speed/results.json`` and ``speed.png``. Target of issue 13: k = 50 +
 10,000 queries including knowledge features under 100 ms.
@@ -48,6 +52,43 @@ def timed(fn, repeats: int, setup=None) -> dict[str, float]:
             "wall_min_ms": float(np.min(wall) * 1e3), "repeats": repeats}
 
 
+def time_auto(res: dict, choices: dict, k: int, qry: list[str], Xq: np.ndarray, width: int,
+              rng: np.random.Generator, args) -> None:
+    """``auto`` rows at support size ``k`` (module docstring); the support is k further random formulas."""
+    from metamat.featurize.knowledge import clear_knowledge_cache
+    from metamat.featurize.pipeline import featurize_formulas
+    from metamat.models.registry import make_model
+    from metamat.train.synthetic import random_formulas
+
+    sup = random_formulas(k, rng)
+    Xs = featurize_formulas(sup, "composition+knowledge").values
+    y = Xs[:, width] + 0.3 * rng.normal(size=k)  # a target with some signal: the first knowledge column
+    for label, refit in (("refit CV (before)", True), ("fast CV", False)):
+        auto = make_model("auto", meta_prefix=True, refit_cv=refit)
+        auto.fit(Xs, y).predict_dist(Xq)  # warm-up
+        row = f"adapt+predict auto k={k}, {label}"
+        choices[row] = []
+
+        def run(auto=auto, row=row):
+            auto.fit(Xs, y).predict_dist(Xq)
+            choices[row].append(auto.chosen_)
+
+        res[row] = timed(run, args.auto_repeats if refit else args.repeats)
+    auto = make_model("auto", meta_prefix=True)
+
+    def e2e(cold: bool):
+        def run():
+            if cold:
+                clear_knowledge_cache()
+            Xs_k = featurize_formulas(sup, "composition+knowledge").values
+            Xq_k = featurize_formulas(qry, "composition+knowledge").values
+            auto.fit(Xs_k, y).predict_dist(Xq_k)
+        return run
+
+    res[f"end to end auto k={k} + knowledge features, cold cache"] = timed(e2e(True), args.repeats)
+    res[f"end to end auto k={k} + knowledge features, warm cache"] = timed(e2e(False), args.repeats)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--k", type=int, default=50)
@@ -55,6 +96,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--auto-repeats", type=int, default=2)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--auto-k", default="10,50", help="support sizes of the auto rows")
     ap.add_argument("--out", default=str(OUT))
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -68,7 +110,6 @@ def main() -> None:
     )
     from metamat.featurize.pipeline import featurize_formulas
     from metamat.fewshot import load_fewshot_model
-    from metamat.models.registry import make_model
     from metamat.train.synthetic import random_formulas
 
     rng = np.random.default_rng(0)
@@ -107,16 +148,8 @@ def main() -> None:
     res["adapt+predict shipped (composition)"] = timed(lambda: shipped.fit(Xs_c, y).predict_dist(Xq_c),
                                                        args.repeats)
 
-    Xs = featurize_formulas(sup, "composition+knowledge").values
     Xq = featurize_formulas(qry, "composition+knowledge").values
-    auto = make_model("auto", meta_prefix=True)
-    chosen = []
-
-    def run_auto():
-        auto.fit(Xs, y).predict_dist(Xq)
-        chosen.append(auto.chosen_)
-
-    res["adapt+predict auto (composition+knowledge)"] = timed(run_auto, args.auto_repeats)
+    width = Xs_c.shape[1]
 
     def e2e(cold: bool):
         def run():
@@ -124,43 +157,46 @@ def main() -> None:
                 clear_knowledge_cache()
             Xs_k = featurize_formulas(sup, "composition+knowledge").values
             Xq_k = featurize_formulas(qry, "composition+knowledge").values
-            shipped.fit(Xs_k[:, :148], y).predict_dist(Xq_k[:, :148])
+            shipped.fit(Xs_k[:, :width], y).predict_dist(Xq_k[:, :width])
         return run
 
     res["end to end shipped + knowledge features, cold cache"] = timed(e2e(True), args.repeats)
     res["end to end shipped + knowledge features, warm cache"] = timed(e2e(False), args.repeats)
+    choices: dict[str, list[str]] = {}
+    for k in (int(v) for v in args.auto_k.split(",")):
+        time_auto(res, choices, k, qry, Xq, width, rng, args)
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     record = {"k": args.k, "n_query": args.n_query, "unique_query_formulas": n_unique, "threads": args.threads,
-              "timings": res, "auto_chose": chosen, "load_average": list(os.getloadavg()), "cpus": os.cpu_count(),
+              "timings": res, "auto_chose": choices, "load_average": list(os.getloadavg()), "cpus": os.cpu_count(),
               "target_ms": 100.0, "python": platform.python_version(), "torch": torch.__version__}
     tmp = out / "results.json.tmp"
     tmp.write_text(json.dumps(record, indent=1))
     tmp.replace(out / "results.json")
     (out / "COMMAND.txt").write_text(f"python benchmarks/fewshot_speed.py --k {args.k} --n-query {args.n_query} "
                                      f"--repeats {args.repeats} --auto-repeats {args.auto_repeats} "
-                                     f"--threads {args.threads}\n")
+                                     f"--threads {args.threads} --auto-k {args.auto_k}\n")
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     names = list(res)
-    fig, ax = plt.subplots(figsize=(9, 4.5))
+    fig, ax = plt.subplots(figsize=(10, 0.35 * len(names) + 1.5))
     ax.barh(names, [res[n]["cpu_ms"] for n in names], color="tab:blue", label="process CPU time")
     ax.axvline(100, color="tab:red", ls="--", label="target 100 ms")
     ax.set_xscale("log")
     ax.set_xlabel(f"ms (median of repeats), k = {args.k}, {args.n_query:,} queries, {args.threads} thread(s)")
     ax.invert_yaxis()
-    ax.legend(loc="lower right")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2)
     fig.tight_layout()
     tmp_png = out / "speed.tmp.png"
     fig.savefig(tmp_png, dpi=110)
     tmp_png.replace(out / "speed.png")
     for n in names:
         print(f"{n:55s} wall {res[n]['wall_ms']:9.1f} ms  cpu {res[n]['cpu_ms']:9.1f} ms")
-    print(f"auto chose {chosen}; {n_unique} unique query formulas; load average {os.getloadavg()[0]:.1f} on "
+    print(f"auto chose {choices}; {n_unique} unique query formulas; load average {os.getloadavg()[0]:.1f} on "
           f"{os.cpu_count()} cores")
 
 

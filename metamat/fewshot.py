@@ -270,8 +270,9 @@ class FewShotResult:
         lines = [f"auto chose {c['chosen']} ({c['scheme']} on the support, MAE in {c['cv_mae_space']}): {c['why']}"]
         for name, row in sorted(c["table"].items(), key=lambda kv: kv[1]["cv_mae"]):
             mark = "*" if name == c["chosen"] else " "
+            how = f"  [{row['cv_method']}]" if "cv_method" in row else ""
             lines.append(f"  {mark} {name:11s} CV MAE {row['cv_mae']:.4g}  vs {c['fallback']}: "
-                         f"{row['diff_vs_fallback']:+.3g} (se {row['se_diff']:.2g})")
+                         f"{row['diff_vs_fallback']:+.3g} (se {row['se_diff']:.2g}){how}")
         lines += [f"  - {name}: not used ({why})" for name, why in c["dropped"].items()]
         return lines
 

@@ -13,6 +13,10 @@
 - ``bounds``: :class:`~metamat.models.physics.BoundedRegressor` keeps predictions and intervals inside
   them (``lo,hi``, either side may be empty; ``none`` turns off the automatic lower bound 0 that is applied,
   by clipping, when every support value is >= 0).
+
+``metamat suggest`` and ``metamat design`` take the same four inputs through :func:`surrogate_inputs` and
+:meth:`SurrogateInputs.wrap` (there the per-atom basis is the wrapper :class:`PerAtomRegressor`: the ranking
+refits the model on fantasized values in the target's own unit).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from metamat.errors import InputError
+from metamat.models.base import Regressor, check_X, check_y
 
 FEATURE_CHOICES = ("composition", "knowledge", "composition+knowledge")
 BASIS_CHOICES = ("auto", "per-atom", "per-formula-unit", "per-mass", "intensive")
@@ -137,12 +142,13 @@ def resolve_bounds(bounds: str | tuple | None, y: np.ndarray, *, log_target: boo
 
 
 def wrap_model(core: Any, *, baseline: bool, bounds: Bounds | None, drop_baseline: bool = False,
-               seed: int = 0) -> Any:
+               seed: int = 0, per_atom: str | None = None, drop_physics: bool = False) -> Any:
     """``core`` inside :class:`ResidualRegressor` (baseline in the last input column) and
     :class:`BoundedRegressor` as needed. Bounds given by the user are learned in a log/logit space where
     the targets allow it (without a baseline); inferred positivity and baselines use clipping.
     ``drop_baseline``: the core model does not see the baseline column (a meta-learner reads its own
-    features only)."""
+    features only). ``per_atom`` (a scaled basis): outermost a :class:`PerAtomRegressor`, which hides the
+    physics columns from the models inside with ``drop_physics``."""
     from metamat.models.physics import BoundedRegressor, ResidualRegressor
 
     m = core
@@ -152,7 +158,105 @@ def wrap_model(core: Any, *, baseline: bool, bounds: Bounds | None, drop_baselin
     if bounds is not None:
         transform = "auto" if bounds.given and not baseline else "clip"
         m = BoundedRegressor(base=m, low=bounds.low, high=bounds.high, transform=transform, seed=seed)
+    if per_atom in SCALED_BASES:
+        m = PerAtomRegressor(base=m, basis=per_atom, baseline=baseline, drop_physics=drop_physics, seed=seed)
     return m
+
+
+class PerAtomRegressor(Regressor):
+    """The model inside learns target / factor per row (:func:`basis_factor` of the three physics columns,
+    which sit last in X, or just before the baseline column with ``baseline``; the baseline is divided by the
+    same factor); the mean, std and interval ends are multiplied back (a positive factor per row keeps the
+    coverage). ``drop_physics``: the model inside does not see the physics columns."""
+
+    def __init__(self, base: Any = "rf", basis: str = "per_formula_unit", baseline: bool = False,
+                 drop_physics: bool = False, seed: int = 0):
+        self.base = base
+        self.basis = basis
+        self.baseline = baseline
+        self.drop_physics = drop_physics
+        self.seed = seed
+
+    def _split(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        X = np.asarray(X, dtype=float)
+        end = X.shape[1] - (1 if self.baseline else 0)
+        f = basis_factor(X[:, end - 3:end], self.basis)
+        if self.baseline:
+            X = X.copy()
+            X[:, -1] = X[:, -1] / f
+        if self.drop_physics:
+            X = np.delete(X, np.arange(end - 3, end), axis=1)
+        return X, f
+
+    def fit(self, X: np.ndarray, y: np.ndarray) -> PerAtomRegressor:
+        from metamat.models.physics import _make
+
+        X = check_X(X)
+        y = check_y(y, len(X))
+        self.n_features_in_ = X.shape[1]
+        Z, f = self._split(X)
+        self.model_ = _make(self.base, self.seed).fit(Z, y / f)
+        return self
+
+    def predict_dist(self, X: np.ndarray, level: float = 0.9) -> tuple[np.ndarray, ...]:
+        if not hasattr(self, "model_"):
+            raise RuntimeError("PerAtomRegressor is not fitted: call fit(X, y) first")
+        Z, f = self._split(X)
+        return tuple(np.asarray(a, dtype=float) * f for a in self.model_.predict_dist(Z, level=level))
+
+    def predict(self, X: np.ndarray, return_std: bool = False):
+        mean, std, _, _ = self.predict_dist(X)
+        return (mean, std) if return_std else mean
+
+
+@dataclass
+class SurrogateInputs:
+    """What a ranking surrogate reads (:func:`surrogate_inputs`): featurizer ``spec``, the resolved ``basis``,
+    ``bounds``, whether a baseline column is appended, and notes for the user."""
+
+    spec: str
+    basis: str
+    bounds: Bounds | None
+    baseline: bool
+    notes: list[str]
+
+    def with_baseline(self, X: np.ndarray, values: np.ndarray | None) -> np.ndarray:
+        """``X`` with the baseline ``values`` (one per row) appended as the last column, if there is a baseline."""
+        return np.column_stack([X, values]) if self.baseline else X
+
+    def wrap(self, core: Any, *, reads_any_features: bool, seed: int = 0) -> Any:
+        """``core`` inside the wrappers: residual on the baseline, bounds, per-atom basis. A model that reads only
+        its own (composition) features (``reads_any_features=False``) sees neither physics nor baseline."""
+        return wrap_model(core, baseline=self.baseline, bounds=self.bounds, drop_baseline=not reads_any_features,
+                          seed=seed, per_atom=self.basis if self.basis in SCALED_BASES else None,
+                          drop_physics=not reads_any_features)
+
+
+def surrogate_inputs(target: str, y: np.ndarray, *, features: str = "composition", basis: str | None = "auto",
+                     bounds: str | tuple | None = None, baseline: bool = False, reads_any_features: bool = True,
+                     source: str = "measured") -> SurrogateInputs:
+    """The ``fewshot`` input flags for a surrogate fitted on measured values ``y`` of ``target`` (see module
+    docstring): checked (``InputError`` naming the flag), resolved, described."""
+    check_features(features)
+    if not reads_any_features and features != "composition":
+        raise InputError(f"the model reads the composition features only; --features {features} needs --model "
+                         "auto or a model from the registry (rf, gp, ...)", field="--features", value=features)
+    b = target_basis(target, basis)
+    scaled = b.basis in SCALED_BASES
+    notes = [f"input features: {features}"]
+    if scaled:
+        by = "atoms per formula unit" if b.basis == "per_formula_unit" else "atoms per formula unit / molar mass"
+        notes.append(f"target basis {b.basis.replace('_', ' ')} ({b.reason}; override with --basis): learned per "
+                     f"atom (divided by {by}, predictions multiplied back)")
+    else:
+        notes.append(f"target basis {b.basis.replace('_', ' ')} ({b.reason}); override with --basis")
+    bnds = resolve_bounds(bounds, y, log_target=False, scaled=scaled, source=source)
+    if bnds is not None:
+        notes.append(bnds.describe())
+    if baseline:
+        notes.append("baseline column: the model learns the target minus the baseline")
+    spec = feature_spec(features, b.basis)
+    return SurrogateInputs(spec, b.basis, bnds, baseline, notes)
 
 
 def innermost(model: Any) -> Any:

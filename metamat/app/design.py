@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import typer
 
+from metamat.app import input_options
+
 
 def measured_fractions(formulas, symbols: list[str]) -> np.ndarray:
     """Fraction rows (over ``symbols``) of the measured compositions made only of those elements."""
@@ -25,15 +27,16 @@ def measured_fractions(formulas, symbols: list[str]) -> np.ndarray:
 def run_design(measured: Path, target: str, elements: str, *, goal: str, step: float = 0.02,
                max_elements: int | None = None, model: str = "auto", top: int = 50,
                formula_column: str | None = None, output: Path | None = None, seed: int = 0, filters=None,
-               trust_radius: float | None = None, min_separation: float = 0.0):
+               trust_radius: float | None = None, min_separation: float = 0.0, features: str = "composition",
+               basis: str | None = "auto", bounds: str | tuple | None = None):
     """Read the measured table, fit, search, write; returns (:class:`~metamat.active.design.DesignResult`,
-    model name, notes)."""
+    model name). ``features``, ``basis``, ``bounds``: as in ``metamat fewshot`` (a baseline column has no value
+    for a composition the search makes up, so ``--baseline-column`` is not offered)."""
     from metamat.active.acquisition import parse_goal
     from metamat.active.constraints import Constraints, _symbols
     from metamat.active.design import check_step
     from metamat.active.design import design as search
-    from metamat.active.surrogate import auto_surrogate, make_surrogate
-    from metamat.app.suggest import check_output, read_measured
+    from metamat.app.suggest import check_output, fit_surrogate, model_inputs, read_measured
     from metamat.featurize.pipeline import featurize_formulas
     from metamat.files import write_table
 
@@ -42,17 +45,17 @@ def run_design(measured: Path, target: str, elements: str, *, goal: str, step: f
     g = parse_goal(goal)
     symbols = list(_symbols(elements, "--elements"))
     formulas, y, report = read_measured(Path(measured), target, formula_column)
-    X = featurize_formulas(formulas, "composition", source=str(measured), field="formula").values
-    notes = [f"measured table: {n}" for n in report.notes]
-    if model == "auto":
-        surrogate, name, why = auto_surrogate(X, y, seed=seed)
-        notes.append(why)
-    else:
-        surrogate, name = make_surrogate(model, seed), model
+    inp, reads_any = model_inputs(model, target, y, features, basis, bounds, None, Path(measured))
+    X = featurize_formulas(formulas, inp.spec, source=str(measured), field="formula").values
+    notes = [f"measured table: {n}" for n in report.notes] + inp.notes
+    if inp.basis == "per_formula_unit":
+        notes.append("designs are written as fractions (one atom per formula unit): their predictions are per atom")
+    surrogate, name, why = fit_surrogate(model, inp, reads_any, X, y, seed)
+    notes += why
     cons = Constraints(max_elements=max_elements, filters=list(filters or []))
     res = search(surrogate, X, y, symbols, g, step=step, max_elements=max_elements, top=top,
                  constraints=cons, seeds=measured_fractions(formulas, symbols), seed=seed, trust_radius=trust_radius,
-                 min_separation=min_separation)
+                 min_separation=min_separation, features=inp.spec)
     res.notes = notes + res.notes
     if output is not None:
         write_table(res.table, Path(output))
@@ -76,6 +79,9 @@ def design(
     min_separation: float = typer.Option(0.0, "--min-separation", help="Keep designs at least this fraction-L1 "
                                                                         "apart (a diverse list)."),
     seed: int = typer.Option(0, "--seed", help="Random seed of the search."),
+    features: str = input_options.FEATURES,
+    basis: str = input_options.BASIS,
+    bounds: str | None = input_options.BOUNDS,
 ) -> None:
     """Inverse design: the compositions over the given elements most likely to meet the goal."""
     from rich.console import Console
@@ -84,7 +90,8 @@ def design(
 
     res, name = run_design(measured, target, elements, goal=goal, step=step, max_elements=max_elements,
                            model=model, top=top, formula_column=formula_column, output=output, seed=seed,
-                           trust_radius=trust_radius, min_separation=min_separation)
+                           trust_radius=trust_radius, min_separation=min_separation, features=features, basis=basis,
+                           bounds=bounds)
     console = Console(soft_wrap=True)
     for n in res.notes:
         console.print(f"note: {escape(n)}", highlight=False)

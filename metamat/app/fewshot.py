@@ -11,6 +11,8 @@ from pathlib import Path
 
 import typer
 
+from metamat.app import input_options
+
 
 def fewshot(
     support: Path = typer.Option(..., "--support", "-s", help="Table of measured materials: formula + target."),
@@ -37,20 +39,10 @@ def fewshot(
                                          "paths relative to the table: use the structure-aware model."),
     precision: int = typer.Option(6, "--precision", min=1, max=17,
                                   help="Significant digits of the floats in a CSV/TSV output (17: exact)."),
-    features: str = typer.Option("composition", "--features", help="composition, knowledge (predicted DFT "
-                                                                   "properties) or composition+knowledge: what "
-                                                                   "auto and every candidate see."),
-    baseline_column: str | None = typer.Option(None, "--baseline-column", help="Column (in support and query) "
-                                               "of a per-row physical or DFT estimate of the target, same unit; "
-                                               "the model learns the difference."),
-    basis: str = typer.Option("auto", "--basis", help="per-atom, per-formula-unit, per-mass, intensive, or auto "
-                                                      "(guessed from the column name and unit, e.g. J/mol/K -> per "
-                                                      "formula unit, J/g/K -> per mass; reported). Extensive "
-                                                      "targets are learned per atom, with atoms per formula unit "
-                                                      "and molar mass as inputs."),
-    bounds: str | None = typer.Option(None, "--bounds", help="lo,hi (either may be empty, e.g. '0,'): predictions "
-                                                             "and intervals stay inside. Default: clipped at 0 when "
-                                                             "every support value is >= 0; 'none' turns that off."),
+    features: str = input_options.FEATURES,
+    baseline_column: str | None = input_options.BASELINE_COLUMN,
+    basis: str = input_options.BASIS,
+    bounds: str | None = input_options.BOUNDS,
 ) -> None:
     """Learn a new property from a few measurements and predict candidates, with uncertainty."""
     from rich.markup import escape

@@ -25,6 +25,12 @@ Given a support ``(X, y)``, :class:`AutoRegressor`
    ``mu_-f(i)(x) + R_i`` (a = 1 - level, ranks clamped to [1, n]), so coverage is calibrated for
    whichever model won. ``std`` = half the 90% interval width / 1.645.
 
+Steps 1 and 3 refit nothing for the forests, ridge and the GP (default; ``refit_cv=True`` refits every
+candidate per fold, the reference): one forest gives ``rf`` and ``rf_median`` their out-of-bag errors and a
+jackknife+-after-bootstrap interval, ridge and the GP their fold predictions in closed form, the
+meta-learner adapts to all folds at once (``vmap``; :mod:`metamat.models.fast_cv`), and the queries are
+predicted once, by the winner only.
+
 ``choice_`` records the CV table (per candidate: CV MAE, paired difference to the fallback and its
 standard error), the winner, the rule and why, and every candidate that was dropped (e.g. the
 meta-learner when its training quantities overlap ``exclude_quantities``, the quantity of the task being
@@ -46,13 +52,15 @@ import numpy as np
 from scipy.stats import norm
 
 from metamat.models.base import Model, check_X, check_y
-from metamat.models.baselines import _ranks
 from metamat.models.domain import SupportDomain
+from metamat.models.fast_cv import conformal_plus, fast_cv
+from metamat.models.fast_cv import same_forest as _same_forest
 from metamat.tasks.task import TargetTransform
 
 META = "pretrained"
 DEFAULT_CANDIDATES: tuple[str, ...] = (META, "gp", "rf", "rf_median", "median", "ridge")
 _Z90 = float(norm.ppf(0.95))
+QUERY_CHUNK = 50_000  # queries per block in predict_dist
 
 
 def cv_folds(n: int, loo_max: int, n_folds: int, seed: int) -> np.ndarray:
@@ -93,22 +101,13 @@ def explain_choice(winner: str, fallback: str, table: dict[str, Any], margin: fl
             f"over {fallback_label}: {kept}")
 
 
-def _same_forest(target: Any, fitted: Any) -> Any:
-    """``target`` (an unfitted ``rf_median``) sharing the trees and fitted state of a fitted ``rf`` with the
-    same options: the two differ only in how they centre the per-tree predictions."""
-    name = target._registry_name
-    target.__dict__.update(fitted.__dict__)
-    target._registry_name = name
-    return target
-
-
 class AutoRegressor(Model):
     """Cross-validated choice among candidate models on the support, with CV+ intervals (module docstring)."""
 
     def __init__(self, candidates: Sequence[str] = DEFAULT_CANDIDATES, fallback: Sequence[str] = ("rf_median",),
                  margin: float = 1.0, loo_max: int = 20, n_folds: int = 5, rf_trees: int = 100,
                  meta_model: str = "default", exclude_quantities: Sequence[str] = (), meta_prefix: bool = False,
-                 max_gp_rows: int = 1000,
+                 max_gp_rows: int = 1000, refit_cv: bool = False,
                  target_transform: str = "identity", n_jobs: int | None = 1, seed: int = 0):
         self.candidates = candidates
         self.fallback = fallback
@@ -120,6 +119,7 @@ class AutoRegressor(Model):
         self.exclude_quantities = exclude_quantities
         self.meta_prefix = meta_prefix
         self.max_gp_rows = max_gp_rows
+        self.refit_cv = refit_cv
         self.target_transform = target_transform
         self.n_jobs = n_jobs
         self.seed = seed
@@ -193,7 +193,12 @@ class AutoRegressor(Model):
         fold_ids = np.unique(folds)
         pred = {c: np.empty(n) for c in names}
         fold_models: dict[str, list[Any]] = {c: [] for c in names}
+        fast = {} if self.refit_cv else fast_cv(names, lambda c: self._make(c, template),
+                                                  lambda c: self._inputs(c, X, template), z, folds)
         for c in names:
+            if c in fast:  # out-of-bag / closed form, no refits (metamat.models.fast_cv)
+                pred[c] = fast[c].pred
+                continue
             Xc = self._inputs(c, X, template)
             for j, f in enumerate(fold_ids):
                 test = folds == f
@@ -213,10 +218,14 @@ class AutoRegressor(Model):
         if fallback is None:
             fallback = min(names, key=lambda c: errors[c].mean())
         winner, table = margin_choice(errors, fallback, self.margin)
+        for c in table:
+            table[c]["cv_method"] = fast[c].method if c in fast else "refit per fold"
         why = explain_choice(winner, fallback, table, self.margin, f"the fallback {fallback}",
                              f"keeping {fallback}")
         self.chosen_ = winner
-        self.model_ = self._make(winner, template).fit(self._inputs(winner, X, template), z)
+        won = fast.get(winner)
+        self.model_ = won.model if won else self._make(winner, template).fit(self._inputs(winner, X, template), z)
+        self.engine_ = won.engine if won else None
         self.fold_models_ = fold_models[winner]
         self.fold_of_row_ = np.searchsorted(fold_ids, folds)
         self.residuals_ = errors[winner]
@@ -238,13 +247,18 @@ class AutoRegressor(Model):
     def _model_space(self, X: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         self._check_fitted()
         X = check_X(X, self.n_features_in_)
+        if len(X) > QUERY_CHUNK:  # bounded memory: the fold predictions are (support rows x queries)
+            parts = [self._model_space(X[i:i + QUERY_CHUNK], level) for i in range(0, len(X), QUERY_CHUNK)]
+            return tuple(np.concatenate(p) for p in zip(*parts, strict=True))
         Xc = self._inputs(self.chosen_, X, self.template_)
-        mu = np.asarray(self.model_.predict(Xc), dtype=float)
-        loo = np.stack([m.predict(Xc) for m in self.fold_models_])[self.fold_of_row_]  # (n, q)
-        r = self.residuals_[:, None]
-        lo_rank, hi_rank = _ranks(len(r), level)
-        lower = np.sort(loo - r, axis=0)[lo_rank - 1]
-        upper = np.sort(loo + r, axis=0)[hi_rank - 1]
+        if getattr(self, "engine_", None) is not None:  # centre and fold predictions in one pass
+            mu, loo = self.engine_.parts(Xc)
+            r = self.engine_.residuals
+        else:
+            mu = np.asarray(self.model_.predict(Xc), dtype=float)
+            loo = np.stack([m.predict(Xc) for m in self.fold_models_])[self.fold_of_row_]  # (n, q)
+            r = self.residuals_
+        lower, upper = conformal_plus(loo, r, level)
         return mu, np.minimum(lower, mu), np.maximum(upper, mu)
 
     def predict_dist(self, X: np.ndarray, level: float = 0.9) -> tuple[np.ndarray, ...]:
