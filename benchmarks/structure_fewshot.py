@@ -22,6 +22,11 @@ systems absent from the support):
   composition + physics + ionic descriptors wins in CV on the support), here without its graph-model
   candidate: the shipped graph model was meta-trained on these 2D tasks (leakage) and costs ~10 s per fit.
   ``--graph-learners "" --comp-learners ""`` runs the baselines only (no meta-training, 2D tasks only).
+- ``--emb-models rf_median,knn,auto``: models on composition + the frozen pretrained graph-encoder embedding
+  (``graph_pretrained``, ``scripts/pretrain_graph_encoder.py``), and ``auto[struct+emb]``, the structure auto
+  with the opt-in embedding candidates (``--emb-candidates``) next to its descriptor candidates. Runs with the
+  same tasks, shots, episodes and seed draw the same episodes, so ``structure_fewshot_paired.py`` can pair
+  models from several results folders.
 
 Also reported (``variance_share``): per 2D task, the share of the target variance that lies within groups
 of identical reduced composition, the most any structure input could add over composition.
