@@ -23,7 +23,7 @@ import pandas as pd
 PAIRS = (("auto[struct]", "auto[comp]"), ("knn[comp+phys]", "knn[comp]"), ("rf[comp+phys]", "rf[comp]"),
          ("auto[struct]", "knn[comp]"), ("auto[struct+emb]", "auto[struct]"), ("auto[struct+emb]", "auto[comp]"),
          ("rf_median[comp+emb]", "rf_median[comp]"), ("knn[comp+emb]", "knn[comp]"),
-         ("rf_median[comp+emb]", "auto[comp]"), ("knn[comp+emb]", "knn[comp+phys]"))
+         ("rf_median[comp+emb]", "auto[comp]"), ("knn[comp+emb]", "knn[comp+phys]"), ("rf_median[comp]", "auto[comp]"))
 
 
 def main() -> None:
