@@ -61,7 +61,7 @@ def main() -> None:
         return ModelSpec(label, factory=BaselineFactory("rf", n_estimators=500))
 
     # kind[:log10] -> models; ":log10" fits log10(E_exf) and scores the back-transformed predictions
-    specs = {"composition": [rf("rf[comp]")],
+    specs = {"composition": [rf("rf[comp]")], "composition:log10": [rf("rf[comp] log10")],
              "descriptors": [rf("rf[comp+struct]"), ModelSpec("gp[comp+struct]", factory=BaselineFactory("gp"))],
              "physics": [rf("rf[comp+phys]"), ModelSpec("gp[comp+phys]", factory=BaselineFactory("gp"))],
              "all": [rf("rf[comp+struct+phys]")],
