@@ -213,7 +213,7 @@ def main() -> None:
     axes[2].axvline(0.5, color="k", lw=0.5, ls=":")
     fig.tight_layout()
     save_figure(fig, out_dir / "structure_polymorphs.png")
-    extra = (f" --models {args.models}" if args.models else "") \
+    extra = (f" --models '{args.models}'" if args.models else "") \
         + (f" --encoder {args.encoder}" if args.encoder else "") \
         + (f" --parts {args.parts}" if parts != {"carbon", "2d"} else "")
     with atomic_write(out_dir / "COMMAND.txt", "w") as fh:
