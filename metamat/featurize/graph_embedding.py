@@ -78,6 +78,11 @@ def read_encoder_config(path: str | Path | None = None) -> dict[str, Any]:
         raise EncoderFileError(base, f"{file.name} is not a graph-encoder file (format {FORMAT!r} expected)")
     if not isinstance(cfg.get("encoder"), dict) or not isinstance(cfg.get("sha256"), str):
         raise EncoderFileError(base, f"{file.name} lacks 'encoder' options or the 'sha256' of the tensors")
+    enc = cfg["encoder"]
+    if not (isinstance(enc.get("out_dim"), int) and 0 < enc["out_dim"] <= 4096
+            and isinstance(enc.get("cutoff"), (int, float)) and 0 < enc["cutoff"] <= 20):
+        raise EncoderFileError(base, f"{file.name}: encoder 'out_dim' (1-4096) or 'cutoff' (0-20 Å) missing or "
+                                     "out of range")
     return cfg
 
 

@@ -115,7 +115,7 @@ def test_intact_copy_loads(copy_encoder):
 @pytest.mark.parametrize("damage, message", [
     ("flip_byte", "SHA-256"), ("truncate", "SHA-256"), ("no_tensors", "not found"), ("no_json", "not found"),
     ("bad_json", "not valid JSON"), ("wrong_format", "not a graph-encoder file"),
-    ("wrong_shape", "do not fit"),
+    ("wrong_shape", "do not fit"), ("no_cutoff", "out of range"),
 ])
 def test_damaged_encoder_is_refused(copy_encoder, damage, message):
     st, js = copy_encoder.with_suffix(".safetensors"), copy_encoder.with_suffix(".json")
@@ -133,6 +133,10 @@ def test_damaged_encoder_is_refused(copy_encoder, damage, message):
         js.write_text("{not json")
     elif damage == "wrong_format":
         js.write_text(json.dumps({**json.loads(js.read_text()), "format": "other"}))
+    elif damage == "no_cutoff":
+        cfg = json.loads(js.read_text())
+        del cfg["encoder"]["cutoff"]
+        js.write_text(json.dumps(cfg))
     elif damage == "wrong_shape":  # consistent checksum, but the config says another width
         cfg = json.loads(js.read_text())
         cfg["encoder"]["hidden"] = [32]
