@@ -10,7 +10,8 @@ MODNet v0.1.12 33.19 meV/atom, CGCNN 49.24, RF-SCM/Magpie 50.04, Dummy 67.29.
 Models: random forests (500 trees) on composition features, on composition + structure descriptors
 (sorted inverse distances, ACSF), on composition + physics descriptors (``names="physics"``) and on all of
 them; GPs on composition + descriptors / physics; the same fitted to log10 of the (positive, heavy-tailed)
-exfoliation energy and scored back in meV/atom (RF, GP); and meta-trained models from
+exfoliation energy and scored back in meV/atom (RF, GP); RF and GP on composition (+ physics) + the frozen
+pretrained graph embedding (``graph_pretrained``), log10; and meta-trained models from
 ``benchmarks/structure_fewshot.py`` if given (``--meta``), adapted on each training fold.
 Writes benchmarks/results/jdft2d_structure_cv.json and .png.
 """
@@ -60,13 +61,18 @@ def main() -> None:
         return ModelSpec(label, factory=BaselineFactory("rf", n_estimators=500))
 
     # kind[:log10] -> models; ":log10" fits log10(E_exf) and scores the back-transformed predictions
-    specs = {"composition": [rf("rf[comp]")],
+    specs = {"composition": [rf("rf[comp]")], "composition:log10": [rf("rf[comp] log10")],
              "descriptors": [rf("rf[comp+struct]"), ModelSpec("gp[comp+struct]", factory=BaselineFactory("gp"))],
              "physics": [rf("rf[comp+phys]"), ModelSpec("gp[comp+phys]", factory=BaselineFactory("gp"))],
              "all": [rf("rf[comp+struct+phys]")],
              "physics:log10": [rf("rf[comp+phys] log10"), ModelSpec("gp[comp+phys] log10",
                                                                     factory=BaselineFactory("gp"))],
-             "all:log10": [rf("rf[comp+struct+phys] log10")]}
+             "all:log10": [rf("rf[comp+struct+phys] log10")],
+             # the frozen pretrained graph-encoder embedding (scripts/pretrain_graph_encoder.py; 64 columns)
+             "embedding:log10": [rf("rf[comp+emb] log10"),
+                                 ModelSpec("gp[comp+emb] log10", factory=BaselineFactory("gp"))],
+             "physics+embedding:log10": [rf("rf[comp+phys+emb] log10"),
+                                         ModelSpec("gp[comp+phys+emb] log10", factory=BaselineFactory("gp"))]}
     layouts = {}
     for item in filter(None, args.meta.split(",")):
         label, path = item.split("=", 1)

@@ -22,6 +22,11 @@ systems absent from the support):
   composition + physics + ionic descriptors wins in CV on the support), here without its graph-model
   candidate: the shipped graph model was meta-trained on these 2D tasks (leakage) and costs ~10 s per fit.
   ``--graph-learners "" --comp-learners ""`` runs the baselines only (no meta-training, 2D tasks only).
+- ``--emb-models rf_median,knn,auto``: models on composition + the frozen pretrained graph-encoder embedding
+  (``graph_pretrained``, ``scripts/pretrain_graph_encoder.py``), and ``auto[struct+emb]``, the structure auto
+  with the opt-in embedding candidates (``--emb-candidates``) next to its descriptor candidates. Runs with the
+  same tasks, shots, episodes and seed draw the same episodes, so ``structure_fewshot_paired.py`` can pair
+  models from several results folders.
 
 Also reported (``variance_share``): per 2D task, the share of the target variance that lies within groups
 of identical reduced composition, the most any structure input could add over composition.
@@ -64,13 +69,22 @@ def build_all(max_rows: int, seed: int, kinds=("composition", "descriptors", "ph
 
 class StructureAutoFactory:
     """``factory(kind, seed)``: the structure auto on ``physics`` task inputs (148 composition columns, then
-    the descriptors), without the graph candidate."""
+    the descriptors), without the graph candidate; with ``embedding_candidates`` on ``physics+embedding``
+    inputs (the descriptors are the next ``physics_dim`` columns, then the pretrained graph embedding)."""
+
+    def __init__(self, embedding_candidates: tuple[str, ...] = (), physics_dim: int | None = None):
+        self.embedding_candidates, self.physics_dim = embedding_candidates, physics_dim
 
     def __call__(self, kind: str, seed: int):
         from metamat.models.structure_auto import StructureAutoRegressor
 
-        return StructureAutoRegressor(blocks={"composition": (0, COMP_DIM), "structure": (COMP_DIM, None)},
-                                      graph_model=None, seed=seed)
+        if not self.embedding_candidates:
+            return StructureAutoRegressor(blocks={"composition": (0, COMP_DIM), "structure": (COMP_DIM, None)},
+                                          graph_model=None, seed=seed)
+        stop = COMP_DIM + self.physics_dim
+        return StructureAutoRegressor(blocks={"composition": (0, COMP_DIM), "structure": (COMP_DIM, stop),
+                                              "embedding": (stop, None)}, graph_model=None,
+                                      embedding_candidates=self.embedding_candidates, seed=seed)
 
 
 def within_composition_share(rows) -> dict:
@@ -132,6 +146,10 @@ def main() -> None:
     ap.add_argument("--comp-models", default="dummy,ridge,knn,gp,rf,auto")
     ap.add_argument("--desc-models", default="gp,rf")
     ap.add_argument("--phys-models", default="gp,rf,knn,auto")
+    ap.add_argument("--emb-models", default="",
+                    help="models on composition + the pretrained graph embedding (e.g. rf_median,knn,gp); 'auto' "
+                         "here is the structure auto with an embedding candidate (--emb-candidates)")
+    ap.add_argument("--emb-candidates", default="rf,knn", help="the structure auto's embedding candidates")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=OUT)
     ap.add_argument("--reuse", action="store_true", help="reuse models already trained under runs/")
@@ -148,9 +166,10 @@ def main() -> None:
 
     t0 = time.perf_counter()
     meta = bool(args.graph_learners or args.comp_learners)
-    rows, layout, tasks = build_all(args.max_rows, args.seed,
-                                    ("composition", "descriptors", "physics") + (("graph",) if meta else ()),
-                                    ("bulk", "2D") if meta else ("2D",))
+    emb = [n for n in args.emb_models.split(",") if n]
+    kinds = ("composition", "descriptors", "physics") + (("graph",) if meta else ()) + \
+        (("embedding",) if set(emb) - {"auto"} else ()) + (("physics+embedding",) if "auto" in emb else ())
+    rows, layout, tasks = build_all(args.max_rows, args.seed, kinds, ("bulk", "2D") if meta else ("2D",))
     print(f"built tasks in {time.perf_counter() - t0:.0f} s; graph layout {layout}")
     assert all(t.X.shape[1] == COMP_DIM for t in tasks["composition"].values()), "composition width changed"
     test_names = [s.name for s in structure_task_specs("2D")]
@@ -174,6 +193,12 @@ def main() -> None:
 
     runs = {"composition": specs(args.comp_models, "comp"), "descriptors": specs(args.desc_models, "comp+struct"),
             "physics": specs(args.phys_models, "comp+phys")}
+    if set(emb) - {"auto"}:
+        runs["embedding"] = [ModelSpec(f"{n}[comp+emb]", factory=BaselineFactory(n)) for n in emb if n != "auto"]
+    if "auto" in emb:
+        phys_dim = tasks["physics"][test_names[0]].X.shape[1] - COMP_DIM
+        cands = tuple(c for c in args.emb_candidates.split(",") if c)
+        runs["physics+embedding"] = [ModelSpec("auto[struct+emb]", factory=StructureAutoFactory(cands, phys_dim))]
     runs = {kind: s for kind, s in runs.items() if s}
     for label, (kind, path) in paths.items():
         runs.setdefault(kind, []).append(ModelSpec(label, factory=MetaModelFactory(str(path))))

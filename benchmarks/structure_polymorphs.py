@@ -12,11 +12,14 @@
    predictions counts 1/2, so a composition-only model scores exactly 0.5) and, for groups of >= 3, Spearman.
 
 Models: RF / GP / kNN on composition + physics + ionic descriptors, RF on composition + SID/ACSF descriptors,
-the shipped structure model (deep-kernel GP on the packed crystal graph + composition), RF on composition
-only, and (part 1 only) the structure ``auto`` of ``fewshot --model auto --structure-column`` without its graph
-candidate, with how often it chose structure inputs.
+the shipped structure model (deep-kernel GP on the packed crystal graph + composition), RF / GP / kNN on
+composition + the frozen pretrained graph embedding (``graph_pretrained``; ``--encoder`` another saved encoder,
+e.g. one pretrained without the carbon_24 energies: the shipped one saw them), RF on composition only, and
+(part 1 only) the structure ``auto`` of ``fewshot --model auto --structure-column`` without its graph candidate,
+with how often it chose structure inputs.
 Means with 95% bootstrap CIs over episodes (1) or groups (2). Writes
-``benchmarks/results/structure_polymorphs/{structure_polymorphs.json,.png,COMMAND.txt}``.
+``benchmarks/results/structure_polymorphs/{structure_polymorphs.json,.png,COMMAND.txt}`` (``--out``);
+``--models`` runs a subset (comma-separated names).
 """
 
 from __future__ import annotations
@@ -60,6 +63,9 @@ def models():
             "rf[comp+phys]": ("physics", lambda: make_model("rf", n_estimators=200)),
             "gp[comp+phys]": ("physics", lambda: make_model("gp")),
             "knn[comp+phys]": ("physics", lambda: make_model("knn")),
+            "rf[comp+emb]": ("embedding", lambda: make_model("rf", n_estimators=200)),
+            "gp[comp+emb]": ("embedding", lambda: make_model("gp")),
+            "knn[comp+emb]": ("embedding", lambda: make_model("knn")),
             "pretrained structure (dkgp graph)": ("graph", None),
             "auto[struct]": ("physics", structure_auto)}
 
@@ -79,7 +85,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--episodes", type=int, default=30)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--models", default="", help="comma-separated subset of the models (default: all)")
+    ap.add_argument("--encoder", default=None, help="saved graph encoder for the [comp+emb] models (default: shipped)")
+    ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument("--parts", default="carbon,2d", help="carbon (part 1), 2d (part 2) or both")
     args = ap.parse_args()
+    parts = set(args.parts.split(","))
+    out_dir = args.out
     warnings.filterwarnings("ignore")
     import torch
     from scipy.stats import spearmanr
@@ -97,10 +109,22 @@ def main() -> None:
     t0 = time.perf_counter()
     shipped = load_fewshot_model(structure=True)
     specs = models()
+    if args.models:
+        wanted = args.models.split(",")
+        unknown = set(wanted) - set(specs)
+        if unknown:
+            ap.error(f"unknown model(s) {sorted(unknown)}; choose from {list(specs)}")
+        specs = {n: specs[n] for n in wanted}
 
     def inputs(rows, kind):
         if kind == "graph":
             return model_inputs(shipped, rows.crystals, rows.formulas)
+        if kind == "embedding":
+            from metamat.featurize.graph_embedding import GraphEmbedding
+            from metamat.featurize.structure import featurize_structures
+
+            emb, _ = featurize_structures(rows.crystals, [GraphEmbedding(args.encoder)])
+            return np.hstack([structure_inputs(rows.crystals, rows.formulas, "composition"), emb])
         return structure_inputs(rows.crystals, rows.formulas, kind)
 
     def fitted(name, X, y):
@@ -111,9 +135,9 @@ def main() -> None:
     out = {"carbon24": {}, "2dmatpedia": {}}
     # ---- 1. carbon polymorphs, few-shot
     rows = load_structure_rows(get_structure_task_spec("carbon24:energy_per_atom"))
-    X = {kind: inputs(rows, kind) for kind in {k for k, _ in specs.values()}}
+    X = {kind: inputs(rows, kind) for kind in {k for k, _ in specs.values()}} if "carbon" in parts else {}
     rng = np.random.default_rng(args.seed)
-    for k in (10, 20):
+    for k in (10, 20) if "carbon" in parts else ():
         scores = {name: [] for name in specs}
         chosen: dict[str, int] = {}
         for _ in range(args.episodes):
@@ -134,7 +158,7 @@ def main() -> None:
     # ---- 2. 2DMatPedia polymorph groups, grouped CV
     from pymatgen.core import Composition
 
-    for task in ("2dmatpedia:band_gap", "2dmatpedia:decomposition_energy"):
+    for task in ("2dmatpedia:band_gap", "2dmatpedia:decomposition_energy") if "2d" in parts else ():
         rows = load_structure_rows(get_structure_task_spec(task))
         reduced = np.array([Composition(f).reduced_formula for f in rows.formulas])
         _, group, counts = np.unique(reduced, return_inverse=True, return_counts=True)
@@ -159,8 +183,9 @@ def main() -> None:
         out["2dmatpedia"][task] = {"groups": int(len(multi)), "structures_in_groups": int(counts[multi].sum()),
                                    "results": res}
     out["seconds"] = time.perf_counter() - t0
-    OUT.mkdir(parents=True, exist_ok=True)
-    write_json(OUT / "structure_polymorphs.json", out)
+    out["encoder"] = args.encoder or "shipped (metamat/pretrained/graph_encoder)"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_json(out_dir / "structure_polymorphs.json", out)
     import matplotlib
 
     matplotlib.use("Agg")
@@ -172,11 +197,11 @@ def main() -> None:
     names = list(specs)
     y = np.arange(len(names))
     for ax, (title, getter) in zip(axes, [
-            ("carbon24 Spearman (k=20)", lambda n: out["carbon24"]["20"][n]),
-            ("2DMatPedia gap: pair accuracy", lambda n: out["2dmatpedia"]["2dmatpedia:band_gap"]["results"]
-             .get(n, {"pair_accuracy": NO_CI})["pair_accuracy"]),
+            ("carbon24 Spearman (k=20)", lambda n: out["carbon24"].get("20", {}).get(n, NO_CI)),
+            ("2DMatPedia gap: pair accuracy", lambda n: out["2dmatpedia"].get("2dmatpedia:band_gap", {})
+             .get("results", {}).get(n, {"pair_accuracy": NO_CI})["pair_accuracy"]),
             ("2DMatPedia E_decomp: pair accuracy",
-             lambda n: out["2dmatpedia"]["2dmatpedia:decomposition_energy"]["results"]
+             lambda n: out["2dmatpedia"].get("2dmatpedia:decomposition_energy", {}).get("results", {})
              .get(n, {"pair_accuracy": NO_CI})["pair_accuracy"])],
             strict=True):
         v = [getter(n) for n in names]
@@ -187,10 +212,14 @@ def main() -> None:
     axes[1].axvline(0.5, color="k", lw=0.5, ls=":")
     axes[2].axvline(0.5, color="k", lw=0.5, ls=":")
     fig.tight_layout()
-    save_figure(fig, OUT / "structure_polymorphs.png")
-    with atomic_write(OUT / "COMMAND.txt", "w") as fh:
-        fh.write("# regenerates this folder (run from the repository root)\nMETAMAT_DATA_DIR=/work/shared/data "
-                 f"python benchmarks/structure_polymorphs.py --episodes {args.episodes} --seed {args.seed}\n")
+    save_figure(fig, out_dir / "structure_polymorphs.png")
+    extra = (f" --models '{args.models}'" if args.models else "") \
+        + (f" --encoder {args.encoder}" if args.encoder else "") \
+        + (f" --parts {args.parts}" if parts != {"carbon", "2d"} else "")
+    with atomic_write(out_dir / "COMMAND.txt", "w") as fh:
+        fh.write(f"# regenerates this folder ({out['seconds']:.0f} s on the shared 2 cores; run from the repository "
+                 "root)\nMETAMAT_DATA_DIR=/work/shared/data PYTHONPATH=. python benchmarks/structure_polymorphs.py "
+                 f"--episodes {args.episodes} --seed {args.seed}{extra} --out {out_dir}\n")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,8 @@ translation, rotation, reflection, site order and the choice of (super)cell:
   packing, coordination, bond lengths, local order, symmetry, mobile-ion network, free volume),
 * ``ionic`` (:class:`~metamat.featurize.ionic_descriptors.IonicDescriptors`, 15 features: Ewald site energies
   of guessed formal charges, anion framework type),
+* ``graph_pretrained`` (:class:`~metamat.featurize.graph_embedding.GraphEmbedding`, 64 features: the pooled
+  embedding of the crystal-graph encoder pretrained by ``scripts/pretrain_graph_encoder.py``, frozen),
 * ``soap`` (:class:`SOAP`, dscribe's species-agnostic ``mu2`` power spectrum, 105 features by default;
   needs ``pip install metamat[structure]``).
 
@@ -28,6 +30,7 @@ from metamat.data.formula import ELEMENTS, format_formula
 from metamat.data.structures import Crystal, StructureBatch, crystals_or_raise
 from metamat.errors import InputError
 from metamat.featurize.elements import load_element_table
+from metamat.featurize.graph_embedding import GraphEmbedding
 from metamat.featurize.ionic_descriptors import IonicDescriptors
 from metamat.featurize.physics_descriptors import PhysicsDescriptors
 from metamat.featurize.structure_descriptors import (
@@ -39,7 +42,7 @@ from metamat.featurize.structure_descriptors import (
     StructureFeaturizer,
 )
 
-__all__ = ["ACSF", "BEHLER_2011", "GASTEGGER_2018", "SOAP", "IonicDescriptors", "PhysicsDescriptors",
+__all__ = ["ACSF", "BEHLER_2011", "GASTEGGER_2018", "SOAP", "GraphEmbedding", "IonicDescriptors", "PhysicsDescriptors",
            "STRUCTURE_FEATURIZERS", "SortedInverseDistance", "StructureFeaturizer", "batch_compositions",
            "crystal_formula", "featurize_composition_structure", "featurize_structures",
            "resolve_structure_featurizers"]
@@ -114,7 +117,7 @@ class SOAP(StructureFeaturizer):
 
 
 STRUCTURE_FEATURIZERS: dict[str, type[StructureFeaturizer]] = {
-    cls.name: cls for cls in (SortedInverseDistance, ACSF, SOAP, PhysicsDescriptors, IonicDescriptors)
+    cls.name: cls for cls in (SortedInverseDistance, ACSF, SOAP, PhysicsDescriptors, IonicDescriptors, GraphEmbedding)
 }
 
 

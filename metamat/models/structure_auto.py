@@ -8,7 +8,11 @@ the structure-aware path no worse than composition-only, by the same yardstick `
 2. each structure candidate on the same folds: ``gp``/``rf``/``ridge``/``knn`` on composition + structure
    descriptors (default: :mod:`~metamat.featurize.physics_descriptors` and
    :mod:`~metamat.featurize.ionic_descriptors`), and the
-   shipped crystal-graph meta-model on its graph inputs;
+   shipped crystal-graph meta-model on its graph inputs; opt-in (``embedding_candidates``, e.g. ``("rf", "knn")``):
+   the same models on composition + the frozen pretrained graph-encoder embedding
+   (:mod:`~metamat.featurize.graph_embedding`, block ``embedding``), dropped when the encoder's pretraining
+   quantities overlap ``exclude_quantities``. Off by default: on the 2D benchmark it did not beat the
+   composition-only choice (NOTES / README "Pretrained graph encoder");
 3. the margin rule of :func:`~metamat.models.auto.margin_choice`: a structure candidate replaces the
    composition model only if its CV MAE is lower by more than ``margin`` standard errors of the paired
    per-row differences. The winner is refitted on the whole support and keeps its CV+ intervals.
@@ -19,8 +23,8 @@ towards composition: structure is used when it clearly carries signal the compos
 its standard error, what was dropped and why) plus ``composition_choice``, the composition run's own table.
 
 Input matrix (:meth:`StructureAutoRegressor.structure_inputs` builds it from crystals): the column blocks
-``composition``, ``structure`` (descriptors) and ``graph`` (graph block + composition, as the graph model
-reads it), side by side; ``blocks`` maps each name to its ``(start, stop)`` columns.
+``composition``, ``structure`` (descriptors), ``embedding`` (when asked for) and ``graph`` (graph block +
+composition, as the graph model reads it), side by side; ``blocks`` maps each name to its ``(start, stop)`` columns.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from metamat.models.base import check_X, check_y
 COMPOSITION = "composition"
 STRUCTURE_CANDIDATES: tuple[str, ...] = ("gp", "rf", "ridge", "knn")
 GRAPH = "graph"
+EMBEDDING = "embedding"
 
 
 class StructureAutoRegressor(AutoRegressor):
@@ -47,6 +52,7 @@ class StructureAutoRegressor(AutoRegressor):
                  candidates: Sequence[str] = DEFAULT_CANDIDATES,
                  structure_candidates: Sequence[str] = STRUCTURE_CANDIDATES,
                  descriptors: Sequence[str] = ("physics", "ionic"), graph_model: str | None = "default",
+                 embedding_candidates: Sequence[str] = (), embedding_encoder: str | None = None,
                  fallback: Sequence[str] = ("rf_median",), margin: float = 1.0, loo_max: int = 20, n_folds: int = 5,
                  rf_trees: int = 100, meta_model: str = "default", exclude_quantities: Sequence[str] = (),
                  max_gp_rows: int = 1000, target_transform: str = "identity", n_jobs: int | None = 1,
@@ -59,6 +65,8 @@ class StructureAutoRegressor(AutoRegressor):
         self.structure_candidates = structure_candidates
         self.descriptors = descriptors
         self.graph_model = graph_model
+        self.embedding_candidates = embedding_candidates
+        self.embedding_encoder = embedding_encoder
 
     # -------------------------------------------------------------------------------- inputs
     def _graph_path(self) -> str:
@@ -75,6 +83,10 @@ class StructureAutoRegressor(AutoRegressor):
         comp = structure_inputs(crystals, formulas, COMPOSITION, source=source)
         desc, _ = featurize_structures(crystals, names=tuple(self.descriptors))
         parts = {COMPOSITION: comp, "structure": desc}
+        if self.embedding_candidates:
+            from metamat.featurize.graph_embedding import GraphEmbedding
+
+            parts[EMBEDDING], _ = featurize_structures(crystals, names=[GraphEmbedding(self.embedding_encoder)])
         if self.graph_model is not None:
             from metamat.models.registry import load
 
@@ -112,6 +124,14 @@ class StructureAutoRegressor(AutoRegressor):
         dropped = {f"{COMPOSITION}:{k}": v for k, v in base.choice_["dropped"].items()}
         plan = [(f"{c}+structure", (COMPOSITION, "structure"), {"candidates": (c,), "fallback": (c,)})
                 for c in self.structure_candidates if self._has_block("structure")]
+        if self.embedding_candidates and self._has_block(EMBEDDING):
+            clash = self._embedding_leakage()
+            for c in self.embedding_candidates:
+                if clash:
+                    dropped[f"{c}+embedding"] = (f"leakage guard: the graph encoder was pretrained on "
+                                                 f"{', '.join(clash)}, the quantity of this task")
+                else:
+                    plan.append((f"{c}+embedding", (COMPOSITION, EMBEDDING), {"candidates": (c,), "fallback": (c,)}))
         if self.graph_model is not None and self._has_block(GRAPH):
             plan.append((GRAPH, (GRAPH,), {}))
         for label, names, kw in plan:
@@ -142,6 +162,12 @@ class StructureAutoRegressor(AutoRegressor):
                         "scheme": base.choice_["scheme"], "n": len(y), "table": table, "dropped": dropped,
                         "cv_mae_space": base.choice_["cv_mae_space"], "composition_choice": base.choice_}
         return self
+
+    def _embedding_leakage(self) -> list[str]:
+        from metamat.featurize.graph_embedding import GraphEmbedding
+        from metamat.models.leakage import overlap
+
+        return overlap(GraphEmbedding(self.embedding_encoder).training, self.exclude_quantities)
 
     # -------------------------------------------------------------------------------- predict
     def _check_fitted(self) -> None:
@@ -202,4 +228,4 @@ class GraphCandidate:
         return self.model_.predict_dist(X, level=level)
 
 
-__all__ = ["STRUCTURE_CANDIDATES", "GraphCandidate", "StructureAutoRegressor"]
+__all__ = ["EMBEDDING", "STRUCTURE_CANDIDATES", "GraphCandidate", "StructureAutoRegressor"]

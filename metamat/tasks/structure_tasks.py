@@ -20,10 +20,12 @@ import numpy as np
 
 from metamat.tasks.task import Task
 
-INPUTS = ("composition", "descriptors", "physics", "all", "graph")  # all = composition + descriptors + physics
+# all = composition + descriptors + physics; embedding = composition + the pretrained graph-encoder embedding
+INPUTS = ("composition", "descriptors", "physics", "all", "embedding", "physics+embedding", "graph")
 DESCRIPTOR_SET = ("sorted_inverse_distance", "acsf")
 # density, packing, coordination, bonds, order, symmetry, mobile ion, free volume; Ewald energies, anion framework
 PHYSICS_SET = ("physics", "ionic")
+EMBEDDING_SET = ("graph_pretrained",)  # metamat.featurize.graph_embedding (scripts/pretrain_graph_encoder.py)
 VOLUME_PER_ATOM = "volume_per_atom"  # derived target: cell volume / number of atoms (Å^3)
 
 
@@ -124,11 +126,11 @@ def structure_inputs(crystals: Sequence, formulas: Sequence[str], kind: str, lay
     comp = featurize_formulas(list(formulas), "composition", source=source, field="formula").values
     if kind == "composition":
         return comp
-    if kind in ("descriptors", "physics", "all"):
+    if kind != "graph":
         from metamat.featurize.structure import featurize_structures
 
-        names = {"descriptors": tuple(descriptors), "physics": PHYSICS_SET,
-                 "all": tuple(descriptors) + PHYSICS_SET}[kind]
+        names = {"descriptors": tuple(descriptors), "physics": PHYSICS_SET, "all": tuple(descriptors) + PHYSICS_SET,
+                 "embedding": EMBEDDING_SET, "physics+embedding": PHYSICS_SET + EMBEDDING_SET}[kind]
         desc, _ = featurize_structures(crystals, names=names)
         return np.hstack([comp, desc])
     from metamat.featurize.graphs import GraphLayout, graph_features

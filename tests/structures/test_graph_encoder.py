@@ -9,9 +9,9 @@ import torch
 from scipy.spatial.transform import Rotation
 
 from metamat.data.structures import Crystal
+from metamat.featurize.graph_encoder import unpack_rows
 from metamat.featurize.graphs import HEADER, GraphLayout, graph_features, pad_rows
 from metamat.models.meta.encoders import build_encoder, passthrough_columns, row_tail
-from metamat.models.meta.graph_encoder import unpack_rows
 
 torch.set_num_threads(1)
 _PBC = np.ones(3, bool)

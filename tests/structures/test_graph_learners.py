@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from metamat.featurize.elements import load_element_table
+from metamat.featurize.graph_encoder import CrystalGraphEncoder, unpack_rows
 from metamat.featurize.graphs import HEADER, GraphLayout, graph_features, graph_width
 from metamat.models.meta import make_meta_model
-from metamat.models.meta.graph_encoder import CrystalGraphEncoder, unpack_rows
 from metamat.models.registry import load_model, save_model
 from metamat.tasks.splits import sample_episode
 from metamat.tasks.task import Task

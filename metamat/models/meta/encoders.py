@@ -1,5 +1,5 @@
 """Pluggable encoders: features -> embedding. An MLP on composition features, or a crystal-graph network
-(``cgcnn``/``schnet``, :mod:`metamat.models.meta.graph_encoder`) on packed graph rows.
+(``cgcnn``/``schnet``, :mod:`metamat.featurize.graph_encoder`) on packed graph rows.
 
 An encoder is a ``torch.nn.Module`` with ``in_dim``/``out_dim`` attributes, built from a JSON-able config
 by :func:`build_encoder`; register new kinds in :data:`ENCODERS`. An encoder class may define a static
@@ -17,8 +17,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from metamat.featurize.graph_encoder import CrystalGraphEncoder, SchNetEncoder
 from metamat.featurize.graphs import HEADER
-from metamat.models.meta.graph_encoder import CrystalGraphEncoder, SchNetEncoder
 
 
 class MLPEncoder(nn.Module):

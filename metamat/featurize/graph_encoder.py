@@ -22,6 +22,11 @@ Models trained on the earlier padded layout (options ``max_sites``/``max_neighbo
 load unchanged: those options are accepted and ignored (the weights never depended on them).
 The unpacking has data-dependent shapes, so ``prefers_task_loop`` tells MAML to loop over tasks
 instead of ``vmap``.
+
+The module sits in ``featurize`` (it depends only on the element table and the packed rows) so that the frozen
+pretrained encoder can be a structure featurizer (:mod:`metamat.featurize.graph_embedding`); the
+meta-learners reach it through :mod:`metamat.models.meta.encoders`. (It was ``metamat.models.meta.graph_encoder``
+until the pretraining of issue 14.)
 """
 
 from __future__ import annotations
