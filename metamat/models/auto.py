@@ -52,6 +52,19 @@ from metamat.tasks.task import TargetTransform
 
 META = "pretrained"
 DEFAULT_CANDIDATES: tuple[str, ...] = (META, "gp", "rf", "rf_median", "median", "ridge")
+#: Candidates added when a same-quantity low-fidelity input is given (``low_fidelity``): the low value plus
+#: the support median of ``y - low``; a tree-median forest on ``y - low``; the same with a fitted slope.
+LOW_FIDELITY_CANDIDATES: tuple[str, ...] = ("lowfi", "delta", "delta_slope")
+#: Candidate added when a point mass sits on the physical lower bound 0 (zero-inflated support).
+HURDLE = "hurdle"
+#: Share of the support exactly at the lower bound 0 from which ``hurdle`` is offered (rule study below).
+ZERO_INFLATION = 0.2
+CANDIDATE_DESCRIPTIONS = {
+    "lowfi": "low fidelity + support median of (target - low fidelity)",
+    "delta": "low fidelity + tree-median forest on (target - low fidelity)",
+    "delta_slope": "fitted slope x low fidelity + tree-median forest on the rest (slope shrunk towards 1)",
+    HURDLE: "P(above the bound) from a forest classifier x tree-median forest above it (point mass at 0)",
+}
 _Z90 = float(norm.ppf(0.95))
 
 
@@ -107,7 +120,9 @@ class AutoRegressor(Model):
     def __init__(self, candidates: Sequence[str] = DEFAULT_CANDIDATES, fallback: Sequence[str] = ("rf_median",),
                  margin: float = 1.0, loo_max: int = 20, n_folds: int = 5, rf_trees: int = 100,
                  meta_model: str = "default", exclude_quantities: Sequence[str] = (), meta_prefix: bool = False,
-                 max_gp_rows: int = 1000,
+                 max_gp_rows: int = 1000, low_fidelity: Sequence[int] = (), low_fidelity_fallback: str | None = None,
+                 zero_inflation: float | None = ZERO_INFLATION, hurdle_fallback: bool = False,
+                 fit_scaling: tuple[float, float] = (0.0, 1.0),
                  target_transform: str = "identity", n_jobs: int | None = 1, seed: int = 0):
         self.candidates = candidates
         self.fallback = fallback
@@ -119,6 +134,11 @@ class AutoRegressor(Model):
         self.exclude_quantities = exclude_quantities
         self.meta_prefix = meta_prefix
         self.max_gp_rows = max_gp_rows
+        self.low_fidelity = low_fidelity
+        self.low_fidelity_fallback = low_fidelity_fallback
+        self.zero_inflation = zero_inflation
+        self.hurdle_fallback = hurdle_fallback
+        self.fit_scaling = fit_scaling
         self.target_transform = target_transform
         self.n_jobs = n_jobs
         self.seed = seed
@@ -143,10 +163,48 @@ class AutoRegressor(Model):
             m = copy.deepcopy(template)
             m.target_transform = "identity"
             return m
+        if name in LOW_FIDELITY_CANDIDATES:
+            from metamat.models.multifidelity import DeltaRegressor
+
+            base = "median" if name == "lowfi" else self._make("rf_median", template)
+            return DeltaRegressor(base=base, low_column=-1, scale=None if name == "delta_slope" else 1.0,
+                                  seed=self.seed)
+        if name == HURDLE:
+            from metamat.models.physics import HurdleRegressor
+
+            return HurdleRegressor(classifier=self._make("rf_clf", template),
+                                   regressor=self._make("rf_median", template), bound=self.bound_, seed=self.seed)
         return make_model(name, seed=self.seed, **run_options(name, self.n_jobs, self.rf_trees))
 
+    def _low(self, X: np.ndarray) -> np.ndarray:
+        """The low-fidelity value of each row in the space the model is fitted in: the mean of the
+        ``low_fidelity`` columns (NaN-aware; NaN where every one is missing), through the target transform
+        and ``fit_scaling``."""
+        cols = X[:, list(self.low_fidelity)]
+        have = np.isfinite(cols)
+        n = have.sum(axis=1)
+        low = np.where(n > 0, np.where(have, cols, 0.0).sum(axis=1) / np.maximum(n, 1), np.nan)
+        if self.transform_.kind == "log10":
+            low = np.log10(np.maximum(low, 1e-300))
+        center, scale = self.fit_scaling
+        return (low - center) / scale
+
     def _inputs(self, name: str, X: np.ndarray, template: Any) -> np.ndarray:
-        return X[:, :template.prep_.n_features_in_] if name == META else X
+        if name == META:
+            return X[:, :template.prep_.n_features_in_]
+        if name in LOW_FIDELITY_CANDIDATES:
+            return np.column_stack([X, self._low(X)])
+        return X
+
+    def _zero_inflated(self, z: np.ndarray) -> tuple[float, float | None]:
+        """(share of the support on the physical lower bound 0, the bound in the fitted space or ``None``
+        when the targets are log-transformed and cannot reach 0)."""
+        if self.transform_.kind != "identity":
+            return 0.0, None
+        center, scale = self.fit_scaling
+        bound = (0.0 - center) / scale
+        on = np.abs(z - bound) <= 1e-9 * (1.0 + abs(bound))
+        return float(on.mean()), (bound if on.any() and np.all(z >= bound - 1e-9 * (1.0 + abs(bound))) else None)
 
     # -------------------------------------------------------------------------------- fit
     def fit(self, X: np.ndarray, y: np.ndarray) -> AutoRegressor:
@@ -185,6 +243,26 @@ class AutoRegressor(Model):
                 template = None
             if template is None:
                 names.remove(META)
+        self.bound_ = None
+        zero_share, bound = self._zero_inflated(z)
+        self.bound_ = bound
+        offer_hurdle = (self.zero_inflation is not None and bound is not None and zero_share >= self.zero_inflation
+                        and int(np.sum(z > bound)) >= 2)
+        if offer_hurdle and HURDLE not in names:
+            names.append(HURDLE)
+        elif not offer_hurdle and HURDLE in names:
+            names.remove(HURDLE)
+            dropped[HURDLE] = (f"{zero_share:.0%} of the support on the lower bound 0 (offered from "
+                               f"{self.zero_inflation if self.zero_inflation is not None else 'never'})")
+        lowfi = list(self.low_fidelity)
+        if lowfi:
+            if any(not -X.shape[1] <= c < X.shape[1] for c in lowfi):
+                raise ValueError(f"low_fidelity columns {lowfi} outside the {X.shape[1]} input columns")
+            if not np.isfinite(self._low(X)).any():
+                for c in LOW_FIDELITY_CANDIDATES:
+                    dropped[c] = "no support row has a low-fidelity value"
+            else:
+                names += [c for c in LOW_FIDELITY_CANDIDATES if c not in names]
         if "gp" in names and n > self.max_gp_rows:
             names.remove("gp")
             dropped["gp"] = f"skipped above {self.max_gp_rows} support rows (cubic cost)"
@@ -208,7 +286,9 @@ class AutoRegressor(Model):
                 fold_models[c].append(m)
         names = [c for c in names if c not in dropped]
         errors = {c: np.abs(z - pred[c]) for c in names}
-        fallback = next((c for c in self.fallback if c in names), None)
+        order = [*([self.low_fidelity_fallback] if lowfi and self.low_fidelity_fallback else []),
+                 *([HURDLE] if offer_hurdle and self.hurdle_fallback else []), *self.fallback]
+        fallback = next((c for c in order if c in names), None)
         if fallback is None:
             fallback = min(names, key=lambda c: errors[c].mean())
         winner, table = margin_choice(errors, fallback, self.margin)
@@ -226,7 +306,11 @@ class AutoRegressor(Model):
         self.choice_ = {"chosen": winner, "why": why, "fallback": fallback, "margin": self.margin,
                         "scheme": "leave-one-out" if n <= self.loo_max else f"{len(fold_ids)}-fold",
                         "n": n, "table": table, "dropped": dropped,
-                        "cv_mae_space": "log10" if self.transform_.kind == "log10" else "target units"}
+                        "cv_mae_space": "log10" if self.transform_.kind == "log10" else "target units",
+                        "low_fidelity": {"columns": lowfi, "fallback": self.low_fidelity_fallback} if lowfi else None,
+                        "zero_inflation": {"share_on_bound": zero_share, "offered_from": self.zero_inflation,
+                                           "hurdle": offer_hurdle, "hurdle_fallback": self.hurdle_fallback},
+                        "descriptions": {c: CANDIDATE_DESCRIPTIONS[c] for c in names if c in CANDIDATE_DESCRIPTIONS}}
         return self
 
     # -------------------------------------------------------------------------------- predict
@@ -244,7 +328,10 @@ class AutoRegressor(Model):
         lo_rank, hi_rank = _ranks(len(r), level)
         lower = np.sort(loo - r, axis=0)[lo_rank - 1]
         upper = np.sort(loo + r, axis=0)[hi_rank - 1]
-        return mu, np.minimum(lower, mu), np.maximum(upper, mu)
+        lower, upper = np.minimum(lower, mu), np.maximum(upper, mu)
+        if self.bound_ is not None:  # the support sits on the physical bound 0: nothing goes below it
+            mu, lower, upper = (np.maximum(a, self.bound_) for a in (mu, lower, upper))
+        return mu, lower, upper
 
     def predict_dist(self, X: np.ndarray, level: float = 0.9) -> tuple[np.ndarray, ...]:
         """``(mean, std, lower, upper)``: refitted winner's mean, CV+ interval (module docstring)."""
