@@ -51,6 +51,12 @@ def fewshot(
     bounds: str | None = typer.Option(None, "--bounds", help="lo,hi (either may be empty, e.g. '0,'): predictions "
                                                              "and intervals stay inside. Default: clipped at 0 when "
                                                              "every support value is >= 0; 'none' turns that off."),
+    low_fidelity: str = typer.Option("auto", "--low-fidelity", help="A same-quantity lower-fidelity estimate "
+                                     "per row that auto can correct: 'auto' (a knowledge surrogate of the "
+                                     "target's quantity, matched from its column name and unit, e.g. "
+                                     "'gap_expt' -> the OQMD and AFLOW band-gap surrogates; nothing when there "
+                                     "is no match; reported), a surrogate name, a column (in support and query) "
+                                     "of per-row DFT values, or 'none'."),
 ) -> None:
     """Learn a new property from a few measurements and predict candidates, with uncertainty."""
     from rich.markup import escape
@@ -61,6 +67,6 @@ def fewshot(
     res = run_fewshot(support, query, target=target, model=model, formula_column=formula_column,
                       log_target=log_target, output=output, plot=plot if plot is not None else True,
                       structure_column=structure_column, precision=precision, features=features,
-                      baseline_column=baseline_column, basis=basis, bounds=bounds)
+                      baseline_column=baseline_column, basis=basis, bounds=bounds, low_fidelity=low_fidelity)
     console.print(escape(res.support_report.summary()), highlight=False)
     console.print(escape(res.summary()), highlight=False)

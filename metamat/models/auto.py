@@ -185,7 +185,7 @@ class AutoRegressor(Model):
         n = have.sum(axis=1)
         low = np.where(n > 0, np.where(have, cols, 0.0).sum(axis=1) / np.maximum(n, 1), np.nan)
         if self.transform_.kind == "log10":
-            low = np.log10(np.maximum(low, 1e-300))
+            low = np.log10(np.where(low > 0, low, np.nan))  # a non-positive estimate counts as missing
         center, scale = self.fit_scaling
         return (low - center) / scale
 
