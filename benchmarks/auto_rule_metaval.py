@@ -37,7 +37,14 @@ from metamat.evaluate.running import build_tasks
 from metamat.evaluate.scoring import regression_scores
 from metamat.evaluate.uncertainty import bootstrap_mean_ci
 from metamat.files import atomic_write, write_json
-from metamat.models.auto import DEFAULT_CANDIDATES, HURDLE, LOW_FIDELITY_CANDIDATES, margin_choice
+from metamat.models.auto import (
+    DEFAULT_CANDIDATES,
+    HURDLE,
+    HURDLE_FALLBACK,
+    LOW_FIDELITY_CANDIDATES,
+    ZERO_INFLATION,
+    margin_choice,
+)
 from metamat.models.registry import make_model
 from metamat.threads import limit_threads
 
@@ -175,9 +182,12 @@ def main(argv=None) -> int:
             extra[f"margin 1 over rf_median, hurdle from {t:g}"] = partial(_rule, t, False, False, None)
             extra[f"margin 1 over rf_median, hurdle from {t:g} (fallback)"] = partial(_rule, t, True, False, None)
     if any(lowcols.values()):
-        extra["margin 1 over rf_median + low-fidelity candidates"] = partial(_rule, None, False, True, None)
+        hz = (ZERO_INFLATION if args.hurdle else None, HURDLE_FALLBACK)  # the shipped hurdle rule
+        tag = f" (hurdle from {hz[0]:g})" if args.hurdle else ""
+        extra[f"margin 1 over rf_median{tag}"] = partial(_rule, *hz, False, None)
+        extra[f"margin 1 over rf_median{tag} + low-fidelity candidates"] = partial(_rule, *hz, True, None)
         for fb in ("delta", "lowfi", "delta_slope"):
-            extra[f"margin 1 over {fb} + low-fidelity candidates"] = partial(_rule, None, False, True, fb)
+            extra[f"margin 1 over {fb}{tag} + low-fidelity candidates"] = partial(_rule, *hz, True, fb)
         extra["argmin incl. low-fidelity candidates"] = lambda e, share: _argmin(e)
     for fn in extra.values():
         fn.wants_share = True

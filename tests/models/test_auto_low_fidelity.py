@@ -61,7 +61,7 @@ def test_rows_without_a_low_fidelity_value_use_the_support_mean():
     X = X.copy()
     X[n, 4] = np.nan  # one query row without a DFT value
     m = AutoRegressor(candidates=("median",), low_fidelity=[4]).fit(X[:n], y[:n])
-    assert m.chosen_ == "lowfi"
+    assert m.chosen_ in ("lowfi", "delta")  # both exact here; delta is the fallback
     assert m.predict(X[n:n + 1])[0] == pytest.approx(low[:n].mean() + 1.0, abs=1e-9)
 
 
