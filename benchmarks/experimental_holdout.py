@@ -183,7 +183,7 @@ def plot(doc: dict, path: Path) -> None:
         y = np.arange(len(names))
         mid = np.array([v["ratio"] for v in r])
         err = np.array([[v["ratio"] - v["ci_low"], v["ci_high"] - v["ratio"]] for v in r]).T
-        ax.barh(y, mid - 1, left=1, xerr=err, color=["C0" if "+kn" in n else "C1" for n in names])
+        ax.barh(y, mid - 1, left=1, xerr=err, color=["C0" if "+kn" in n or "+lf" in n else "C1" for n in names])
         ax.axvline(1, color="k", lw=0.8)
         ax.axvline(0.9, color="g", ls="--", lw=0.8, label="target 0.90")
         ax.set_yticks(y, names)
