@@ -129,10 +129,6 @@ def run_chunk(task: Task, k: int, episodes: Sequence[int], specs: Sequence[Model
                     if "exclude_quantities" in getattr(model, "get_params", dict)():
                         # a model with a pretrained part (auto) drops it when it saw this task's quantity
                         model.set_params(exclude_quantities=(task.quantity,))
-                    if "fit_scaling" in getattr(model, "get_params", dict)() and task.kind != "classification":
-                        # auto: the support-standardized targets' map, so that its low-fidelity columns and
-                        # the physical bound 0 are read in the space it is fitted in
-                        model.set_params(fit_scaling=(episode.scaler.mean_, episode.scaler.scale_))
                     metrics = score_model(model, episode)
                     rec = {**base, "model": spec.name, "metrics": metrics}
                     if hasattr(model, "choice_"):  # auto: which candidate it used on this support

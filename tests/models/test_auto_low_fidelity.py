@@ -107,3 +107,19 @@ def test_log_targets_never_offer_the_hurdle():
     Xs, ys, _, _ = zero_inflated(4, 8)
     m = AutoRegressor(candidates=CHEAP, rf_trees=20, target_transform="log10").fit(Xs, ys + 1.0)
     assert not m.choice_["zero_inflation"]["hurdle"]
+
+
+def test_evaluators_pass_the_episode_standardization():
+    """``score_model`` (bench fewshot, cross-validation) tells auto how the episode standardized y: the
+    support's mean and std, so the metals' zeros are seen on the bound and predictions stay >= 0."""
+    from metamat.evaluate.scoring import pass_scaling, predict_model_space
+    from metamat.tasks.task import Episode, Task
+
+    Xs, ys, Xq, yq = zero_inflated(6, 6)
+    task = Task(name="gaps", X=np.vstack([Xs, Xq]), y=np.concatenate([ys, yq]),
+                formulas=np.array([f"X{i}" for i in range(len(ys) + len(yq))]), kind="regression")
+    ep = Episode(task, np.arange(len(ys)), np.arange(len(ys), len(ys) + len(yq)))
+    m = pass_scaling(AutoRegressor(candidates=CHEAP, rf_trees=20), ep)
+    assert m.fit_scaling == pytest.approx((ys.mean(), ys.std()))
+    mu, _ = predict_model_space(m, ep)
+    assert m.choice_["zero_inflation"]["hurdle"] and mu.min() >= -1e-9
