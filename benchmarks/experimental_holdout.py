@@ -19,6 +19,13 @@ ridge. Episodes: :func:`metamat.evaluate.episodes.make_episode` with policies ``
 sets, too few, so it falls back to random: recorded per task). Episodes do not depend on the feature set or
 the model, so every comparison is paired.
 
+``auto+lf`` (issue 13): ``auto`` on ``composition+knowledge`` with the task's same-quantity surrogate columns
+as its low-fidelity input (:func:`metamat.featurize.knowledge.same_quantity_columns`: for matbench_expt_gap
+the OQMD and AFLOW band-gap surrogates, trained with every expt_gap composition removed). Steel yield
+strength and SuperCon Tc have no same-quantity surrogate: there ``auto+lf`` IS ``auto+kn`` (the same
+code path with no low-fidelity column, same seeds), so its records are copied, not rerun (recorded in
+results.json under ``runs``).
+
 Scores per episode (:mod:`metamat.evaluate.scoring`, as in ``bench fewshot``): ``smae`` = MAE / MAD of the
 task (log10 tasks in decades), ``srmse`` = RMSE / std, ``interval_coverage90`` (each model's own 90%
 interval). Across tasks: geometric mean of the per-task mean smae. Target (issue 13): geometric mean at
@@ -64,6 +71,32 @@ def specs(features: str, meta_path: Path, rf_trees: int) -> list[Any]:
                                                      n_jobs=1))
     meta = ModelSpec("meta", factory=MetaModelFactory(str(meta_path)))
     return [auto, meta, *model_specs(list(BASELINES), rf_trees=rf_trees)]
+
+
+def low_fidelity_runs(tasks: list[Any], meta_path: Path, args: Any, shots: list[int], policy: str,
+                      records: list[dict]) -> dict[str, Any]:
+    """``auto+lf`` records of one policy (module docstring); returns, per task, the low-fidelity columns
+    used or that the ``auto+kn`` records were copied."""
+    from metamat.evaluate.model_specs import BaselineFactory, ModelSpec
+    from metamat.evaluate.running import run_episodes
+    from metamat.featurize.knowledge import same_quantity_columns
+
+    out: dict[str, Any] = {}
+    for t in tasks:
+        cols = same_quantity_columns(t.feature_labels, t.quantity, t.transform.kind)
+        if not cols:
+            out[t.name] = {"columns": [], "records": "copied from auto+kn (no same-quantity surrogate)"}
+            records += [{**r, "model": "auto+lf"} for r in list(records)
+                        if r["model"] == "auto+kn" and r["task"] == t.name and r["policy"] == policy]
+            continue
+        spec = ModelSpec("auto+lf", factory=BaselineFactory("auto", meta_model=str(meta_path), rf_trees=args.rf_trees,
+                                                            n_jobs=1, low_fidelity=tuple(cols)))
+        doc = run_episodes([t], [spec], shots=shots, episodes=args.episodes, seed=args.seed, policy=policy,
+                           max_query=args.max_query, n_jobs=args.n_jobs, rf_trees=args.rf_trees, keep_records=True)
+        records += [{**r, "policy": policy} for r in doc.pop("episodes") if "model" in r]
+        out[t.name] = {"columns": [t.feature_labels[i] for i in cols], "choices": doc["choices"],
+                       "failures": doc["failures"]}
+    return out
 
 
 def build(names: list[str], features: str, data_dir: str | None, max_rows: int, seed: int) -> list[Any]:
@@ -150,7 +183,7 @@ def plot(doc: dict, path: Path) -> None:
         y = np.arange(len(names))
         mid = np.array([v["ratio"] for v in r])
         err = np.array([[v["ratio"] - v["ci_low"], v["ci_high"] - v["ratio"]] for v in r]).T
-        ax.barh(y, mid - 1, left=1, xerr=err, color=["C0" if "+kn" in n else "C1" for n in names])
+        ax.barh(y, mid - 1, left=1, xerr=err, color=["C0" if "+kn" in n or "+lf" in n else "C1" for n in names])
         ax.axvline(1, color="k", lw=0.8)
         ax.axvline(0.9, color="g", ls="--", lw=0.8, label="target 0.90")
         ax.set_yticks(y, names)
@@ -205,6 +238,7 @@ def main() -> None:
     ap.add_argument("--meta-knowledge", default=str(META["composition+knowledge"]),
                     help="held-out meta-learner (composition+knowledge)")
     ap.add_argument("--data-dir", default=None)
+    ap.add_argument("--no-low-fidelity", action="store_true", help="leave out the auto+lf learner")
     args = ap.parse_args()
     meta = {"composition": Path(args.meta_composition), "composition+knowledge": Path(args.meta_knowledge)}
     task_names = [t.strip() for t in args.tasks.split(",") if t.strip()]
@@ -227,10 +261,14 @@ def main() -> None:
             for r in doc.pop("episodes"):
                 if "model" in r:
                     records.append({**r, "model": r["model"] + SUFFIX[features], "policy": policy})
+            if features == "composition+knowledge" and not args.no_low_fidelity:
+                lowfi = low_fidelity_runs(tasks, meta[features], args, shots, policy, records)
             runs[f"{features}|{policy}"] = {
                 "tasks": doc["tasks"], "leakage": doc["leakage"], "choices": doc["choices"],
                 "failures": doc["failures"], "skipped": doc["skipped"], "seconds": time.perf_counter() - t0,
-                "removed_features": {t.name: list(t.removed_features) for t in tasks}}
+                "removed_features": {t.name: list(t.removed_features) for t in tasks},
+                **({"low_fidelity": lowfi} if features == "composition+knowledge" and not args.no_low_fidelity
+                   else {})}
             print(f"{features} / {policy}: {runs[f'{features}|{policy}']['seconds']:.0f} s", flush=True)
     models = list(dict.fromkeys(r["model"] for r in records))
     summary: dict[str, Any] = {}

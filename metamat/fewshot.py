@@ -274,6 +274,13 @@ class FewShotResult:
             lines.append(f"  {mark} {name:11s} CV MAE {row['cv_mae']:.4g}  vs {c['fallback']}: "
                          f"{row['diff_vs_fallback']:+.3g} (se {row['se_diff']:.2g}){how}")
         lines += [f"  - {name}: not used ({why})" for name, why in c["dropped"].items()]
+        if c.get("low_fidelity_source"):
+            lines.append(f"  {c['low_fidelity_source']}")
+        z = c.get("zero_inflation") or {}
+        if z.get("hurdle"):
+            lines.append(f"  hurdle offered: {z['share_on_bound']:.0%} of the support sits on the lower bound 0 "
+                         f"(offered from {z['offered_from']:.0%})")
+        lines += [f"  {name}: {text}" for name, text in c.get("descriptions", {}).items()]
         return lines
 
     def summary(self) -> str:
@@ -304,15 +311,17 @@ def run_fewshot(support: str | os.PathLike, query: str | os.PathLike, *, target:
                 plot: str | os.PathLike | None | bool = True, level: float = 0.9,
                 min_support: int = MIN_SUPPORT, structure_column: str | None = None,
                 precision: int | None = 6, features: str = "composition", baseline_column: str | None = None,
-                basis: str | None = "auto", bounds: str | tuple | None = None) -> FewShotResult:
+                basis: str | None = "auto", bounds: str | tuple | None = None,
+                low_fidelity: str | None = "auto") -> FewShotResult:
     """Adapt ``model`` to the support table and predict the query table (see module docstring).
 
     ``model``: ``None`` (default) is ``auto`` for composition runs (:class:`~metamat.models.auto.AutoRegressor`:
     the shipped meta-learner, GP, forests, median and ridge, chosen by cross-validation on the support; with
     ``structure_column`` also structure descriptors and the shipped structure-aware model);
     ``"default"``/``"pretrained"`` is the shipped meta-learner (with ``structure_column`` the shipped
-    structure-aware model); a path is a saved model. ``features``, ``baseline_column``, ``basis``, ``bounds``: see
-    :mod:`metamat.fewshot_inputs`.
+    structure-aware model); a path is a saved model. ``features``, ``baseline_column``, ``basis``, ``bounds``,
+    ``low_fidelity`` (default ``auto``: a same-quantity knowledge surrogate when the target's name and unit
+    match one, else nothing): see :mod:`metamat.fewshot_inputs`.
 
     ``structure_column`` names a column (in both tables) of CIF text or structure-file paths relative to the
     table (CIF, POSCAR, extxyz); structure inputs (descriptors, crystal graphs) are then available.
@@ -332,7 +341,8 @@ def run_fewshot(support: str | os.PathLike, query: str | os.PathLike, *, target:
                          log_target=log_target, level=level, min_support=min_support,
                          structure_column=structure_column, support_source=support, query_source=query,
                          support_notes=sdf.attrs.get("read_notes", []), query_notes=qdf.attrs.get("read_notes", []),
-                         features=features, baseline_column=baseline_column, basis=basis, bounds=bounds)
+                         features=features, baseline_column=baseline_column, basis=basis, bounds=bounds,
+                         low_fidelity=low_fidelity)
     tname, loo, y = res.target, res.loo, res.support_y
     if plot:  # the side file's name is checked before anything is written
         from metamat.files import side_report_path
@@ -363,19 +373,20 @@ def fewshot_frames(sdf_in: pd.DataFrame, qdf_in: pd.DataFrame, *, target: str | 
                    baseline_column: str | None = None, basis: str | None = "auto",
                    bounds: str | tuple | None = None, support_source: str | os.PathLike = "support",
                    query_source: str | os.PathLike = "query", support_notes: list[str] | tuple = (),
-                   query_notes: list[str] | tuple = ()) -> FewShotResult:
+                   query_notes: list[str] | tuple = (), low_fidelity: str | None = "auto") -> FewShotResult:
     """The few-shot flow on DataFrames (what :func:`run_fewshot` runs after reading its two files): validate
     the support, adapt the model, predict every query row. Nothing is written. ``*_source`` names the tables
     in messages (and is the folder structure paths are relative to). ``features``, ``baseline_column``,
-    ``basis`` and ``bounds``: see :mod:`metamat.fewshot_inputs` (composition runs only)."""
+    ``basis``, ``bounds`` and ``low_fidelity``: see :mod:`metamat.fewshot_inputs` (composition runs only)."""
     from metamat.data.readers import table_from_frame
-    from metamat.fewshot_inputs import check_features
+    from metamat.fewshot_inputs import check_features, resolve_low_fidelity
 
     support, query = Path(support_source), Path(query_source)
     structure = structure_column is not None
     if structure:
         given = {"--features": features != "composition", "--baseline-column": baseline_column is not None,
-                 "--basis": basis not in (None, "auto"), "--bounds": bounds is not None}
+                 "--basis": basis not in (None, "auto"), "--bounds": bounds is not None,
+                 "--low-fidelity": low_fidelity not in (None, "auto", "none")}
         bad = [k for k, v in given.items() if v]
         if bad:
             raise InputError(f"{bad[0]} is for composition runs; it is not available with --structure-column",
@@ -392,11 +403,18 @@ def fewshot_frames(sdf_in: pd.DataFrame, qdf_in: pd.DataFrame, *, target: str | 
             raise InputError("the baseline column cannot be the target", field="--baseline-column",
                              value=baseline_column)
         targets = None if target is None else [target, baseline_column]
+    columns = [str(c) for c in sdf_in.columns]
+    low_column = None
+    if not structure and low_fidelity not in (None, "auto", "none"):
+        src, _ = resolve_low_fidelity(low_fidelity, target or "", columns)  # unknown names raise here
+        low_column = src.column
+        if low_column is not None and targets is not None:
+            targets = [*targets, low_column] if isinstance(targets, list) else [targets, low_column]
     table = table_from_frame(sdf_in, source=str(support), name=support.stem, formula_column=formula_column,
                              target_columns=targets, outlier_z=None, structure_column=structure_column,
                              duplicates="keep" if structure else "median", base_dir=support.parent,
                              notes=list(support_notes))
-    candidates = [t for t in table.targets if t != baseline_column]
+    candidates = [t for t in table.targets if t not in (baseline_column, low_column)]
     if len(candidates) > 1:
         raise InputError(f"several numeric columns could be the target: {candidates}; choose one with "
                          "--target", source=str(support), field="--target")
@@ -430,9 +448,40 @@ def fewshot_frames(sdf_in: pd.DataFrame, qdf_in: pd.DataFrame, *, target: str | 
 
     with limit_threads(1):  # small models, many small fits: a second (BLAS or torch) thread spins on a shared
         # machine (k = 50 + 10,000 queries, shipped model: 25 s CPU in its 50 leave-one-out fits on 2 threads)
+        lowfi = None
+        if low_fidelity not in (None, "none"):
+            lowfi, why_not = resolve_low_fidelity(low_fidelity, tname, columns)
+            if why_not:
+                notes.append(why_not)
+        elif low_fidelity == "none":
+            notes.append("low fidelity: none (--low-fidelity none)")
         return _composition_run(model, formulas, y, tname, table, qdf, qcol, support, query, notes, level=level,
                                 log_target=log_target, features=features, baseline=baseline,
-                                baseline_column=baseline_column, basis=basis, bounds=bounds)
+                                baseline_column=baseline_column, basis=basis, bounds=bounds, lowfi=lowfi,
+                                lowfi_given=low_fidelity not in (None, "auto", "none"))
+
+
+def _low_fidelity_values(src, table, tname: str, formulas, qdf: pd.DataFrame, ok: np.ndarray, query_formulas,
+                         source: str, query_source: str) -> tuple[np.ndarray, np.ndarray]:
+    """(support, query) low-fidelity columns in the target's unit: each surrogate's prediction, or the user's
+    column (missing values allowed: those rows use the support's mean low fidelity)."""
+    if src.column is None:
+        from metamat.featurize.knowledge import predict_property
+
+        s = np.column_stack([predict_property(list(formulas), n)[0] for n in src.surrogates])
+        q = (np.column_stack([predict_property(list(query_formulas), n)[0] for n in src.surrogates])
+             if len(query_formulas) else np.empty((0, len(src.surrogates))))
+        return s, q
+    keep = np.isfinite(table.target(tname))
+    s = table.target(src.column)[keep]
+    if not np.isfinite(s).any():
+        raise InputError("no support row has a low-fidelity value", source=source, field="--low-fidelity",
+                         value=src.column)
+    if src.column not in qdf.columns:
+        raise InputError(f"no column {src.column!r} in the query table; columns: {', '.join(map(repr, qdf.columns))}",
+                         source=query_source, field="--low-fidelity")
+    q = pd.to_numeric(qdf[src.column], errors="coerce").to_numpy(dtype=float)[ok]
+    return s[:, None], q[:, None]
 
 
 def _support_baseline(table, tname: str, column: str, source: str) -> np.ndarray:
@@ -491,7 +540,8 @@ def _structure_run(m, sub, y, tname, table, structure_column, support, qdf, quer
 
 
 def _composition_run(model, formulas, y, tname, table, qdf, qcol, support, query, notes, *, level, log_target,
-                     features, baseline, baseline_column, basis, bounds) -> FewShotResult:
+                     features, baseline, baseline_column, basis, bounds, lowfi=None, lowfi_given=False
+                     ) -> FewShotResult:
     """The composition path: features (+ physics inputs for extensive bases, + baseline column), the model
     (``auto`` or a meta-learner) inside the residual / bounded wrappers, the support check, predictions."""
     from metamat.featurize.pipeline import featurize_formulas
@@ -535,7 +585,21 @@ def _composition_run(model, formulas, y, tname, table, qdf, qcol, support, query
     else:
         notes.append(f"target basis {b.basis.replace('_', ' ')} ({b.reason}); override with --basis")
     t = y / f_s if scaled else y
-    X_feat, Xq_feat = X, Xq  # the featurized inputs, before a baseline column is appended
+    X_feat, Xq_feat = X, Xq  # the featurized inputs, before low-fidelity and baseline columns are appended
+    if lowfi is not None:
+        clash = ("a model other than auto" if not auto else "--baseline-column (it is the low fidelity already)"
+                 if baseline is not None else "an extensive target basis (learned per atom)" if scaled else None)
+        if clash and lowfi_given:
+            raise InputError(f"--low-fidelity does not combine with {clash}", field="--low-fidelity")
+        if clash:
+            notes.append(f"low fidelity not used with {clash}: {lowfi.describe().split(' (')[0]}")
+            lowfi = None
+    low_cols: list[int] = []
+    if lowfi is not None:
+        Ls, Lq = _low_fidelity_values(lowfi, table, tname, formulas, qdf, ok, qvals[ok], str(support), str(query))
+        low_cols = list(range(X.shape[1], X.shape[1] + Ls.shape[1]))
+        X, Xq = np.column_stack([X, Ls]), np.column_stack([Xq, Lq])
+        core.low_fidelity = low_cols
     if baseline is not None:
         bq = _query_baseline(qdf, ok, baseline_column, str(query))
         X = np.column_stack([X, baseline / f_s if scaled else baseline])
@@ -548,7 +612,7 @@ def _composition_run(model, formulas, y, tname, table, qdf, qcol, support, query
         core.meta_prefix = True  # the meta-learner reads the composition block first in X (absent: left out)
     if hasattr(core, "target_transform"):
         core.target_transform = "log10" if log_target else "identity"
-    m = wrap_model(core, baseline=baseline is not None, bounds=bnds, drop_baseline=not auto)
+    m = wrap_model(core, baseline=baseline is not None, bounds=bnds, drop_baseline=not auto, clip=bool(low_cols))
     if auto:
         m.fit(X, t)
         r = cv_check(m, X, t, level)
@@ -592,6 +656,7 @@ def _composition_run(model, formulas, y, tname, table, qdf, qcol, support, query
                                                 else [])
         choice["cv_mae_space"] = ", ".join(space)
         choice["features"] = features
+        choice["low_fidelity_source"] = None if lowfi is None else lowfi.describe()
     return FewShotResult(out, loo, tname, len(y), table.report, qproblems, notes, support_y=y,
                          choice=choice, forest=forest, n_out_of_domain=n_out)
 
@@ -601,7 +666,7 @@ def predict_fewshot(support: pd.DataFrame | str | os.PathLike, query: pd.DataFra
                     formula_column: str | None = None, log_target: bool = False, level: float = 0.9,
                     structure_column: str | None = None, features: str = "composition",
                     baseline_column: str | None = None, basis: str | None = "auto",
-                    bounds: str | tuple | None = None) -> pd.DataFrame:
+                    bounds: str | tuple | None = None, low_fidelity: str | None = "auto") -> pd.DataFrame:
     """``metamat fewshot`` as one call: the query rows with ``prediction``, ``std``, ``lower90``, ``upper90``.
     Options as in :func:`run_fewshot` (``model=None``: ``auto``; ``"default"``: the shipped meta-learner).
 
@@ -622,7 +687,7 @@ def predict_fewshot(support: pd.DataFrame | str | os.PathLike, query: pd.DataFra
                          support_source=sources[0], query_source=sources[1],
                          support_notes=frames[0].attrs.get("read_notes", []),
                          query_notes=frames[1].attrs.get("read_notes", []), features=features,
-                         baseline_column=baseline_column, basis=basis, bounds=bounds)
+                         baseline_column=baseline_column, basis=basis, bounds=bounds, low_fidelity=low_fidelity)
     out = res.predictions
     out.attrs["fewshot"] = {"target": res.target, "n_support": res.n_support, "loo_mae": res.loo["mae"],
                             "loo_coverage": res.loo["coverage"], "trust": res.trust_message(),

@@ -13,6 +13,11 @@
 - ``bounds``: :class:`~metamat.models.physics.BoundedRegressor` keeps predictions and intervals inside
   them (``lo,hi``, either side may be empty; ``none`` turns off the automatic lower bound 0 that is applied,
   by clipping, when every support value is >= 0).
+- ``low_fidelity``: a same-quantity, lower-fidelity estimate per row (``auto`` only: its ``lowfi``,
+  ``delta`` and ``delta_slope`` candidates, :mod:`metamat.models.auto`): ``auto`` matches the target's
+  quantity from its column name and unit to the knowledge surrogates of that quantity
+  (:func:`match_quantity`; no match, nothing is added), a surrogate name takes that surrogate, a column
+  name takes the user's per-row values (e.g. a DFT gap), ``none`` turns it off.
 
 ``metamat suggest`` and ``metamat design`` take the same four inputs through :func:`surrogate_inputs` and
 :meth:`SurrogateInputs.wrap` (there the per-atom basis is the wrapper :class:`PerAtomRegressor`: the ranking
@@ -35,6 +40,32 @@ BASIS_CHOICES = ("auto", "per-atom", "per-formula-unit", "per-mass", "intensive"
 #: Bases learned per atom (target divided by a per-row factor) and given the physics inputs.
 SCALED_BASES = ("per_formula_unit", "per_mass")
 _UNIT_IN_NAME = re.compile(r"[(\[]([^()\[\]]*)[)\]]")
+LOW_FIDELITY_DEFAULT = "auto"
+
+#: Target quantities recognised from a column name: (what, tokens that must all be in the name (any one
+#: alternative set), surrogates of that quantity, the unit they predict in). Tokens are the lower-case words
+#: of the name split at anything that is not a letter or digit ("band_gap_eV" -> band, gap, ev).
+QUANTITY_RULES: tuple[tuple[str, tuple[frozenset[str], ...], tuple[str, ...], str], ...] = (
+    ("band gap", (frozenset({"gap"}), frozenset({"bandgap"}), frozenset({"eg"}), frozenset({"egap"})),
+     ("oqmd_band_gap", "aflow_band_gap"), "eV"),
+    ("bulk modulus", (frozenset({"bulk", "modulus"}), frozenset({"kvrh"}), frozenset({"k", "vrh"})),
+     ("aflow_bulk_modulus",), "GPa"),
+    ("shear modulus", (frozenset({"shear", "modulus"}), frozenset({"gvrh"}), frozenset({"g", "vrh"})),
+     ("aflow_shear_modulus",), "GPa"),
+    ("formation energy", (frozenset({"formation"}), frozenset({"eform"}), frozenset({"e", "form"})),
+     ("oqmd_formation_enthalpy", "critexam_ef"), "eV/atom"),
+    ("energy above hull", (frozenset({"hull"}),), ("mp_e_hull",), "eV/atom"),
+    ("Debye temperature", (frozenset({"debye"}),), ("aflow_debye_temperature",), "K"),
+    ("lattice thermal conductivity", (frozenset({"lattice", "thermal", "conductivity"}),
+                                      frozenset({"kappa", "lattice"})), ("aflow_thermal_conductivity",), "W/m/K"),
+    ("thermal expansion", (frozenset({"thermal", "expansion"}),), ("aflow_thermal_expansion",), "1/K"),
+    ("magnetic moment", (frozenset({"magnetic", "moment"}), frozenset({"magnetization"})),
+     ("mp_magnetic_moment",), "mu_B"),
+)
+_TOKENS = re.compile(r"[a-z0-9]+")
+_UNIT_NORMAL = {"ev": "eV", "gpa": "GPa", "ev/atom": "eV/atom", "k": "K", "w/m/k": "W/m/K", "w/(m k)": "W/m/K",
+                "w/mk": "W/m/K", "w m-1 k-1": "W/m/K", "1/k": "1/K", "k-1": "1/K", "mu_b": "mu_B", "mub": "mu_B",
+                "ev/at": "eV/atom", "ev per atom": "eV/atom"}
 
 
 def check_features(features: str) -> str:
@@ -55,6 +86,75 @@ def target_basis(column: str, basis: str | None = "auto", unit: str = ""):
         found = _UNIT_IN_NAME.findall(column)
         unit = found[-1] if found else column
     return resolve_basis(column, unit, None if basis in (None, "auto") else basis.replace("-", "_"))
+
+
+@dataclass(frozen=True)
+class LowFidelitySource:
+    """Where ``auto``'s low-fidelity input comes from: ``surrogates`` (knowledge surrogate names) or a user
+    ``column``; ``reason`` says how it was chosen (printed)."""
+
+    surrogates: tuple[str, ...] = ()
+    column: str | None = None
+    reason: str = ""
+
+    def describe(self) -> str:
+        if self.column is not None:
+            return f"low fidelity: column {self.column!r} ({self.reason})"
+        from metamat.featurize.knowledge import SURROGATE_SPECS
+
+        labels = {s.name: s.label for s in SURROGATE_SPECS}
+        names = " and ".join(f"{labels[n]} surrogate" for n in self.surrogates)
+        return (f"low fidelity: {names} ({self.reason}); auto adds the candidates lowfi, delta, delta_slope "
+                "(pass --low-fidelity none to turn this off)")
+
+
+def match_quantity(column: str, unit: str = "") -> tuple[str, tuple[str, ...], str] | tuple[None, tuple, str]:
+    """``(quantity, surrogate names, why)`` of target ``column`` from its name and unit (the text in brackets
+    of the name when ``unit`` is not given), or ``(None, (), why not)``. A unit that differs from the
+    surrogates' unit is no match (a gap in meV is not compared with eV values); no unit: the surrogates'
+    unit is assumed, and said so."""
+    if not unit:
+        found = _UNIT_IN_NAME.findall(column)
+        unit = found[-1] if found else ""
+    name = _UNIT_IN_NAME.sub(" ", column)
+    tokens = set(_TOKENS.findall(name.lower()))
+    for what, alternatives, surrogates, sunit in QUANTITY_RULES:
+        hit = next((alt for alt in alternatives if alt <= tokens), None)
+        if hit is not None:
+            given = _UNIT_NORMAL.get(unit.strip().lower().replace(" ", ""), unit.strip()) if unit.strip() else ""
+            if not given:
+                tail = sorted(t for t in tokens - hit if _UNIT_NORMAL.get(t))  # "band_gap_eV": unit as a word
+                given = _UNIT_NORMAL[tail[0]] if tail else ""
+            if given and given != sunit:
+                return None, (), (f"column {column!r} looks like a {what}, but its unit {unit or given!r} is not "
+                                  f"the surrogates' {sunit!r}")
+            how = f"unit {sunit}" if given else f"no unit given, {sunit} assumed"
+            return what, surrogates, f"{what}, matched from column name {column!r}; {how}"
+    return None, (), f"no known quantity in column name {column!r}"
+
+
+def resolve_low_fidelity(value: str | None, target: str, columns: list[str] | tuple[str, ...] = (),
+                         unit: str = "") -> tuple[LowFidelitySource | None, str]:
+    """``(source or None, note)`` for ``--low-fidelity``: ``auto`` (match the target's quantity), ``none``,
+    a surrogate name or a column of the support table; anything else raises :class:`InputError`."""
+    from metamat.featurize.knowledge import SURROGATE_SPECS
+
+    names = [s.name for s in SURROGATE_SPECS]
+    if value is None or value.strip().lower() == "none":
+        return None, "low fidelity: none (--low-fidelity none)" if value is not None else ""
+    if value == "auto":
+        what, surrogates, why = match_quantity(target, unit)
+        if what is None:
+            return None, f"low fidelity: none ({why}; pass --low-fidelity SURROGATE or COLUMN)"
+        return LowFidelitySource(surrogates=surrogates, reason=why), ""
+    if value in names:
+        return LowFidelitySource(surrogates=(value,), reason="given with --low-fidelity"), ""
+    if value in columns:
+        if value == target:
+            raise InputError("the low-fidelity column cannot be the target", field="--low-fidelity", value=value)
+        return LowFidelitySource(column=value, reason="per-row values given with --low-fidelity"), ""
+    raise InputError(f"{value!r} is not 'auto', 'none', a knowledge surrogate ({', '.join(names)}) or a column of the "
+                     f"support table ({', '.join(map(repr, columns))})", field="--low-fidelity", value=value)
 
 
 def feature_spec(features: str, basis: str) -> str:
@@ -142,13 +242,15 @@ def resolve_bounds(bounds: str | tuple | None, y: np.ndarray, *, log_target: boo
 
 
 def wrap_model(core: Any, *, baseline: bool, bounds: Bounds | None, drop_baseline: bool = False,
-               seed: int = 0, per_atom: str | None = None, drop_physics: bool = False) -> Any:
+               seed: int = 0, per_atom: str | None = None, drop_physics: bool = False,
+               clip: bool = False) -> Any:
     """``core`` inside :class:`ResidualRegressor` (baseline in the last input column) and
     :class:`BoundedRegressor` as needed. Bounds given by the user are learned in a log/logit space where
     the targets allow it (without a baseline); inferred positivity and baselines use clipping.
     ``drop_baseline``: the core model does not see the baseline column (a meta-learner reads its own
-    features only). ``per_atom`` (a scaled basis): outermost a :class:`PerAtomRegressor`, which hides the
-    physics columns from the models inside with ``drop_physics``."""
+    features only). ``clip``: always clip (the core model reads low-fidelity columns in the target's unit).
+    ``per_atom`` (a scaled basis): outermost a :class:`PerAtomRegressor`, which hides the physics columns from
+    the models inside with ``drop_physics``."""
     from metamat.models.physics import BoundedRegressor, ResidualRegressor
 
     m = core
@@ -156,7 +258,7 @@ def wrap_model(core: Any, *, baseline: bool, bounds: Bounds | None, drop_baselin
         m = ResidualRegressor(base=m, baseline_column=-1, scale=1.0, drop_baseline=drop_baseline,
                               seed=seed)
     if bounds is not None:
-        transform = "auto" if bounds.given and not baseline else "clip"
+        transform = "auto" if bounds.given and not baseline and not clip else "clip"
         m = BoundedRegressor(base=m, low=bounds.low, high=bounds.high, transform=transform, seed=seed)
     if per_atom in SCALED_BASES:
         m = PerAtomRegressor(base=m, basis=per_atom, baseline=baseline, drop_physics=drop_physics, seed=seed)

@@ -43,6 +43,7 @@ def fewshot(
     baseline_column: str | None = input_options.BASELINE_COLUMN,
     basis: str = input_options.BASIS,
     bounds: str | None = input_options.BOUNDS,
+    low_fidelity: str = input_options.LOW_FIDELITY,
 ) -> None:
     """Learn a new property from a few measurements and predict candidates, with uncertainty."""
     from rich.markup import escape
@@ -53,6 +54,6 @@ def fewshot(
     res = run_fewshot(support, query, target=target, model=model, formula_column=formula_column,
                       log_target=log_target, output=output, plot=plot if plot is not None else True,
                       structure_column=structure_column, precision=precision, features=features,
-                      baseline_column=baseline_column, basis=basis, bounds=bounds)
+                      baseline_column=baseline_column, basis=basis, bounds=bounds, low_fidelity=low_fidelity)
     console.print(escape(res.support_report.summary()), highlight=False)
     console.print(escape(res.summary()), highlight=False)

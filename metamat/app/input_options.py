@@ -1,5 +1,6 @@
 """The input flags that ``fewshot``, ``suggest`` and ``design`` share (one definition, same help everywhere):
-``--features``, ``--baseline-column``, ``--basis``, ``--bounds`` (meaning: :mod:`metamat.fewshot_inputs`)."""
+``--features``, ``--baseline-column``, ``--basis``, ``--bounds``; ``--low-fidelity`` is fewshot's alone (meaning:
+:mod:`metamat.fewshot_inputs`)."""
 
 from __future__ import annotations
 
@@ -19,3 +20,10 @@ BASIS = typer.Option("auto", "--basis", help="per-atom, per-formula-unit, per-ma
 BOUNDS = typer.Option(None, "--bounds", help="lo,hi (either may be empty, e.g. '0,'): predictions and intervals "
                                              "stay inside. Default: clipped at 0 when every measured value is "
                                              ">= 0; 'none' turns that off.")
+LOW_FIDELITY = typer.Option("auto", "--low-fidelity", help="A same-quantity lower-fidelity estimate per row that "
+                                                           "auto can correct: 'auto' (a knowledge surrogate of the "
+                                                           "target's quantity, matched from its column name and "
+                                                           "unit, e.g. 'gap_expt' -> the OQMD and AFLOW band-gap "
+                                                           "surrogates; nothing when there is no match; reported), "
+                                                           "a surrogate name, a column (in support and query) of "
+                                                           "per-row DFT values, or 'none'.")

@@ -47,6 +47,7 @@ from metamat.evaluate import leaderboard as lb
 from metamat.evaluate.metrics import roc_auc
 from metamat.evaluate.model_specs import ModelSpec, check_models, is_pretrained, pretrained_spec, resolve_model_name
 from metamat.evaluate.reporting import RESULTS_INDENT, versions
+from metamat.evaluate.scoring import pass_scaling
 from metamat.files import write_json
 from metamat.models import registry
 from metamat.tasks.task import Episode, Task
@@ -203,7 +204,7 @@ def run_matbench(task: str = "matbench_steels", model: str = "rf", *, featurizer
         m = spec.build(kind, seed)
         if auto:
             m.set_params(exclude_quantities=tuple(quantities))
-        m.fit(episode.X_support, episode.y_support_fit)
+        pass_scaling(m, episode).fit(episode.X_support, episode.y_support_fit)
         rec: dict[str, Any] = {"fold": f, "n_train": len(train), "n_test": len(test), "n_features": int(keep.sum())}
         if auto:
             rec["auto_choice"] = m.choice_

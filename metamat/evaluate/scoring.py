@@ -87,9 +87,17 @@ def classification_scores(task: Task, rows: np.ndarray, proba: np.ndarray) -> di
             "balanced_accuracy": balanced_accuracy(y, p), "log_loss": log_loss(y, p)}
 
 
+def pass_scaling(model: Any, episode: Episode) -> Any:
+    """Tell a model with a ``fit_scaling`` option (``auto``) how the episode standardized the targets it is
+    fitted on, so that its low-fidelity columns and the physical bound 0 are read in that space."""
+    if episode.task.kind != "classification" and "fit_scaling" in getattr(model, "get_params", dict)():
+        model.set_params(fit_scaling=(episode.scaler.mean_, episode.scaler.scale_))
+    return model
+
+
 def predict_model_space(model: Any, episode: Episode) -> tuple[np.ndarray, np.ndarray | None]:
     """Fit ``model`` on the support and predict the query in model space (undoing the support scaler)."""
-    model.fit(episode.X_support, episode.y_support_fit)
+    pass_scaling(model, episode).fit(episode.X_support, episode.y_support_fit)
     out = model.predict(episode.X_query, return_std=True)
     mean, std = out if isinstance(out, tuple) else (out, None)
     z_mu = episode.scaler.inverse(np.asarray(mean, dtype=float))

@@ -117,6 +117,22 @@ def groups_excluded_by(quantities: Iterable[str]) -> set[str]:
     return out
 
 
+def same_quantity_specs(quantity: str) -> list[SurrogateSpec]:
+    """The surrogates that measure ``quantity`` itself (a DFT, lower-fidelity estimate of it: the OQMD and
+    AFLOW band gaps for a measured gap), not the tied groups of :data:`RELATED_GROUPS`."""
+    return [s for s in SURROGATE_SPECS if s.group == quantity]
+
+
+def same_quantity_columns(feature_labels: Sequence[str], quantity: str, transform: str = "identity") -> list[int]:
+    """Indices of the ``knowledge`` feature columns (labels as :meth:`KnowledgeFeaturizer.feature_labels`)
+    of surrogates of ``quantity`` whose learned space is the target's (``transform``: ``identity`` or
+    ``log10``), so that the column is a same-quantity low-fidelity value in the target's model space."""
+    kind = {"identity": "identity", "log10": "log10"}.get(transform)
+    specs = [s for s in same_quantity_specs(quantity) if s.transform == kind]
+    return [i for i, label in enumerate(feature_labels)
+            if any(label.startswith(f"knowledge {s.label} (") or label == f"knowledge {s.label}" for s in specs)]
+
+
 def input_features(comps: CompositionArrays) -> np.ndarray:
     """The surrogates' inputs: the 148 ``composition`` features of each material."""
     feats = resolve_featurizers(INPUT_FEATURES)

@@ -31,6 +31,38 @@ jackknife+-after-bootstrap interval, ridge and the GP their fold predictions in 
 meta-learner adapts to all folds at once (``vmap``; :mod:`metamat.models.fast_cv`), and the queries are
 predicted once, by the winner only.
 
+Two physically motivated additions (issue 13), each a few more candidates under the same margin rule and
+CV+ intervals (refitted per fold like every candidate):
+
+- **same-quantity low fidelity** (``low_fidelity``: columns of X holding a lower-fidelity estimate of the
+  *same* quantity in the target's unit, e.g. the DFT band-gap surrogates for a measured gap; several
+  columns are averaged, a missing value counts as the support's mean): ``lowfi`` (low + support median
+  of y - low), ``delta`` (tree-median forest on y - low) and ``delta_slope`` (the same on y - a low, ``a``
+  fitted by least squares shrunk towards 1 with 5 rows' weight). Evaluators fit on support-standardized
+  targets and pass the map in ``fit_scaling`` (``metamat.evaluate.running``), so the low value is read in
+  the same space. With a low-fidelity input ``delta`` becomes the fallback (``low_fidelity_fallback``),
+  chosen on 5 META-TRAIN tasks whose rows the surrogates never saw (C2DB HSE06 / G0W0 / PBE gaps and
+  2DMatPedia gaps with the OQMD + AFLOW bulk band-gap surrogates, C2DB heat of formation with the OQMD +
+  Bartel formation-energy surrogates; ``results/auto_rule_lowfi_metatrain``, 8 episodes): scale-free MAE
+  at k = 5/10/20/50 without the candidates 0.973 / 0.898 / 0.777 / 0.654; with them over rf_median
+  0.829 / 0.779 / 0.721 / 0.631; over ``delta`` 0.780 / 0.707 / 0.691 / 0.624 (paired ratio to "without"
+  0.80 [0.75, 0.86] / 0.79 [0.75, 0.83] / 0.89 [0.84, 0.93] / 0.96 [0.93, 0.99]); over ``lowfi`` 0.775 /
+  0.709 / 0.704 / 0.644, over ``delta_slope`` 0.779 / 0.713 / 0.693 / 0.620. It loses on C2DB PBE gaps
+  (1.03-1.12x: 60% 2D metals, the bulk surrogates misjudge which are metallic).
+- **a point mass on the physical bound 0** (metals' gaps, stable compounds' energy above hull): when at
+  least ``zero_inflation`` = 0.3 of the support sits exactly on 0 (and every value is >= 0; never for
+  log targets), ``hurdle`` (forest classifier P(y > 0) x tree-median forest above 0, mixture median) is
+  offered and becomes the fallback (``hurdle_fallback``); predictions and interval ends of every
+  candidate are then clipped at 0. Chosen on 9 zero-inflated META-TRAIN tasks (DFT gaps of AFLOW, OQMD,
+  MP, C2DB PBE/HSE06, 2DMatPedia; MP and C2DB energy above hull, 2DMatPedia decomposition energy;
+  ``results/auto_rule_hurdle_metatrain``, 8 episodes, k = 5/10/20/50): "margin 1 over rf_median"
+  0.926 / 0.835 / 0.791 / 0.742; hurdle offered from 0.3 of the support on 0 and the fallback there
+  0.921 / 0.831 / 0.779 / 0.737 (paired ratio 0.994 [0.981, 1.009] / 0.995 [0.982, 1.011] /
+  0.985 [0.976, 0.993] / 0.993 [0.983, 1.004]); offered without becoming the fallback changed nothing
+  (0.927 / 0.834 / 0.789 / 0.741); triggers 0.1-0.5 were within 0.01 of each other. It loses on
+  aflow__Egap at k = 5 and 50 (1.04x) and matbench_mp_gap at k = 10 (1.04x); tasks without zeros are
+  unaffected.
+
 ``choice_`` records the CV table (per candidate: CV MAE, paired difference to the fallback and its
 standard error), the winner, the rule and why, and every candidate that was dropped (e.g. the
 meta-learner when its training quantities overlap ``exclude_quantities``, the quantity of the task being
@@ -59,6 +91,23 @@ from metamat.tasks.task import TargetTransform
 
 META = "pretrained"
 DEFAULT_CANDIDATES: tuple[str, ...] = (META, "gp", "rf", "rf_median", "median", "ridge")
+#: Candidates added when a same-quantity low-fidelity input is given (``low_fidelity``): the low value plus
+#: the support median of ``y - low``; a tree-median forest on ``y - low``; the same with a fitted slope.
+LOW_FIDELITY_CANDIDATES: tuple[str, ...] = ("lowfi", "delta", "delta_slope")
+#: The fallback of the margin rule when a low-fidelity input is given (rule study in the module docstring).
+LOW_FIDELITY_FALLBACK = "delta"
+#: Candidate added when a point mass sits on the physical lower bound 0 (zero-inflated support).
+HURDLE = "hurdle"
+#: Share of the support exactly at the lower bound 0 from which ``hurdle`` is offered (rule study below).
+ZERO_INFLATION = 0.3
+#: Whether ``hurdle`` becomes the fallback of the margin rule when it is offered (rule study below).
+HURDLE_FALLBACK = True
+CANDIDATE_DESCRIPTIONS = {
+    "lowfi": "low fidelity + support median of (target - low fidelity)",
+    "delta": "low fidelity + tree-median forest on (target - low fidelity)",
+    "delta_slope": "fitted slope x low fidelity + tree-median forest on the rest (slope shrunk towards 1)",
+    HURDLE: "P(above the bound) from a forest classifier x tree-median forest above it (point mass at 0)",
+}
 _Z90 = float(norm.ppf(0.95))
 QUERY_CHUNK = 50_000  # queries per block in predict_dist
 
@@ -107,7 +156,10 @@ class AutoRegressor(Model):
     def __init__(self, candidates: Sequence[str] = DEFAULT_CANDIDATES, fallback: Sequence[str] = ("rf_median",),
                  margin: float = 1.0, loo_max: int = 20, n_folds: int = 5, rf_trees: int = 100,
                  meta_model: str = "default", exclude_quantities: Sequence[str] = (), meta_prefix: bool = False,
-                 max_gp_rows: int = 1000, refit_cv: bool = False,
+                 max_gp_rows: int = 1000, refit_cv: bool = False, low_fidelity: Sequence[int] = (),
+                 low_fidelity_fallback: str | None = LOW_FIDELITY_FALLBACK,
+                 zero_inflation: float | None = ZERO_INFLATION, hurdle_fallback: bool = HURDLE_FALLBACK,
+                 fit_scaling: tuple[float, float] = (0.0, 1.0),
                  target_transform: str = "identity", n_jobs: int | None = 1, seed: int = 0):
         self.candidates = candidates
         self.fallback = fallback
@@ -120,6 +172,11 @@ class AutoRegressor(Model):
         self.meta_prefix = meta_prefix
         self.max_gp_rows = max_gp_rows
         self.refit_cv = refit_cv
+        self.low_fidelity = low_fidelity
+        self.low_fidelity_fallback = low_fidelity_fallback
+        self.zero_inflation = zero_inflation
+        self.hurdle_fallback = hurdle_fallback
+        self.fit_scaling = fit_scaling
         self.target_transform = target_transform
         self.n_jobs = n_jobs
         self.seed = seed
@@ -144,10 +201,48 @@ class AutoRegressor(Model):
             m = copy.deepcopy(template)
             m.target_transform = "identity"
             return m
+        if name in LOW_FIDELITY_CANDIDATES:
+            from metamat.models.multifidelity import DeltaRegressor
+
+            base = "median" if name == "lowfi" else self._make("rf_median", template)
+            return DeltaRegressor(base=base, low_column=-1, scale=None if name == "delta_slope" else 1.0,
+                                  seed=self.seed)
+        if name == HURDLE:
+            from metamat.models.physics import HurdleRegressor
+
+            return HurdleRegressor(classifier=self._make("rf_clf", template),
+                                   regressor=self._make("rf_median", template), bound=self.bound_, seed=self.seed)
         return make_model(name, seed=self.seed, **run_options(name, self.n_jobs, self.rf_trees))
 
+    def _low(self, X: np.ndarray) -> np.ndarray:
+        """The low-fidelity value of each row in the space the model is fitted in: the mean of the
+        ``low_fidelity`` columns (NaN-aware; NaN where every one is missing), through the target transform
+        and ``fit_scaling``."""
+        cols = X[:, list(self.low_fidelity)]
+        have = np.isfinite(cols)
+        n = have.sum(axis=1)
+        low = np.where(n > 0, np.where(have, cols, 0.0).sum(axis=1) / np.maximum(n, 1), np.nan)
+        if self.transform_.kind == "log10":
+            low = np.log10(np.where(low > 0, low, np.nan))  # a non-positive estimate counts as missing
+        center, scale = self.fit_scaling
+        return (low - center) / scale
+
     def _inputs(self, name: str, X: np.ndarray, template: Any) -> np.ndarray:
-        return X[:, :template.prep_.n_features_in_] if name == META else X
+        if name == META:
+            return X[:, :template.prep_.n_features_in_]
+        if name in LOW_FIDELITY_CANDIDATES:
+            return np.column_stack([X, self._low(X)])
+        return X
+
+    def _zero_inflated(self, z: np.ndarray) -> tuple[float, float | None]:
+        """(share of the support on the physical lower bound 0, the bound in the fitted space or ``None``
+        when the targets are log-transformed and cannot reach 0)."""
+        if self.transform_.kind != "identity":
+            return 0.0, None
+        center, scale = self.fit_scaling
+        bound = (0.0 - center) / scale
+        on = np.abs(z - bound) <= 1e-9 * (1.0 + abs(bound))
+        return float(on.mean()), (bound if on.any() and np.all(z >= bound - 1e-9 * (1.0 + abs(bound))) else None)
 
     # -------------------------------------------------------------------------------- fit
     def fit(self, X: np.ndarray, y: np.ndarray) -> AutoRegressor:
@@ -186,6 +281,26 @@ class AutoRegressor(Model):
                 template = None
             if template is None:
                 names.remove(META)
+        self.bound_ = None
+        zero_share, bound = self._zero_inflated(z)
+        self.bound_ = bound
+        offer_hurdle = (self.zero_inflation is not None and bound is not None and zero_share >= self.zero_inflation
+                        and int(np.sum(z > bound)) >= 2)
+        if offer_hurdle and HURDLE not in names:
+            names.append(HURDLE)
+        elif not offer_hurdle and HURDLE in names:
+            names.remove(HURDLE)
+            dropped[HURDLE] = (f"{zero_share:.0%} of the support on the lower bound 0 (offered from "
+                               f"{self.zero_inflation if self.zero_inflation is not None else 'never'})")
+        lowfi = list(self.low_fidelity)
+        if lowfi:
+            if any(not -X.shape[1] <= c < X.shape[1] for c in lowfi):
+                raise ValueError(f"low_fidelity columns {lowfi} outside the {X.shape[1]} input columns")
+            if not np.isfinite(self._low(X)).any():
+                for c in LOW_FIDELITY_CANDIDATES:
+                    dropped[c] = "no support row has a low-fidelity value"
+            else:
+                names += [c for c in LOW_FIDELITY_CANDIDATES if c not in names]
         if "gp" in names and n > self.max_gp_rows:
             names.remove("gp")
             dropped["gp"] = f"skipped above {self.max_gp_rows} support rows (cubic cost)"
@@ -214,7 +329,9 @@ class AutoRegressor(Model):
                 fold_models[c].append(m)
         names = [c for c in names if c not in dropped]
         errors = {c: np.abs(z - pred[c]) for c in names}
-        fallback = next((c for c in self.fallback if c in names), None)
+        order = [*([self.low_fidelity_fallback] if lowfi and self.low_fidelity_fallback else []),
+                 *([HURDLE] if offer_hurdle and self.hurdle_fallback else []), *self.fallback]
+        fallback = next((c for c in order if c in names), None)
         if fallback is None:
             fallback = min(names, key=lambda c: errors[c].mean())
         winner, table = margin_choice(errors, fallback, self.margin)
@@ -236,7 +353,11 @@ class AutoRegressor(Model):
         self.choice_ = {"chosen": winner, "why": why, "fallback": fallback, "margin": self.margin,
                         "scheme": "leave-one-out" if n <= self.loo_max else f"{len(fold_ids)}-fold",
                         "n": n, "table": table, "dropped": dropped,
-                        "cv_mae_space": "log10" if self.transform_.kind == "log10" else "target units"}
+                        "cv_mae_space": "log10" if self.transform_.kind == "log10" else "target units",
+                        "low_fidelity": {"columns": lowfi, "fallback": self.low_fidelity_fallback} if lowfi else None,
+                        "zero_inflation": {"share_on_bound": zero_share, "offered_from": self.zero_inflation,
+                                           "hurdle": offer_hurdle, "hurdle_fallback": self.hurdle_fallback},
+                        "descriptions": {c: CANDIDATE_DESCRIPTIONS[c] for c in names if c in CANDIDATE_DESCRIPTIONS}}
         return self
 
     # -------------------------------------------------------------------------------- predict
@@ -259,7 +380,10 @@ class AutoRegressor(Model):
             loo = np.stack([m.predict(Xc) for m in self.fold_models_])[self.fold_of_row_]  # (n, q)
             r = self.residuals_
         lower, upper = conformal_plus(loo, r, level)
-        return mu, np.minimum(lower, mu), np.maximum(upper, mu)
+        lower, upper = np.minimum(lower, mu), np.maximum(upper, mu)
+        if self.bound_ is not None:  # the support sits on the physical bound 0: nothing goes below it
+            mu, lower, upper = (np.maximum(a, self.bound_) for a in (mu, lower, upper))
+        return mu, lower, upper
 
     def predict_dist(self, X: np.ndarray, level: float = 0.9) -> tuple[np.ndarray, ...]:
         """``(mean, std, lower, upper)``: refitted winner's mean, CV+ interval (module docstring)."""

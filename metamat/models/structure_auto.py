@@ -122,7 +122,8 @@ class StructureAutoRegressor(AutoRegressor):
         base.fit(self._block(X, COMPOSITION), y)
         runs: dict[str, tuple[AutoRegressor, tuple[str, ...]]] = {COMPOSITION: (base, (COMPOSITION,))}
         dropped = {f"{COMPOSITION}:{k}": v for k, v in base.choice_["dropped"].items()}
-        plan = [(f"{c}+structure", (COMPOSITION, "structure"), {"candidates": (c,), "fallback": (c,)})
+        plan = [(f"{c}+structure", (COMPOSITION, "structure"),
+                 {"candidates": (c,), "fallback": (c,), "zero_inflation": None})  # exactly candidate c
                 for c in self.structure_candidates if self._has_block("structure")]
         if self.embedding_candidates and self._has_block(EMBEDDING):
             clash = self._embedding_leakage()

@@ -56,7 +56,8 @@ def test_auto_picks_the_right_model_on_clear_synthetic_supports():
     y = 3 * X[:, 0] - 2 * X[:, 1] + 0.01 * rng.normal(size=20)
     linear = _auto(("ridge", "rf", "median"), ("median",), rf_trees=25).fit(X, y)
     assert linear.chosen_ == "ridge", linear.choice_
-    step = _auto(("ridge", "rf", "rf_median", "median"), ("median",), rf_trees=25).fit(X, 10.0 * (X[:, 0] > 0))
+    # a step from 5 to 15 (not from 0: half the support on the bound 0 would offer the hurdle model)
+    step = _auto(("ridge", "rf", "rf_median", "median"), ("median",), rf_trees=25).fit(X, 5.0 + 10.0 * (X[:, 0] > 0))
     assert step.chosen_ in ("rf", "rf_median"), step.choice_
     noise = _auto(("ridge", "rf", "median"), ("median",), rf_trees=25).fit(X, rng.normal(size=20))
     assert noise.chosen_ == "median", noise.choice_  # nothing beats the fallback beyond the margin
