@@ -55,7 +55,6 @@ def timed(fn, repeats: int, setup=None) -> dict[str, float]:
 def time_auto(res: dict, choices: dict, k: int, qry: list[str], Xq: np.ndarray, width: int,
               rng: np.random.Generator, args) -> None:
     """``auto`` rows at support size ``k`` (module docstring); the support is k further random formulas."""
-    from metamat.featurize.knowledge import clear_knowledge_cache
     from metamat.featurize.pipeline import featurize_formulas
     from metamat.models.registry import make_model
     from metamat.train.synthetic import random_formulas
@@ -75,18 +74,25 @@ def time_auto(res: dict, choices: dict, k: int, qry: list[str], Xq: np.ndarray, 
 
         res[row] = timed(run, args.auto_repeats if refit else args.repeats)
     auto = make_model("auto", meta_prefix=True)
+    res[f"end to end auto k={k} + knowledge features, cold cache"] = timed(end_to_end(auto, sup, qry, y, True),
+                                                                         args.repeats)
+    res[f"end to end auto k={k} + knowledge features, warm cache"] = timed(end_to_end(auto, sup, qry, y, False),
+                                                                         args.repeats)
 
-    def e2e(cold: bool):
-        def run():
-            if cold:
-                clear_knowledge_cache()
-            Xs_k = featurize_formulas(sup, "composition+knowledge").values
-            Xq_k = featurize_formulas(qry, "composition+knowledge").values
-            auto.fit(Xs_k, y).predict_dist(Xq_k)
-        return run
 
-    res[f"end to end auto k={k} + knowledge features, cold cache"] = timed(e2e(True), args.repeats)
-    res[f"end to end auto k={k} + knowledge features, warm cache"] = timed(e2e(False), args.repeats)
+def end_to_end(model, sup: list[str], qry: list[str], y: np.ndarray, cold: bool, width: int | None = None):
+    """A timed run: composition + knowledge features of support and queries (after emptying the knowledge
+    cache when ``cold``), then fit and predict ``model`` on the first ``width`` columns (all when None)."""
+    from metamat.featurize.knowledge import clear_knowledge_cache
+    from metamat.featurize.pipeline import featurize_formulas
+
+    def run():
+        if cold:
+            clear_knowledge_cache()
+        Xs_k = featurize_formulas(sup, "composition+knowledge").values
+        Xq_k = featurize_formulas(qry, "composition+knowledge").values
+        model.fit(Xs_k[:, :width], y).predict_dist(Xq_k[:, :width])
+    return run
 
 
 def main() -> None:
@@ -151,17 +157,10 @@ def main() -> None:
     Xq = featurize_formulas(qry, "composition+knowledge").values
     width = Xs_c.shape[1]
 
-    def e2e(cold: bool):
-        def run():
-            if cold:
-                clear_knowledge_cache()
-            Xs_k = featurize_formulas(sup, "composition+knowledge").values
-            Xq_k = featurize_formulas(qry, "composition+knowledge").values
-            shipped.fit(Xs_k[:, :width], y).predict_dist(Xq_k[:, :width])
-        return run
-
-    res["end to end shipped + knowledge features, cold cache"] = timed(e2e(True), args.repeats)
-    res["end to end shipped + knowledge features, warm cache"] = timed(e2e(False), args.repeats)
+    res["end to end shipped + knowledge features, cold cache"] = timed(end_to_end(shipped, sup, qry, y, True, width),
+                                                                     args.repeats)
+    res["end to end shipped + knowledge features, warm cache"] = timed(end_to_end(shipped, sup, qry, y, False, width),
+                                                                     args.repeats)
     choices: dict[str, list[str]] = {}
     for k in (int(v) for v in args.auto_k.split(",")):
         time_auto(res, choices, k, qry, Xq, width, rng, args)

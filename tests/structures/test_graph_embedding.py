@@ -26,7 +26,7 @@ from metamat.featurize.graph_embedding import (
     size_chunks,
 )
 from metamat.featurize.structure import featurize_structures
-from tests.structures.test_structure_descriptors import _distorted, _structures, _variants
+from tests.structures.test_structure_descriptors import _structures, invariance_set
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,16 +37,7 @@ def _embed(crystals, path=None) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def runs():
-    rng = np.random.default_rng(0)
-    crystals, keys = [], []
-    for name, c in _structures().items():
-        crystals.append(c)
-        keys.append((name, "original"))
-        for kind, v in _variants(c, rng).items():
-            crystals.append(v)
-            keys.append((name, kind))
-        crystals.append(_distorted(c, rng))
-        keys.append((name, "distorted"))
+    crystals, keys = invariance_set()
     return _embed(crystals), keys
 
 

@@ -99,10 +99,10 @@ def _distorted(c: Crystal, rng: np.random.Generator) -> Crystal:
 DESCRIPTORS = {"sorted_inverse_distance": SortedInverseDistance, "acsf": ACSF, "soap": SOAP}
 
 
-@pytest.fixture(scope="module")
-def invariance_runs() -> dict[str, tuple[np.ndarray, list[tuple[str, str]]]]:
-    """All structures, their transformed copies and distorted copies, featurized once per descriptor."""
-    rng = np.random.default_rng(0)
+def invariance_set(seed: int = 0) -> tuple[list, list[tuple[str, str]]]:
+    """Every test structure, its transformed copies (rotations, translation, permutation, supercells) and a
+    distorted copy, with a (structure, variant) key per crystal."""
+    rng = np.random.default_rng(seed)
     crystals, keys = [], []
     for name, c in _structures().items():
         crystals.append(c)
@@ -112,6 +112,13 @@ def invariance_runs() -> dict[str, tuple[np.ndarray, list[tuple[str, str]]]]:
             keys.append((name, kind))
         crystals.append(_distorted(c, rng))
         keys.append((name, "distorted"))
+    return crystals, keys
+
+
+@pytest.fixture(scope="module")
+def invariance_runs() -> dict[str, tuple[np.ndarray, list[tuple[str, str]]]]:
+    """All structures, their transformed copies and distorted copies, featurized once per descriptor."""
+    crystals, keys = invariance_set()
     runs = {}
     for name in DESCRIPTORS:
         if name == "soap":
