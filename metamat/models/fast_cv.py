@@ -28,7 +28,7 @@ Refitting every candidate per fold and predicting the queries with every fold mo
   one cross-kernel product.
 
 What changes against per-fold refits (measured in ``benchmarks/results/fewshot_speed`` and the paired
-``bench fewshot`` rerun in ``NOTES_fastauto.md``): the held-out rows no longer refit the feature
+``bench fewshot`` rerun in ``auto_paired_bench.json`` there; README "Speed"): the held-out rows no longer refit the feature
 standardization, ridge's alpha or the GP's hyperparameters (they come from all rows, so the CV errors are
 slightly optimistic for ridge and GP), and a forest's held-out prediction uses its ~37% out-of-bag trees
 instead of a refitted forest.
