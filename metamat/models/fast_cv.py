@@ -27,9 +27,9 @@ Refitting every candidate per fold and predicting the queries with every fold mo
   2006, eq. 5.12, block form) and the fold models' weights ``a_-f - A_-f,f A_ff^-1 a_f``, so ``mu_-f(x)`` is
   one cross-kernel product.
 
-What changes against per-fold refits (measured in ``benchmarks/results/fewshot_speed`` and the paired
-``bench fewshot`` rerun in ``auto_paired_bench.json`` there; README "Speed"): the held-out rows no longer refit the feature
-standardization, ridge's alpha or the GP's hyperparameters (they come from all rows, so the CV errors are
+What changes against per-fold refits (measured in ``benchmarks/results/fewshot_speed``, the paired
+``bench fewshot`` rerun in its ``auto_paired_bench.json``; README "Speed"): the held-out rows no longer refit the
+feature standardization, ridge's alpha or the GP's hyperparameters (they come from all rows, so the CV errors are
 slightly optimistic for ridge and GP), and a forest's held-out prediction uses its ~37% out-of-bag trees
 instead of a refitted forest.
 """
