@@ -162,7 +162,7 @@ def test_batched_meta_learner_folds_equal_its_refits(n):
     rng = np.random.default_rng(9)
     X = np.abs(rng.normal(size=(n + 30, 148)))
     y = X[:n, 0] + 0.1 * rng.normal(size=n)
-    fast = make_model("auto", candidates=("pretrained",), fallback=("pretrained",)).fit(X[:n], y)
+    fast = make_model("auto", candidates=("pretrained",), fallback=("pretrained",), refit_below=0).fit(X[:n], y)
     slow = make_model("auto", candidates=("pretrained",), fallback=("pretrained",), refit_cv=True)
     slow.fit(X[:n], y)
     assert fast.chosen_ == slow.chosen_ == "pretrained" and fast.engine_ is not None
@@ -173,3 +173,15 @@ def test_batched_meta_learner_folds_equal_its_refits(n):
     np.testing.assert_allclose(mu, slow.model_.predict(X[n:]), atol=1e-6)
     for a, b in zip(fast.predict_dist(X[n:]), slow.predict_dist(X[n:]), strict=True):
         np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+def test_small_supports_are_refitted_per_fold_larger_ones_not():
+    """Below ``refit_below`` rows every candidate is refitted per fold (the refit-free GP errors were
+    optimistic at k = 5, benchmarks/auto_small_support_cv.py); from there on the fast paths are used."""
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(12, 4))
+    y = X[:, 0] + 0.1 * rng.normal(size=12)
+    for n, expect_refit in ((6, True), (9, True), (10, False), (12, False)):
+        m = make_model("auto", candidates=("ridge", "rf_median", "median"), rf_trees=20).fit(X[:n], y[:n])
+        methods = {c: t["cv_method"] for c, t in m.choice_["table"].items()}
+        assert all((v == "refit per fold") == expect_refit for v in methods.values()), (n, methods)
