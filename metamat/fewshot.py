@@ -480,8 +480,14 @@ def _low_fidelity_values(src, table, tname: str, formulas, qdf: pd.DataFrame, ok
     if src.column not in qdf.columns:
         raise InputError(f"no column {src.column!r} in the query table; columns: {', '.join(map(repr, qdf.columns))}",
                          source=query_source, field="--low-fidelity")
-    q = pd.to_numeric(qdf[src.column], errors="coerce").to_numpy(dtype=float)[ok]
-    return s[:, None], q[:, None]
+    raw = qdf[src.column]
+    q = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
+    bad = np.flatnonzero(np.isnan(q) & raw.notna().to_numpy() & (raw.astype(str).str.strip() != "").to_numpy())
+    if len(bad):  # an empty cell is a missing estimate; text is an error, never a silent NaN
+        raise InputError(f"not a number: {raw.iloc[bad[0]]!r} (empty cells are allowed: the row then uses the "
+                         "support's mean low fidelity)", source=query_source, row=int(bad[0]) + 1,
+                         field=src.column)
+    return s[:, None], q[ok][:, None]
 
 
 def _support_baseline(table, tname: str, column: str, source: str) -> np.ndarray:

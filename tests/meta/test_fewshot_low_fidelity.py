@@ -66,6 +66,16 @@ def test_a_users_dft_column_offset_is_recovered_exactly():
     assert "column 'dft'" in info["choice"]["low_fidelity_source"]
 
 
+def test_text_in_the_query_low_fidelity_column_is_an_error_naming_the_row():
+    rng = np.random.default_rng(0)
+    dft = rng.uniform(0.5, 6.0, len(FORMULAS))
+    support = pd.DataFrame({"formula": FORMULAS, "gap": dft + 0.5, "dft": dft})
+    query = pd.DataFrame({"formula": QUERY, "dft": ["1.3", "", "n/a?", "9.0"]})  # empty = missing, allowed
+    with pytest.raises(InputError) as err:
+        predict_fewshot(support, query, target="gap", model=small_auto(), low_fidelity="dft")
+    assert err.value.problems[0].row == 3 and "n/a?" in str(err.value) and "dft" in str(err.value)
+
+
 def test_band_gap_column_gets_the_gap_surrogates_and_none_turns_them_off():
     gap = predict_property(FORMULAS, "oqmd_band_gap")[0]
     support = pd.DataFrame({"formula": FORMULAS, "Eg (eV)": np.maximum(gap, 0) + 0.25})
