@@ -404,12 +404,12 @@ def fewshot_frames(sdf_in: pd.DataFrame, qdf_in: pd.DataFrame, *, target: str | 
                              value=baseline_column)
         targets = None if target is None else [target, baseline_column]
     columns = [str(c) for c in sdf_in.columns]
-    low_column = None
-    if not structure and low_fidelity not in (None, "auto", "none"):
-        src, _ = resolve_low_fidelity(low_fidelity, target or "", columns)  # unknown names raise here
-        low_column = src.column
-        if low_column is not None and targets is not None:
-            targets = [*targets, low_column] if isinstance(targets, list) else [targets, low_column]
+    lowfi, lowfi_note = None, ""
+    if not structure and low_fidelity not in (None, "auto"):  # resolved once; unknown names raise here
+        lowfi, lowfi_note = resolve_low_fidelity(low_fidelity, target or "", columns)
+    low_column = None if lowfi is None else lowfi.column
+    if low_column is not None and targets is not None:
+        targets = [*targets, low_column] if isinstance(targets, list) else [targets, low_column]
     table = table_from_frame(sdf_in, source=str(support), name=support.stem, formula_column=formula_column,
                              target_columns=targets, outlier_z=None, structure_column=structure_column,
                              duplicates="keep" if structure else "median", base_dir=support.parent,
@@ -448,13 +448,10 @@ def fewshot_frames(sdf_in: pd.DataFrame, qdf_in: pd.DataFrame, *, target: str | 
 
     with limit_threads(1):  # small models, many small fits: a second (BLAS or torch) thread spins on a shared
         # machine (k = 50 + 10,000 queries, shipped model: 25 s CPU in its 50 leave-one-out fits on 2 threads)
-        lowfi = None
-        if low_fidelity not in (None, "none"):
-            lowfi, why_not = resolve_low_fidelity(low_fidelity, tname, columns)
-            if why_not:
-                notes.append(why_not)
-        elif low_fidelity == "none":
-            notes.append("low fidelity: none (--low-fidelity none)")
+        if low_fidelity == "auto":  # the target's quantity is known only now
+            lowfi, lowfi_note = resolve_low_fidelity(low_fidelity, tname, columns)
+        if lowfi_note:
+            notes.append(lowfi_note)
         return _composition_run(model, formulas, y, tname, table, qdf, qcol, support, query, notes, level=level,
                                 log_target=log_target, features=features, baseline=baseline,
                                 baseline_column=baseline_column, basis=basis, bounds=bounds, lowfi=lowfi,

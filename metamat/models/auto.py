@@ -288,7 +288,6 @@ class AutoRegressor(Model):
                 template = None
             if template is None:
                 names.remove(META)
-        self.bound_ = None
         zero_share, bound = self._zero_inflated(z)
         self.bound_ = bound
         offer_hurdle = (self.zero_inflation is not None and bound is not None and zero_share >= self.zero_inflation

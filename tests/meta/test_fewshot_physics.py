@@ -185,16 +185,21 @@ def test_knowledge_features_reach_every_candidate_and_the_meta_learner_its_block
     assert auto.n_features_in_ == 148 + 14 and "pretrained" in auto.choice_["table"]
 
 
-def test_cli_flags(tmp_path, monkeypatch, capsys):
-    from metamat.cli import main
-
+def _cli_args(tmp_path) -> tuple[list[str], object]:
+    """``metamat fewshot`` arguments on a written support (y = baseline + 2.5) and query table, and the output."""
     b = np.arange(12.0)
     sup, q = _frames(b + 2.5, b, np.arange(8.0))
     sup.to_csv(tmp_path / "sup.csv", index=False)
     q.to_csv(tmp_path / "q.csv", index=False)
     out = tmp_path / "out.csv"
-    base = ["metamat", "fewshot", "-s", str(tmp_path / "sup.csv"), "-q", str(tmp_path / "q.csv"), "-o", str(out),
-            "--target", "y"]
+    return ["metamat", "fewshot", "-s", str(tmp_path / "sup.csv"), "-q", str(tmp_path / "q.csv"), "-o", str(out),
+            "--target", "y"], out
+
+
+def test_cli_flags(tmp_path, monkeypatch, capsys):
+    from metamat.cli import main
+
+    base, out = _cli_args(tmp_path)
     monkeypatch.setattr(sys, "argv", base + ["--bounds", "3,1"])
     with pytest.raises(SystemExit) as exc:
         main()
@@ -209,14 +214,8 @@ def test_cli_flags(tmp_path, monkeypatch, capsys):
 def test_cli_default_auto_with_baseline(tmp_path, monkeypatch, capsys):
     from metamat.cli import main
 
-    b = np.arange(12.0)
-    sup, q = _frames(b + 2.5, b, np.arange(8.0))
-    sup.to_csv(tmp_path / "sup.csv", index=False)
-    q.to_csv(tmp_path / "q.csv", index=False)
-    out = tmp_path / "out.csv"
-    monkeypatch.setattr(sys, "argv", ["metamat", "fewshot", "-s", str(tmp_path / "sup.csv"), "-q",
-                                      str(tmp_path / "q.csv"), "-o", str(out), "--target", "y",
-                                      "--baseline-column", "dft"])
+    base, out = _cli_args(tmp_path)
+    monkeypatch.setattr(sys, "argv", base + ["--baseline-column", "dft"])
     with pytest.raises(SystemExit) as exc:
         main()
     assert exc.value.code in (0, None)
