@@ -215,6 +215,13 @@ def write_table(df: Any, path: str | os.PathLike, *, precision: int | None = DEF
     return path
 
 
+def pair_base(path: str | os.PathLike) -> Path:
+    """The base path of a ``.safetensors`` + ``.json`` file pair: ``dir/name`` for ``dir/name``,
+    ``dir/name.safetensors`` or ``dir/name.json``."""
+    p = Path(path)
+    return p.with_suffix("") if p.suffix in (".safetensors", ".json") else p
+
+
 def write_safetensors(path: str | os.PathLike, tensors: dict[str, Any],
                       metadata: dict[str, str] | None = None) -> Path:
     """Write torch tensors as safetensors atomically (detached, on CPU, contiguous); returns the path.

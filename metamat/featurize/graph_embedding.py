@@ -43,8 +43,9 @@ class EncoderFileError(InputError):
 
 
 def _base(path: str | Path | None) -> Path:
-    p = Path(path) if path is not None else PRETRAINED_ENCODER
-    return p.with_suffix("") if p.suffix in (".safetensors", ".json") else p
+    from metamat.files import pair_base
+
+    return pair_base(path if path is not None else PRETRAINED_ENCODER)
 
 
 def sha256_of(path: str | Path) -> str:

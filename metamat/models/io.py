@@ -28,7 +28,7 @@ import numpy as np
 from safetensors.numpy import load as load_safetensors_bytes
 
 from metamat.errors import DataSourceError, InputError, Problem
-from metamat.files import write_json, write_safetensors
+from metamat.files import pair_base, write_json, write_safetensors
 
 FORMAT_VERSION = 1
 #: Larger safetensors headers are refused before anything is parsed (ours are a few kB).
@@ -51,8 +51,7 @@ class ModelFileError(InputError):
 
 def model_base(path: str | os.PathLike) -> Path:
     """``dir/name`` for ``dir/name``, ``dir/name.safetensors`` or ``dir/name.json``."""
-    p = Path(path)
-    return p.with_suffix("") if p.suffix in (".safetensors", ".json") else p
+    return pair_base(path)
 
 
 def is_model_path(spec: str | os.PathLike) -> bool:
