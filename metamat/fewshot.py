@@ -188,6 +188,7 @@ def cv_check(model: Any, X: np.ndarray, y: np.ndarray, level: float) -> dict[str
     """Cross-validated (mean, lower, upper) on the support of a *fitted* model whose innermost model is
     ``auto`` (its own CV predictions and conformal intervals, mapped through the wrappers); ``None`` for
     any other model (the caller runs a leave-one-out check with refits)."""
+    from metamat.fewshot_inputs import PerAtomRegressor
     from metamat.models.auto import AutoRegressor
     from metamat.models.physics import BoundedRegressor, ResidualRegressor
 
@@ -201,6 +202,10 @@ def cv_check(model: Any, X: np.ndarray, y: np.ndarray, level: float) -> dict[str
         F, offset = model.offset(X)
         r = cv_check(model.model_, F, y - offset, level)
         return None if r is None else {**r, **{k: r[k] + offset for k in ("mean", "lower", "upper")}}
+    if isinstance(model, PerAtomRegressor):
+        Z, f = model._split(X)
+        r = cv_check(model.model_, Z, y / f, level)
+        return None if r is None else {**r, **{k: r[k] * f for k in ("mean", "lower", "upper")}}
     return None
 
 
@@ -550,14 +555,15 @@ def _composition_run(model, formulas, y, tname, table, qdf, qcol, support, query
     from metamat.featurize.pipeline import featurize_formulas
     from metamat.fewshot_inputs import (
         SCALED_BASES,
-        basis_factor,
         feature_spec,
         innermost,
+        layers,
         resolve_bounds,
         target_basis,
         wrap_model,
     )
     from metamat.models.auto import AutoRegressor
+    from metamat.models.physics import BoundedRegressor
 
     given_model = hasattr(model, "predict_dist")
     core = model if given_model else load_fewshot_model(model, log_target=log_target)
@@ -576,19 +582,17 @@ def _composition_run(model, formulas, y, tname, table, qdf, qcol, support, query
     fm = featurize_formulas(qvals, spec, errors="mask", source=str(query), field=qcol)
     ok = np.asarray(fm.valid, dtype=bool)
     Xq, qproblems = fm.values[ok], list(fm.problems)
-    f_s = f_q = None
     if scaled:
-        P = X[:, -3:] if auto else featurize_formulas(formulas, "physics").values
-        Pq = Xq[:, -3:] if auto else featurize_formulas(list(qvals[ok]), "physics").values
-        f_s, f_q = basis_factor(P, b.basis), basis_factor(Pq, b.basis)
         by = "atoms per formula unit" if b.basis == "per_formula_unit" else "atoms per formula unit / molar mass"
         notes.append(f"target basis {b.basis.replace('_', ' ')} ({b.reason}; override with --basis): learned per "
                      f"atom (divided by {by}, predictions multiplied back)"
                      + ("; physics inputs added: atoms per formula unit, molar mass, mean atomic mass" if auto else ""))
     else:
         notes.append(f"target basis {b.basis.replace('_', ' ')} ({b.reason}); override with --basis")
-    t = y / f_s if scaled else y
-    X_feat, Xq_feat = X, Xq  # the featurized inputs, before low-fidelity and baseline columns are appended
+    X_feat, Xq_feat = X, Xq  # the featurized inputs, before physics, low-fidelity and baseline columns are appended
+    if scaled and not auto:  # the per-atom wrapper reads its factor from physics columns the model does not see
+        X = np.column_stack([X, featurize_formulas(formulas, "physics").values])
+        Xq = np.column_stack([Xq, featurize_formulas(list(qvals[ok]), "physics").values])
     if lowfi is not None:
         clash = ("a model other than auto" if not auto else "--baseline-column (it is the low fidelity already)"
                  if baseline is not None else "an extensive target basis (learned per atom)" if scaled else None)
@@ -605,8 +609,7 @@ def _composition_run(model, formulas, y, tname, table, qdf, qcol, support, query
         core.low_fidelity = low_cols
     if baseline is not None:
         bq = _query_baseline(qdf, ok, baseline_column, str(query))
-        X = np.column_stack([X, baseline / f_s if scaled else baseline])
-        Xq = np.column_stack([Xq, bq / f_q if scaled else bq])
+        X, Xq = np.column_stack([X, baseline]), np.column_stack([Xq, bq])
         notes.append(f"baseline column {baseline_column!r}: the model learns the target minus the baseline")
     bnds = resolve_bounds(bounds, y, log_target=log_target, scaled=scaled, source=str(support))
     if bnds is not None:
@@ -615,20 +618,19 @@ def _composition_run(model, formulas, y, tname, table, qdf, qcol, support, query
         core.meta_prefix = True  # the meta-learner reads the composition block first in X (absent: left out)
     if hasattr(core, "target_transform"):
         core.target_transform = "log10" if log_target else "identity"
-    m = wrap_model(core, baseline=baseline is not None, bounds=bnds, drop_baseline=not auto, clip=bool(low_cols))
+    m = wrap_model(core, baseline=baseline is not None, bounds=bnds, drop_baseline=not auto, clip=bool(low_cols),
+                   per_atom=b.basis if scaled else None, drop_physics=not auto)
     if auto:
-        m.fit(X, t)
-        r = cv_check(m, X, t, level)
+        m.fit(X, y)
+        r = cv_check(m, X, y, level)
         scheme = r["scheme"]
         mean_s, lo_s, hi_s = r["mean"], r["lower"], r["upper"]
         forest = None
     else:
-        r = leave_one_out(m, X, t, level=level)
+        r = leave_one_out(m, X, y, level=level)
         scheme, mean_s, lo_s, hi_s = r["scheme"], r["mean"], r["lower"], r["upper"]
-        m.fit(X, t)
+        m.fit(X, y)
         forest = forest_check(X_feat, y, log_target)
-    if scaled:
-        mean_s, lo_s, hi_s = mean_s * f_s, lo_s * f_s, hi_s * f_s
     loo = check_metrics(y, mean_s, (hi_s - lo_s) / 3.29, lo_s, hi_s, level, scheme)
     out = qdf.copy()
     for c in OUTPUT_COLUMNS:
@@ -638,12 +640,13 @@ def _composition_run(model, formulas, y, tname, table, qdf, qcol, support, query
     n_out = 0
     if ok.any():
         mean, std, lo, hi = m.predict_dist(Xq, level=level)
-        if scaled:
-            mean, std, lo, hi = mean * f_q, std * f_q, lo * f_q, hi * f_q
         out.loc[ok, "prediction"], out.loc[ok, "std"] = mean, std
         out.loc[ok, "lower90"], out.loc[ok, "upper90"] = lo, hi
         inner = innermost(m)
-        dom = query_domain(inner, X, Xq) if auto else query_domain(inner, X_feat, Xq_feat)
+        if auto:  # in the inputs auto sees: a baseline per atom with a scaled basis
+            dom = query_domain(inner, *((m._split(X)[0], m._split(Xq)[0]) if scaled else (X, Xq)))
+        else:
+            dom = query_domain(inner, X_feat, Xq_feat)
         out.loc[ok, "in_domain"] = dom["in_domain"]
         out.loc[ok, "support_distance"] = dom["distance_ratio"]
         n_out = int((~dom["in_domain"]).sum())
@@ -653,8 +656,9 @@ def _composition_run(model, formulas, y, tname, table, qdf, qcol, support, query
     choice = None
     if auto:
         choice = dict(innermost(m).choice_)
-        bounded = bnds is not None and getattr(m, "transform_", "clip") != "clip"
-        space = [f"{m.transform_} of the target (--bounds)" if bounded else choice["cv_mae_space"]] + \
+        transform = next((w.transform_ for w in layers(m) if isinstance(w, BoundedRegressor)), "clip")
+        bounded = bnds is not None and transform != "clip"
+        space = [f"{transform} of the target (--bounds)" if bounded else choice["cv_mae_space"]] + \
             (["per atom"] if scaled else []) + ([f"after subtracting {baseline_column!r}"] if baseline is not None
                                                 else [])
         choice["cv_mae_space"] = ", ".join(space)

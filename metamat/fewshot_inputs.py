@@ -361,10 +361,17 @@ def surrogate_inputs(target: str, y: np.ndarray, *, features: str = "composition
     return SurrogateInputs(spec, b.basis, bnds, baseline, notes)
 
 
-def innermost(model: Any) -> Any:
-    """The model inside the wrappers (fitted: ``model_``; else ``base``)."""
+def layers(model: Any) -> list[Any]:
+    """``model`` and every model inside its wrappers (residual, bounded, per-atom), outermost first (fitted:
+    ``model_``; else ``base``)."""
     from metamat.models.physics import BoundedRegressor, ResidualRegressor
 
-    while isinstance(model, (BoundedRegressor, ResidualRegressor)):
-        model = getattr(model, "model_", model.base)
-    return model
+    out = [model]
+    while isinstance(out[-1], (BoundedRegressor, ResidualRegressor, PerAtomRegressor)):
+        out.append(getattr(out[-1], "model_", out[-1].base))
+    return out
+
+
+def innermost(model: Any) -> Any:
+    """The model inside the wrappers."""
+    return layers(model)[-1]

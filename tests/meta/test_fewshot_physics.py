@@ -106,6 +106,21 @@ def test_dulong_petit_is_learned_exactly_per_formula_unit_and_not_without():
     assert "per formula unit" in " ".join(with_basis.attrs["fewshot"]["notes"])
 
 
+def test_a_given_model_learns_per_atom_from_composition_only_and_is_scaled_back():
+    """A model other than ``auto`` reads the composition features only: the per-formula-unit target is divided
+    by the hand-counted atoms per formula unit, fitted, and its predictions multiplied back."""
+    from metamat.featurize.pipeline import featurize_formulas
+
+    n_s, n_q = np.array(list(SUPPORT_N.values())), np.array(list(QUERY_N.values()))
+    per_atom = np.linspace(20.0, 31.0, len(n_s))  # J/mol/K per atom, not constant
+    sup, q = _frames(per_atom * n_s)
+    pred = predict_fewshot(sup, q, target="y", model=make_model("ridge"),
+                           basis="per-formula-unit", bounds="none")
+    ref = make_model("ridge").fit(featurize_formulas(list(SUPPORT_N), "composition").values, per_atom)
+    expected = ref.predict(featurize_formulas(list(QUERY_N), "composition").values) * n_q
+    np.testing.assert_allclose(pred["prediction"], expected, rtol=1e-9)
+
+
 def test_dulong_petit_per_mass_matches_the_law_with_molar_masses_from_pymatgen():
     from pymatgen.core import Composition
 
