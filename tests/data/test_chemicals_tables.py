@@ -1,0 +1,65 @@
+"""The CRC heat-capacity table read from the chemicals package: values against the CRC Handbook, the
+Dulong-Petit limit, and a clear error without the package."""
+
+from __future__ import annotations
+
+import builtins
+
+import numpy as np
+import pytest
+
+from metamat.errors import DataSourceError
+
+pytestmark = pytest.mark.slow
+pytest.importorskip("chemicals")
+R = 8.314462618
+
+# CRC Handbook of Chemistry and Physics, "Standard thermodynamic properties", Cp of the solid at 298.15 K
+CRC = {"NaCl": 50.5, "KCl": 51.3, "Cu": 24.4, "Al2O3": 79.0, "SiO2": 44.4, "TiO2": 55.0, "MgO": 37.2}
+
+
+@pytest.fixture(scope="module")
+def table():
+    from metamat.data.sources.chemicals_tables import load_crc_heat_capacity
+
+    return load_crc_heat_capacity()
+
+
+def test_values_match_the_handbook_and_no_organic_compound_is_kept(table):
+    from pymatgen.core import Composition
+
+    d = table.data
+    reduced = {Composition(f).reduced_formula: v for f, v in zip(d["formula"], d["Cp (J/mol/K)"], strict=True)}
+    for formula, cp in CRC.items():
+        assert reduced[formula] == pytest.approx(cp)
+    elements = [set(Composition(f).as_dict()) for f in d["formula"]]
+    assert not any({"C", "H"} <= e for e in elements)
+    assert table.targets["Cp (J/mol/K)"].unit == "J/(mol K)"
+
+
+def test_every_row_is_accounted_for_and_the_per_atom_values_sit_near_dulong_petit(table):
+    r = table.report
+    assert r.n_read == r.n_used + r.n_rejected + r.n_merged
+    assert r.n_used == len(table.data) > 300
+    assert any("organic" in n for n in r.notes)
+    from pymatgen.core import Composition
+
+    n_atoms = np.array([sum(Composition(f).values())
+                        for f in table.data["formula"]])
+    per_atom = table.data["Cp (J/mol/K)"].to_numpy() / n_atoms
+    assert 0.7 * 3 * R < np.median(per_atom) < 1.05 * 3 * R  # room temperature: at or below the 3R limit
+
+
+def test_without_the_package_the_error_says_how_to_get_it(monkeypatch):
+    from metamat.data.sources.chemicals_tables import load_crc_heat_capacity
+
+    real_import = builtins.__import__
+
+    def no_chemicals(name, *args, **kwargs):
+        if name.startswith("chemicals"):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_chemicals)
+    with pytest.raises(DataSourceError, match="pip install chemicals"):
+        load_crc_heat_capacity()
