@@ -144,11 +144,14 @@ def plot(summary: dict, path: Path) -> None:
     for ax, (policy, ks) in zip(axes[0], summary.items(), strict=True):
         shots = sorted(ks, key=int)
         models = list(ks[shots[0]]["models"])
-        for m in models:
+        colors = plt.get_cmap("tab20")(np.linspace(0, 1, len(models)))
+        for m, c in zip(models, colors, strict=True):
             ax.plot([int(k) for k in shots], [ks[k]["models"][m]["smae"] for k in shots], marker="o", label=m,
-                    lw=2.5 if m.startswith("fewshot") else 1)
+                    color=c, lw=2.5 if m.startswith("fewshot") else 1, ls="--" if "median" in m else "-")
         ax.set(xlabel="k measured solids", ylabel="scale-free MAE", title=f"CRC molar heat capacity, {policy}")
         ax.set_xscale("log")
+        ax.set_xticks([int(k) for k in shots], [str(k) for k in shots])
+        ax.minorticks_off()
     axes[0][-1].legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
