@@ -1,4 +1,4 @@
-"""``auto``'s 90% intervals where the CV+ rank exceeds the support (k <= 8), per small-sample method, on META-TRAIN tasks.
+"""``auto``'s 90% intervals where the CV+ rank exceeds the support (k <= 8), per small-sample method, meta-train.
 
 The sibling of ``auto_small_support_cv.py`` (same 10 meta-train tasks, same episodes, ``auto`` as shipped but
 without the meta-learner, whose training tasks these are). Each episode fits ``auto`` ONCE; the fold
@@ -7,14 +7,18 @@ predictions at the query are computed once and every interval method of
 Scored in the fitted space: coverage of the 90% interval and its mean width divided by the query's mean
 absolute deviation from its median (scale-free, the denominator of the scale-free MAE). k = 10 is the
 control (the rank fits: every method is CV+). The method is chosen here: among those whose mean coverage
-over tasks lies in [0.85, 0.95] at every k below the switch, the smallest mean scale-free width.
+over tasks stays in [0.85, 0.95] at every k below the switch with the lower end of its 95% bootstrap interval
+over tasks too (CV+ covers about 0.02 less on the meta-test than here at k = 5 and 10, so a mean just above
+0.85 is not enough), the smallest mean scale-free width; the plain rule (mean in the band) is reported beside.
 
-    METAMAT_DATA_DIR=../shared/data PYTHONPATH=. python benchmarks/auto_small_n_interval.py   # ~6 min, 2 shared cores
+    METAMAT_DATA_DIR=../shared/data PYTHONPATH=. python benchmarks/auto_small_n_interval.py \
+        --episodes 20   # ~9 min on 2 shared cores (8 episodes, the default: ~4 min)
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -55,32 +59,54 @@ def score_episode(task, k: int, i: int, seed: int) -> dict:
     return rec
 
 
+def task_ci(per_task: list[float], seed: int = 0, n_boot: int = 2000) -> tuple[float, float]:
+    """95% bootstrap interval over tasks of the mean of per-task values."""
+    v = np.asarray(per_task, dtype=float)
+    rng = np.random.default_rng(seed)
+    boot = v[rng.integers(0, len(v), (n_boot, len(v)))].mean(axis=1)
+    return float(np.percentile(boot, 2.5)), float(np.percentile(boot, 97.5))
+
+
 def summarize(records: list[dict], shots: list[int]) -> dict:
     tasks = list(dict.fromkeys(x["task"] for x in records))
     out: dict = {"per_k": {}, "per_task": {}}
     for k in shots:
         r = [x for x in records if x["k"] == k]
-        out["per_k"][str(k)] = {
-            "rank_fits": conformal_reaches(k, LEVEL), "smae": float(np.mean([x["smae"] for x in r])),
-            **{v: {s: float(np.mean([x[v][s] for x in r])) for s in ("coverage90", "width")} for v in METHODS}}
-        out["per_task"][str(k)] = {t: {v: {s: float(np.mean([x[v][s] for x in r if x["task"] == t]))
-                                           for s in ("coverage90", "width")} for v in METHODS} for t in tasks}
+        per_task = {t: {v: {s: float(np.mean([x[v][s] for x in r if x["task"] == t])) for s in ("coverage90", "width")}
+                        for v in METHODS} for t in tasks}
+        row: dict = {"rank_fits": conformal_reaches(k, LEVEL), "smae": float(np.mean([x["smae"] for x in r]))}
+        for v in METHODS:
+            cov = [per_task[t][v]["coverage90"] for t in tasks]
+            widths = [x[v]["width"] for x in r]
+            row[v] = {"coverage90": float(np.mean(cov)), "coverage90_ci_tasks": task_ci(cov),
+                      "min_task_coverage90": float(np.min(cov)), "width": float(np.mean(widths)),
+                      "median_width": float(np.median(widths))}
+        out["per_k"][str(k)] = row
+        out["per_task"][str(k)] = per_task
     small = [str(k) for k in shots if not conformal_reaches(k, LEVEL)]
-    ok = [v for v in METHODS if all(TARGET[0] <= out["per_k"][k][v]["coverage90"] <= TARGET[1] for k in small)]
     width = {v: float(np.mean([out["per_k"][k][v]["width"] for k in small])) for v in METHODS}
-    out["choice"] = {"rule": f"mean coverage over tasks in {list(TARGET)} at every k in {small}, then the smallest "
-                             "mean scale-free width over those k",
-                     "eligible": ok, "mean_width_small_k": width,
-                     "chosen": min(ok, key=width.get) if ok else None}
+    plain = [v for v in METHODS if all(TARGET[0] <= out["per_k"][k][v]["coverage90"] <= TARGET[1] for k in small)]
+    strict = [v for v in METHODS if all(out["per_k"][k][v]["coverage90_ci_tasks"][0] >= TARGET[0]
+                                        and out["per_k"][k][v]["coverage90"] <= TARGET[1] for k in small)]
+    out["choice"] = {
+        "rule": f"at every k in {small}: the 95% bootstrap interval over tasks of the mean coverage starts at "
+                f">= {TARGET[0]} and the mean is <= {TARGET[1]}; then the smallest mean scale-free width over those k",
+        "plain_rule": f"mean coverage over tasks in {list(TARGET)} at every k in {small}, then the smallest width",
+        "eligible": strict, "eligible_plain": plain, "mean_width_small_k": width,
+        "chosen": min(strict, key=width.get) if strict else None,
+        "chosen_plain": min(plain, key=width.get) if plain else None}
     return out
 
 
 def table(summary: dict, shots: list[int]) -> str:
-    lines = ["| method | " + " | ".join(f"k={k} coverage / width" for k in shots) + " |",
+    lines = ["| method | " + " | ".join(f"k={k} coverage [95% CI over tasks] / mean width" for k in shots) + " |",
              "|---|" + "---|" * len(shots)]
     for v in METHODS:
-        cells = [f"{summary['per_k'][str(k)][v]['coverage90']:.3f} / {summary['per_k'][str(k)][v]['width']:.2f}"
-                 for k in shots]
+        cells = []
+        for k in shots:
+            c = summary["per_k"][str(k)][v]
+            cells.append(f"{c['coverage90']:.3f} [{c['coverage90_ci_tasks'][0]:.3f}, {c['coverage90_ci_tasks'][1]:.3f}]"
+                         f" / {c['width']:.2f}")
         lines.append(f"| {v} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -113,22 +139,31 @@ def main() -> None:
     ap.add_argument("--tasks", default=TASKS)
     ap.add_argument("--shots", default="5,6,8,10")
     ap.add_argument("--episodes", type=int, default=8)
+    ap.add_argument("--first-episode", type=int, default=0, help="episode indices first .. first + episodes - 1")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=str(OUT))
+    ap.add_argument("--resummarize", action="store_true",
+                    help="recompute the summary, table and plot from the episodes in OUT/results.json (no fits)")
     args = ap.parse_args()
-    shots = [int(v) for v in args.shots.split(",")]
-    tasks, _ = build_tasks(args.tasks.split(","), max_rows=5000, seed=args.seed)
-    records = []
-    for task in tasks:
-        for k in shots:
-            records += [score_episode(task, k, i, args.seed) for i in range(args.episodes)]
-        print(task.name, "done", flush=True)
+    out = Path(args.out)
+    if args.resummarize:
+        saved = json.loads((out / "results.json").read_text())
+        config, records = saved["config"], saved["episodes"]
+    else:
+        config, records = vars(args), []
+        tasks, _ = build_tasks(args.tasks.split(","), max_rows=5000, seed=args.seed)
+        episodes = range(args.first_episode, args.first_episode + args.episodes)
+        for task in tasks:
+            for k in [int(v) for v in args.shots.split(",")]:
+                records += [score_episode(task, k, i, args.seed) for i in episodes]
+            print(task.name, "done", flush=True)
+    shots = [int(v) for v in config["shots"].split(",")]
     summary = summarize(records, shots)
     print(table(summary, shots))
-    print("chosen:", summary["choice"]["chosen"], "eligible:", summary["choice"]["eligible"])
-    out = Path(args.out)
+    c = summary["choice"]
+    print("chosen:", c["chosen"], "eligible:", c["eligible"], "| plain rule:", c["chosen_plain"], c["eligible_plain"])
     out.mkdir(parents=True, exist_ok=True)
-    write_json(out / "results.json", {"config": vars(args), "level": LEVEL, "summary": summary, "episodes": records})
+    write_json(out / "results.json", {"config": config, "level": LEVEL, "summary": summary, "episodes": records})
     with atomic_write(out / "summary.md", "w") as fh:
         fh.write(table(summary, shots) + "\n")
     plot(summary, shots, out / "coverage_width.png")

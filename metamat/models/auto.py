@@ -109,7 +109,7 @@ ZERO_INFLATION = 0.3
 #: Whether ``hurdle`` becomes the fallback of the margin rule when it is offered (rule study below).
 HURDLE_FALLBACK = True
 #: The interval where the CV+ rank exceeds the support size (n <= 8 at 0.9; :mod:`metamat.models.small_n_interval`).
-SMALL_N_INTERVAL = "student_t"
+SMALL_N_INTERVAL = "student_t_inflated"
 CANDIDATE_DESCRIPTIONS = {
     "lowfi": "low fidelity + support median of (target - low fidelity)",
     "delta": "low fidelity + tree-median forest on (target - low fidelity)",

@@ -94,6 +94,20 @@ def explain_interval(n: int, level: float, method: str) -> str:
     return f"{head}, so they are {what[base]}{union}"
 
 
+def split_halfwidth(residuals: np.ndarray, level: float, method: str) -> float:
+    """Half-width of a ``level`` interval around one held-out prediction from the other rows' absolute residuals
+    (``auto``'s support check): their ceil(level (n+1))-th smallest where that rank fits, else ``method`` (the
+    largest residual for ``cv_plus``; the larger of it and the parametric half-width for ``max_*``)."""
+    r = np.sort(np.abs(np.asarray(residuals, dtype=float)))
+    n = len(r)
+    used = interval_method(n, level, method)
+    rank = min(int(np.ceil(level * (n + 1) - 1e-9)), n)
+    if used in ("cv_plus", "cv_plus_clamped") or n < 2:
+        return float(r[rank - 1])
+    h = parametric_halfwidth(r, level, method)
+    return max(h, float(r[-1])) if method.startswith("max_") else h
+
+
 def auto_interval(mu: np.ndarray, loo: np.ndarray, residuals: np.ndarray, level: float,
                      method: str) -> tuple[np.ndarray, np.ndarray]:
     """``auto``'s (lower, upper) at ``level``: CV+ (``loo`` (n, q) fold predictions, ``residuals`` (n,)) where
@@ -109,4 +123,4 @@ def auto_interval(mu: np.ndarray, loo: np.ndarray, residuals: np.ndarray, level:
 
 
 __all__ = ["METHODS", "PARAMETRIC", "conformal_reaches", "explain_interval", "interval_method",
-           "parametric_halfwidth", "auto_interval"]
+           "parametric_halfwidth", "auto_interval", "split_halfwidth"]
