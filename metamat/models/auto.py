@@ -22,8 +22,13 @@ Given a support ``(X, y)``, :class:`AutoRegressor`
    (Barber et al. 2021, Ann. Stat. 49:486) from the same folds: with ``R_i`` the CV residual of row i and
    ``mu_-f(i)(x)`` the prediction at x of the model fitted without row i's fold,
    lower = floor(a (n+1))-th smallest of ``mu_-f(i)(x) - R_i``, upper = ceil((1-a)(n+1))-th smallest of
-   ``mu_-f(i)(x) + R_i`` (a = 1 - level, ranks clamped to [1, n]), so coverage is calibrated for
-   whichever model won. ``std`` = half the 90% interval width / 1.645.
+   ``mu_-f(i)(x) + R_i`` (a = 1 - level), so coverage is calibrated for whichever model won. Where the
+   rank ceil(level (n+1)) exceeds n (n <= 8 at 0.9) no such interval reaches the level (clamped to n it
+   covered 0.83 on meta-train and 0.81 on the meta-test at k = 5); there the interval is parametric from the
+   held-out residuals, ``mu(x) -+ t_{(1+level)/2, n-1} rms(R) sqrt(1 + 1/n)`` (``small_n_interval``, chosen
+   among Student-t, Laplace and CV+-union variants on META-TRAIN tasks: :mod:`metamat.models.small_n_interval`,
+   ``benchmarks/auto_small_n_interval.py``), recorded as ``choice_["interval_method"]`` /
+   ``["interval_why"]``. ``std`` = half the 90% interval width / 1.645.
 
 From ``refit_below`` (10) support rows on, steps 1 and 3 refit nothing for the forests, ridge and the GP
 (``refit_cv=True`` refits every candidate per fold at any size, the reference): one forest gives ``rf`` and
