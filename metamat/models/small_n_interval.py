@@ -83,11 +83,13 @@ def interval_method(n: int, level: float, method: str) -> str:
 
 def explain_interval(n: int, level: float, method: str) -> str:
     """One sentence on how the ``level`` interval is made for ``n`` support rows."""
+    if not 0 < level < 1:
+        raise ValueError(f"level must lie strictly between 0 and 1, got {level}")
     rank = int(np.ceil(level * (n + 1) - 1e-9))
     pct = f"{level:.0%}"
     if conformal_reaches(n, level):
         return f"{pct} intervals: CV+ (rank {rank} of {n} held-out residuals)"
-    need = next(m for m in range(n, 10 ** 6) if conformal_reaches(m, level))
+    need = int(np.ceil(level / (1 - level) - 1e-9))  # level (m+1) <= m  <=>  m >= level / (1 - level)
     head = (f"{pct} intervals: the CV+ rank ceil({level:g} x {n + 1}) = {rank} exceeds the {n} support rows "
             f"(CV+ needs {need})")
     if method == "cv_plus":
@@ -117,7 +119,7 @@ def split_halfwidth(residuals: np.ndarray, level: float, method: str) -> float:
 
 
 def auto_interval(mu: np.ndarray, loo: np.ndarray, residuals: np.ndarray, level: float,
-                     method: str) -> tuple[np.ndarray, np.ndarray]:
+                  method: str) -> tuple[np.ndarray, np.ndarray]:
     """``auto``'s (lower, upper) at ``level``: CV+ (``loo`` (n, q) fold predictions, ``residuals`` (n,)) where
     its rank fits, else ``method`` around ``mu`` (module docstring)."""
     lower, upper = conformal_plus(loo, residuals, level)
@@ -130,5 +132,5 @@ def auto_interval(mu: np.ndarray, loo: np.ndarray, residuals: np.ndarray, level:
     return mu - h, mu + h
 
 
-__all__ = ["METHODS", "PARAMETRIC", "conformal_reaches", "explain_interval", "interval_method",
-           "parametric_halfwidth", "auto_interval", "split_halfwidth"]
+__all__ = ["METHODS", "PARAMETRIC", "auto_interval", "conformal_reaches", "explain_interval", "interval_method",
+           "parametric_halfwidth", "split_halfwidth"]

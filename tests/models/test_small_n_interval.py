@@ -12,6 +12,7 @@ from metamat.models.small_n_interval import (
     METHODS,
     auto_interval,
     conformal_reaches,
+    explain_interval,
     interval_method,
     parametric_halfwidth,
     split_halfwidth,
@@ -38,6 +39,11 @@ def test_switch_point_where_the_conformal_rank_exceeds_n():
     assert interval_method(8, 0.9, "cv_plus") == "cv_plus_clamped"
     with pytest.raises(ValueError, match="unknown"):
         interval_method(5, 0.9, "bogus")
+    # the sentence names the size CV+ needs: 9 at 0.9, 4 at 0.8, 19 at 0.95
+    assert "(CV+ needs 9)" in explain_interval(5, 0.9, "student_t")
+    assert "(CV+ needs 4)" in explain_interval(3, 0.8, "student_t")
+    assert "(CV+ needs 19)" in explain_interval(18, 0.95, "cv_plus")
+    assert explain_interval(19, 0.95, "student_t").endswith("CV+ (rank 19 of 19 held-out residuals)")
 
 
 def test_halfwidths_by_hand():
