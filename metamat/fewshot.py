@@ -166,18 +166,17 @@ def check_metrics(y: np.ndarray, mean: np.ndarray, std: np.ndarray, lo: np.ndarr
 def auto_leave_one_out(model, y: np.ndarray, level: float = 0.9) -> dict[str, Any]:
     """The support check of a fitted ``auto`` model from its own cross-validation (no nested refits): the
     chosen model's CV predictions, and for each row the interval ``pred_i -+ q_-i``, q_-i the conformal
-    quantile of the other rows' CV residuals. It reuses the data the choice was made on, so it is slightly
-    optimistic (selection bias); the choice table says by how much the candidates differed."""
-    from metamat.models.baselines import _ranks
+    quantile of the other rows' CV residuals (where that rank exceeds them, ``auto``'s small-sample interval:
+    :func:`metamat.models.small_n_interval.split_halfwidth`). It reuses the data the choice was made on, so it
+    is slightly optimistic (selection bias); the choice table says by how much the candidates differed."""
+    from metamat.models.auto import SMALL_N_INTERVAL
+    from metamat.models.small_n_interval import split_halfwidth
 
     z = model.transform_.forward(y)
     pred = model.cv_predictions_[model.chosen_]
     r = np.abs(z - pred)
-    n = len(z)
-    q = np.empty(n)
-    for i in range(n):
-        others = np.sort(np.delete(r, i))
-        q[i] = others[_ranks(n - 1, level)[1] - 1]
+    method = getattr(model, "small_n_interval", SMALL_N_INTERVAL)
+    q = np.array([split_halfwidth(np.delete(r, i), level, method) for i in range(len(z))])
     inv = model.transform_.inverse
     mean, lo, hi = inv(pred), inv(pred - q), inv(pred + q)
     return check_metrics(y, mean, (hi - lo) / 3.29, lo, hi, level,
@@ -286,6 +285,8 @@ class FewShotResult:
             lines.append(f"  hurdle offered: {z['share_on_bound']:.0%} of the support sits on the lower bound 0 "
                          f"(offered from {z['offered_from']:.0%})")
         lines += [f"  {name}: {text}" for name, text in c.get("descriptions", {}).items()]
+        if c.get("interval_why"):
+            lines.append(f"  {c['interval_why']}")
         return lines
 
     def summary(self) -> str:
@@ -655,7 +656,7 @@ def _composition_run(model, formulas, y, tname, table, qdf, qcol, support, query
                      "distance; in_domain is False beyond the largest of those")
     choice = None
     if auto:
-        choice = dict(innermost(m).choice_)
+        choice = {**innermost(m).choice_, **innermost(m).interval_info(level)}
         transform = next((w.transform_ for w in layers(m) if isinstance(w, BoundedRegressor)), "clip")
         bounded = bnds is not None and transform != "clip"
         space = [f"{transform} of the target (--bounds)" if bounded else choice["cv_mae_space"]] + \

@@ -22,8 +22,13 @@ Given a support ``(X, y)``, :class:`AutoRegressor`
    (Barber et al. 2021, Ann. Stat. 49:486) from the same folds: with ``R_i`` the CV residual of row i and
    ``mu_-f(i)(x)`` the prediction at x of the model fitted without row i's fold,
    lower = floor(a (n+1))-th smallest of ``mu_-f(i)(x) - R_i``, upper = ceil((1-a)(n+1))-th smallest of
-   ``mu_-f(i)(x) + R_i`` (a = 1 - level, ranks clamped to [1, n]), so coverage is calibrated for
-   whichever model won. ``std`` = half the 90% interval width / 1.645.
+   ``mu_-f(i)(x) + R_i`` (a = 1 - level), so coverage is calibrated for whichever model won. Where the
+   rank ceil(level (n+1)) exceeds n (n <= 8 at 0.9) no such interval reaches the level (clamped to n it
+   covered 0.83 on meta-train and 0.81 on the meta-test at k = 5); there the interval is parametric from the
+   held-out residuals, ``mu(x) -+ t_{(1+level)/2, n-1} rms(R) sqrt(1 + 1/n)`` (``small_n_interval``, chosen
+   among Student-t, Laplace and CV+-union variants on META-TRAIN tasks: :mod:`metamat.models.small_n_interval`,
+   ``benchmarks/auto_small_n_interval.py``), recorded as ``choice_["interval_method"]`` /
+   ``["interval_why"]``. ``std`` = half the 90% interval width / 1.645.
 
 From ``refit_below`` (10) support rows on, steps 1 and 3 refit nothing for the forests, ridge and the GP
 (``refit_cv=True`` refits every candidate per fold at any size, the reference): one forest gives ``rf`` and
@@ -90,8 +95,9 @@ from scipy.stats import norm
 
 from metamat.models.base import Model, check_X, check_y
 from metamat.models.domain import SupportDomain
-from metamat.models.fast_cv import conformal_plus, fast_cv
+from metamat.models.fast_cv import fast_cv
 from metamat.models.fast_cv import same_forest as _same_forest
+from metamat.models.small_n_interval import auto_interval, explain_interval, interval_method
 from metamat.tasks.task import TargetTransform
 
 META = "pretrained"
@@ -107,6 +113,8 @@ HURDLE = "hurdle"
 ZERO_INFLATION = 0.3
 #: Whether ``hurdle`` becomes the fallback of the margin rule when it is offered (rule study below).
 HURDLE_FALLBACK = True
+#: The interval where the CV+ rank exceeds the support size (n <= 8 at 0.9; :mod:`metamat.models.small_n_interval`).
+SMALL_N_INTERVAL = "student_t_inflated"
 CANDIDATE_DESCRIPTIONS = {
     "lowfi": "low fidelity + support median of (target - low fidelity)",
     "delta": "low fidelity + tree-median forest on (target - low fidelity)",
@@ -165,7 +173,7 @@ class AutoRegressor(Model):
                  low_fidelity: Sequence[int] = (),
                  low_fidelity_fallback: str | None = LOW_FIDELITY_FALLBACK,
                  zero_inflation: float | None = ZERO_INFLATION, hurdle_fallback: bool = HURDLE_FALLBACK,
-                 fit_scaling: tuple[float, float] = (0.0, 1.0),
+                 fit_scaling: tuple[float, float] = (0.0, 1.0), small_n_interval: str = SMALL_N_INTERVAL,
                  target_transform: str = "identity", n_jobs: int | None = 1, seed: int = 0):
         self.candidates = candidates
         self.fallback = fallback
@@ -184,6 +192,7 @@ class AutoRegressor(Model):
         self.zero_inflation = zero_inflation
         self.hurdle_fallback = hurdle_fallback
         self.fit_scaling = fit_scaling
+        self.small_n_interval = small_n_interval
         self.target_transform = target_transform
         self.n_jobs = n_jobs
         self.seed = seed
@@ -364,8 +373,17 @@ class AutoRegressor(Model):
                         "low_fidelity": {"columns": lowfi, "fallback": self.low_fidelity_fallback} if lowfi else None,
                         "zero_inflation": {"share_on_bound": zero_share, "offered_from": self.zero_inflation,
                                            "hurdle": offer_hurdle, "hurdle_fallback": self.hurdle_fallback},
-                        "descriptions": {c: CANDIDATE_DESCRIPTIONS[c] for c in names if c in CANDIDATE_DESCRIPTIONS}}
+                        "descriptions": {c: CANDIDATE_DESCRIPTIONS[c] for c in names if c in CANDIDATE_DESCRIPTIONS},
+                        **self.interval_info(0.9)}
         return self
+
+    def interval_info(self, level: float = 0.9) -> dict[str, str]:
+        """How the ``level`` intervals are made for this support: ``interval_method`` (``cv_plus`` where its rank
+        fits, else e.g. ``student_t_small_n``) and ``interval_why`` (one sentence)."""
+        self._check_fitted()
+        n = len(self.residuals_)
+        return {"interval_method": interval_method(n, level, self.small_n_interval),
+                "interval_why": explain_interval(n, level, self.small_n_interval)}
 
     # -------------------------------------------------------------------------------- predict
     def _check_fitted(self) -> None:
@@ -378,15 +396,24 @@ class AutoRegressor(Model):
         if len(X) > QUERY_CHUNK:  # bounded memory: the fold predictions are (support rows x queries)
             parts = [self._model_space(X[i:i + QUERY_CHUNK], level) for i in range(0, len(X), QUERY_CHUNK)]
             return tuple(np.concatenate(p) for p in zip(*parts, strict=True))
+        return self.interval_from_parts(*self.interval_parts(X), level)
+
+    def interval_parts(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(mu, loo, r)`` in the fitted space for checked inputs ``X``: the refitted winner's centre (q,), the
+        fold models' predictions ``mu_-f(i)(x)`` (n, q) and the held-out absolute residuals (n,)."""
         Xc = self._inputs(self.chosen_, X, self.template_)
         if getattr(self, "engine_", None) is not None:  # centre and fold predictions in one pass
             mu, loo = self.engine_.parts(Xc)
-            r = self.engine_.residuals
-        else:
-            mu = np.asarray(self.model_.predict(Xc), dtype=float)
-            loo = np.stack([m.predict(Xc) for m in self.fold_models_])[self.fold_of_row_]  # (n, q)
-            r = self.residuals_
-        lower, upper = conformal_plus(loo, r, level)
+            return mu, loo, self.engine_.residuals
+        mu = np.asarray(self.model_.predict(Xc), dtype=float)
+        loo = np.stack([m.predict(Xc) for m in self.fold_models_])[self.fold_of_row_]  # (n, q)
+        return mu, loo, self.residuals_
+
+    def interval_from_parts(self, mu: np.ndarray, loo: np.ndarray, r: np.ndarray, level: float,
+                            method: str | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(mu, lower, upper)``: CV+ where its rank fits, else the small-sample ``method`` (default
+        ``small_n_interval``), then clipped at the physical bound (in that order)."""
+        lower, upper = auto_interval(mu, loo, r, level, method or self.small_n_interval)
         lower, upper = np.minimum(lower, mu), np.maximum(upper, mu)
         if self.bound_ is not None:  # the support sits on the physical bound 0: nothing goes below it
             mu, lower, upper = (np.maximum(a, self.bound_) for a in (mu, lower, upper))
