@@ -112,6 +112,7 @@ PHYSICAL_RANGES: dict[str, Range] = {
     "phonon frequency": Range(0.0, low_open=True),
     "metallicity": Range(0.0, 1.0),
     "glass-forming ability": Range(0.0, 1.0),
+    "heat capacity": Range(0.0, low_open=True),
 }
 QUANTITY_ALIASES: dict[str, str] = {
     "tc": "superconducting critical temperature",

@@ -37,6 +37,14 @@ def test_values_match_the_handbook_and_no_organic_compound_is_kept(table):
     assert table.targets["Cp (J/mol/K)"].unit == "J/(mol K)"
 
 
+def test_a_negative_or_zero_heat_capacity_is_impossible():
+    from metamat.data.quality import physical_range
+    from metamat.data.table import TargetSpec
+
+    rng = physical_range(TargetSpec("Cp", unit="J/(mol K)", quantity="heat capacity"))
+    assert rng.low == 0.0 and rng.low_open
+
+
 def test_every_row_is_accounted_for_and_the_per_atom_values_sit_near_dulong_petit(table):
     r = table.report
     assert r.n_read == r.n_used + r.n_rejected + r.n_merged
