@@ -36,6 +36,11 @@ from metamat.errors import InputError
 from metamat.models.base import Regressor, check_X, check_y
 
 FEATURE_CHOICES = ("composition", "knowledge", "composition+knowledge")
+#: ``--structure-features``: the inputs of the structure ``auto``'s structure candidates (with --structure-column).
+#: ``physics``: composition + physics + ionic descriptors (and the shipped graph model); ``physics+embedding``
+#: adds the same learners on composition + the frozen pretrained graph-encoder embedding (opt-in: it did not
+#: help on the 2D benchmark, README "Pretrained graph encoder").
+STRUCTURE_FEATURE_CHOICES = ("physics", "physics+embedding")
 BASIS_CHOICES = ("auto", "per-atom", "per-formula-unit", "per-mass", "intensive")
 #: Bases learned per atom (target divided by a per-row factor) and given the physics inputs.
 SCALED_BASES = ("per_formula_unit", "per_mass")
@@ -72,6 +77,23 @@ def check_features(features: str) -> str:
     if features not in FEATURE_CHOICES:
         raise InputError(f"choose one of {', '.join(FEATURE_CHOICES)}", field="--features", value=features)
     return features
+
+
+def check_structure_features(structure_features: str, structure: bool, model: Any) -> str:
+    """``--structure-features`` is one of :data:`STRUCTURE_FEATURE_CHOICES`; anything but the default needs a
+    structure run (``--structure-column``) with the structure ``auto`` (``--model auto``, the default)."""
+    if structure_features not in STRUCTURE_FEATURE_CHOICES:
+        raise InputError(f"choose one of {', '.join(STRUCTURE_FEATURE_CHOICES)}", field="--structure-features",
+                         value=structure_features)
+    if structure_features != STRUCTURE_FEATURE_CHOICES[0]:
+        if not structure:
+            raise InputError("--structure-features chooses the structure auto's inputs; it needs --structure-column",
+                             field="--structure-features", value=structure_features)
+        if str(model) != "auto":
+            raise InputError(f"--structure-features {structure_features} adds candidates of the structure auto; it "
+                             f"is not available with --model {model}", field="--structure-features",
+                             value=structure_features)
+    return structure_features
 
 
 def target_basis(column: str, basis: str | None = "auto", unit: str = ""):
