@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import json
 import time
 import warnings
 from pathlib import Path
@@ -105,7 +106,10 @@ def run_task(index: int, comp, phys, sizes, subsets, models, trees, gp_max, fold
     from metamat.tasks.splits import ChemicalSystemSplit
 
     records = []
+    t0 = time.perf_counter()
     for fold, (train, test) in enumerate(ChemicalSystemSplit(folds).split(phys, seed=seed)):
+        print(f"  {phys.name} fold {fold + 1}/{folds}: {len(train)} train, {len(test)} test "
+              f"({time.perf_counter() - t0:.0f} s)", flush=True)
         for n, reps in zip(sizes, subsets, strict=True):
             if n is not None and n >= len(train):
                 continue
@@ -128,56 +132,78 @@ def ci(point: float, draws: np.ndarray, **extra) -> dict:
             "ci_high": float(np.percentile(draws, 97.5)), **extra}
 
 
+def _over_tasks(cells: dict, draws: dict, tasks: list[str], n: str, **extra) -> dict | None:
+    """Mean over the tasks that have size ``n`` (bootstrap draws averaged task by task), or ``None``."""
+    have = [t for t in tasks if (t, n) in draws]
+    if not have:
+        return None
+    return ci(np.mean([cells[t][n]["mean"] for t in have]), np.mean([draws[t, n] for t in have], axis=0),
+              tasks=len(have), **extra)
+
+
 def summarize(df: pd.DataFrame, sizes: list[str], n_boot: int, seed: int) -> dict:
-    """Curves, paired gains (per learner and best vs best), mean over tasks, and the 10% thresholds."""
+    """Curves, paired gains (per learner and best vs best), means over tasks, and the 10% thresholds.
+
+    Every table is keyed task -> (inputs ->) learner -> n in the order of ``sizes``; the mean over tasks at a
+    size uses the tasks that have it (``tasks``: how many; n = 500 is above the jdft2d training folds)."""
     rng = np.random.default_rng(seed)
     piv = df.pivot_table(index=["task", "n", "fold", "subset", "model"], columns="inputs", values="smae")
     piv = piv.dropna().reset_index()
     piv["gain"] = 1.0 - piv["comp+phys"] / piv["comp"]
     tasks = list(dict.fromkeys(df["task"]))
     models = list(dict.fromkeys(df["model"]))
-    curves: dict = {}
-    gains: dict = {}
-    best: dict = {}
-    for task in tasks + ["mean over tasks"]:
-        curves[task], gains[task], best[task] = {i: {m: {} for m in models} for i in INPUTS}, \
-            {m: {} for m in models}, {}
-    draws: dict = {}  # (task, model, n) -> bootstrap draws of the gain, for the mean over tasks
-    curve_draws: dict = {}
-    for (task, n, model), g in piv.groupby(["task", "n", "model"]):
-        n_train = int(np.median(df.loc[(df.task == task) & (df.n == n), "n_train"]))
-        for inputs in INPUTS:
-            v = g[inputs].to_numpy()
-            curve_draws[task, model, n, inputs] = d = boot_mean(v, rng, n_boot)
-            curves[task][inputs][model][n] = ci(v.mean(), d, n_units=len(v), n_train=n_train)
-        v = g["gain"].to_numpy()
-        draws[task, model, n] = d = boot_mean(v, rng, n_boot)
-        gains[task][model][n] = ci(v.mean(), d, n_units=len(v), n_train=n_train)
+    mean = "mean over tasks"
+    curves = {t: {i: {m: {} for m in models} for i in INPUTS} for t in [*tasks, mean]}
+    gains = {t: {m: {} for m in models} for t in [*tasks, mean]}
+    best: dict = {t: {} for t in [*tasks, mean]}
+    groups = {key: g for key, g in piv.groupby(["task", "n"])}
+    n_train = df.groupby(["task", "n"])["n_train"].median()
     for model in models:
+        curve_draws: dict = {i: {} for i in INPUTS}
+        gain_draws: dict = {}
+        for task in tasks:
+            for n in sizes:
+                if (task, n) not in groups:
+                    continue
+                g = groups[task, n]
+                g = g[g.model == model]
+                if g.empty:
+                    continue
+                extra = {"n_units": len(g), "n_train": int(n_train[task, n])}
+                for inputs in INPUTS:
+                    v = g[inputs].to_numpy()
+                    curve_draws[inputs][task, n] = d = boot_mean(v, rng, n_boot)
+                    curves[task][inputs][model][n] = ci(v.mean(), d, **extra)
+                v = g["gain"].to_numpy()
+                gain_draws[task, n] = d = boot_mean(v, rng, n_boot)
+                gains[task][model][n] = ci(v.mean(), d, **extra)
         for n in sizes:
-            have = [t for t in tasks if (t, model, n) in draws]
-            if len(have) != len(tasks):
-                continue
-            gains["mean over tasks"][model][n] = ci(np.mean([gains[t][model][n]["mean"] for t in tasks]),
-                                                    np.mean([draws[t, model, n] for t in tasks], axis=0))
+            if (cell := _over_tasks({t: gains[t][model] for t in tasks}, gain_draws, tasks, n)) is not None:
+                gains[mean][model][n] = cell
             for inputs in INPUTS:
-                curves["mean over tasks"][inputs][model][n] = ci(
-                    np.mean([curves[t][inputs][model][n]["mean"] for t in tasks]),
-                    np.mean([curve_draws[t, model, n, inputs] for t in tasks], axis=0))
-    # best learner on (b) vs best on (a), paired per unit
+                cell = _over_tasks({t: curves[t][inputs][model] for t in tasks}, curve_draws[inputs], tasks, n)
+                if cell is not None:
+                    curves[mean][inputs][model][n] = cell
+    # the best learner on (b) vs the best on (a) (chosen by their mean), paired per (fold, subset) unit
     best_draws: dict = {}
-    for (task, n), g in piv.groupby(["task", "n"]):
-        means = g.groupby("model")[list(INPUTS)].mean()
-        a, b = means["comp"].idxmin(), means["comp+phys"].idxmin()
-        units = g.pivot_table(index=["fold", "subset"], columns="model", values=list(INPUTS)).dropna()
-        v = (1.0 - units["comp+phys"][b] / units["comp"][a]).to_numpy()
-        best_draws[task, n] = d = boot_mean(v, rng, n_boot)
-        best[task][n] = ci(v.mean(), d, comp_model=a, struct_model=b, comp_smae=float(means["comp"][a]),
-                           struct_smae=float(means["comp+phys"][b]), n_units=len(v))
+    for task in tasks:
+        for n in sizes:
+            if (task, n) not in groups:
+                continue
+            g = groups[task, n]
+            means = g.groupby("model")[list(INPUTS)].mean()
+            a, b = means["comp"].idxmin(), means["comp+phys"].idxmin()
+            units = g.pivot_table(index=["fold", "subset"], columns="model", values=list(INPUTS)).dropna()
+            v = (1.0 - units["comp+phys"][b] / units["comp"][a]).to_numpy()
+            best_draws[task, n] = d = boot_mean(v, rng, n_boot)
+            best[task][n] = ci(v.mean(), d, comp_model=a, struct_model=b, comp_smae=float(means["comp"][a]),
+                               struct_smae=float(means["comp+phys"][b]), n_units=len(v))
     for n in sizes:
-        if all((t, n) in best_draws for t in tasks):
-            best["mean over tasks"][n] = ci(np.mean([best[t][n]["mean"] for t in tasks]),
-                                            np.mean([best_draws[t, n] for t in tasks], axis=0))
+        cell = _over_tasks(best, best_draws, tasks, n)
+        if cell is not None:
+            have = [t for t in tasks if n in best[t]]
+            best[mean][n] = {**cell, "comp_smae": float(np.mean([best[t][n]["comp_smae"] for t in have])),
+                             "struct_smae": float(np.mean([best[t][n]["struct_smae"] for t in have]))}
     pays: dict = {}
     for task in gains:
         pays[task] = {}
@@ -220,12 +246,36 @@ def plot(summary: dict, sizes: list[str], n_all: dict, path: Path) -> None:
         top.set_title(task, fontsize=9)
         top.set_xscale("log")
         bottom.set_xlabel("training materials n (log; 'all' at the fold's size)")
-    axes[0, 0].set_ylabel("scale-free MAE (dashed: comp; solid: comp+phys)")
-    axes[1, 0].set_ylabel("structure gain, % (95% CI); red: 10%")
+    axes[0, 0].set_ylabel("scale-free MAE\n(dashed: comp, solid: comp+phys)")
+    axes[1, 0].set_ylabel("structure gain, % [95% CI]\n(red: the 10% target)")
     axes[0, -1].legend(fontsize=6, ncol=2)
     axes[1, -1].legend(fontsize=6)
     fig.tight_layout()
     save_figure(fig, path)
+
+
+def markdown(summary: dict, shares: dict, labels: list[str]) -> str:
+    """Tables: the best-vs-best structure gain per task and n, and rf_median's scale-free MAE on both inputs."""
+    def cell(c: dict | None) -> str:
+        if not c:
+            return ""
+        more = f" ({c['tasks']} tasks)" if c.get("tasks", 4) < 4 else ""
+        return f"{100 * c['mean']:+.1f}% [{100 * c['ci_low']:+.1f}, {100 * c['ci_high']:+.1f}]{more}"
+
+    head = "| task | " + " | ".join(f"n={n}" for n in labels) + " |"
+    rule = "|---" * (len(labels) + 1) + "|"
+    lines = ["Structure gain 1 - smae(comp+phys) / smae(comp), best learner on each side (mean [95% CI]):", "",
+             head, rule]
+    for task, cells in summary["best_vs_best"].items():
+        share = shares.get(task, {}).get("within_composition_variance_share")
+        name = task if share is None else f"{task} (within-formula variance {share:.2f})"
+        lines.append(f"| {name} | " + " | ".join(cell(cells.get(n)) for n in labels) + " |")
+    lines += ["", "Scale-free MAE of rf_median, composition -> composition + physics/ionic:", "", head, rule]
+    for task, by_inputs in summary["curves"].items():
+        a, b = by_inputs["comp"].get("rf_median", {}), by_inputs["comp+phys"].get("rf_median", {})
+        lines.append(f"| {task} | " + " | ".join(f"{a[n]['mean']:.3f} -> {b[n]['mean']:.3f}" if n in a and n in b
+                                                 else "" for n in labels) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def main() -> None:
@@ -242,13 +292,16 @@ def main() -> None:
     ap.add_argument("--boot", type=int, default=2000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument("--from-units", action="store_true",
+                    help="no fitting: summarize the units.csv.gz already in --out again (e.g. after a change here)")
     args = ap.parse_args()
     warnings.filterwarnings("ignore")
 
     from structure_fewshot import within_composition_share  # benchmarks/ is the script's directory
 
     from metamat.evaluate.reporting import RESULTS_INDENT
-    from metamat.files import write_json, write_table
+    from metamat.files import atomic_write, write_json, write_table
+    from metamat.tasks.structure_tasks import get_structure_task_spec, load_structure_rows
 
     t0 = time.perf_counter()
     sizes = parse_sizes(args.sizes)
@@ -257,13 +310,23 @@ def main() -> None:
         ap.error(f"--subsets has {len(subsets)} values for {len(sizes)} sizes")
     models = [m for m in args.models.split(",") if m]
     names = [t for t in args.tasks.split(",") if t]
-    tasks = load_tasks(names, args.max_rows, args.seed)
-    records = []
-    for i, name in enumerate(names):
-        comp, phys, _ = tasks[name]
-        records += run_task(i, comp, phys, sizes, subsets, models, args.trees, args.gp_max, args.folds, args.seed)
-        print(f"{name}: done ({time.perf_counter() - t0:.0f} s)", flush=True)
-    df = pd.DataFrame(records)
+    if args.from_units:
+        df = pd.read_csv(args.out / "units.csv.gz", dtype={"n": str})
+        names = list(dict.fromkeys(df["task"]))
+        rows = {n: load_structure_rows(get_structure_task_spec(n), max_rows=args.max_rows, seed=args.seed)
+                for n in names}
+        seconds = json.loads((args.out / "results.json").read_text())["timing"]["total_seconds"]
+    else:
+        tasks = load_tasks(names, args.max_rows, args.seed)
+        rows = {n: t[2] for n, t in tasks.items()}
+        records = []
+        for i, name in enumerate(names):
+            comp, phys, _ = tasks[name]
+            records += run_task(i, comp, phys, sizes, subsets, models, args.trees, args.gp_max, args.folds,
+                                args.seed)
+            print(f"{name}: done ({time.perf_counter() - t0:.0f} s)", flush=True)
+        df = pd.DataFrame(records)
+        seconds = time.perf_counter() - t0
     labels = [label(n) for n in sizes]
     summary = summarize(df, labels, args.boot, args.seed)
     n_all = {t: int(np.median(g["n_train"])) for t, g in df[df.n == "all"].groupby("task")}
@@ -271,20 +334,18 @@ def main() -> None:
                       "inputs": {"comp": "composition (148)", "comp+phys": "composition + physics + ionic descriptors"},
                       "metric": "scale-free MAE = MAE / MAD of the whole task; "
                                 "gain = 1 - smae(comp+phys) / smae(comp)"},
-           "variance_share": {n: within_composition_share(tasks[n][2]) for n in names},
+           "variance_share": {n: within_composition_share(rows[n]) for n in names},
            "n_train_all": n_all, **summary,
-           "timing": {"total_seconds": time.perf_counter() - t0}}
+           "timing": {"total_seconds": seconds}}
     args.out.mkdir(parents=True, exist_ok=True)
     write_json(args.out / "results.json", doc, indent=RESULTS_INDENT)
-    write_table(df, args.out / "units.csv.gz")
+    if not args.from_units:
+        write_table(df, args.out / "units.csv.gz", precision=None)
     plot(summary, labels, n_all, args.out / "structure_ceiling.png")
-    print("\nstructure gain, best learner on comp+phys vs best on comp (mean [95% CI]):")
-    print("| task | " + " | ".join(f"n={n}" for n in labels) + " | within-formula variance |")
-    for task, cells in summary["best_vs_best"].items():
-        share = doc["variance_share"].get(task, {}).get("within_composition_variance_share")
-        row = [f"{100 * c['mean']:+.1f}% [{100 * c['ci_low']:+.1f}, {100 * c['ci_high']:+.1f}]" if (c := cells.get(n))
-               else "" for n in labels]
-        print(f"| {task} | " + " | ".join(row) + f" | {'' if share is None else f'{share:.2f}'} |")
+    text = markdown(summary, doc["variance_share"], labels)
+    with atomic_write(args.out / "summary.md", "w") as fh:
+        fh.write(text)
+    print("\n" + text)
     print(f"total {time.perf_counter() - t0:.0f} s -> {args.out}")
 
 
