@@ -23,12 +23,14 @@ subset) units; the paired relative structure gain ``1 - smae(b) / smae(a)`` per 
 bootstrap CI (mean over tasks: units resampled within each task); the same for the best learner on (b) vs
 the best on (a) (chosen by mean, a mild optimistic selection for both sides); the smallest n whose mean gain
 reaches 10% (``pays_10pct``: point estimate, and with the CI's lower end above 10%); and the within-formula
-variance share of each task (``structure_fewshot.within_composition_share``), the most any structure input
-could add over composition.
+variance share of each task (``structure_fewshot.within_composition_share``): what structure could add for a
+model that knew every composition's mean. It is no bound for queries in unseen chemical systems: jdft2d has
+no within-formula variance and the largest structure gain (descriptors also carry chemistry across systems).
 
-Writes benchmarks/results/structure_ceiling/{results.json,units.csv.gz,structure_ceiling.png}. The default
-(3 subsets for n <= 100, 2 for 200, 1 for 500 and all; 100 trees; GP up to 20 rows) takes about 10-15
-minutes on the shared 2 cores; the full run is ``--subsets 5,5,5,5,3,3,1 --gp-max 200``.
+Writes benchmarks/results/structure_ceiling/{results.json,summary.md,units.csv.gz,structure_ceiling.png}. The
+default (3 subsets for n <= 100, 2 for 200, 1 for 500 and all; 100 trees; GP up to 20 rows) took 694 s on the
+shared 2 cores; the fuller run is ``--subsets 5,5,5,5,3,3,1`` (``--gp-max 200`` adds GPs up to 200 rows, about
+3-13 s per fit here). ``--from-units`` re-summarizes a folder's units.csv.gz without fitting.
 """
 
 from __future__ import annotations
