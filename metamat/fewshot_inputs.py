@@ -18,6 +18,8 @@
   quantity from its column name and unit to the knowledge surrogates of that quantity
   (:func:`match_quantity`; no match, nothing is added), a surrogate name takes that surrogate, a column
   name takes the user's per-row values (e.g. a DFT gap), ``none`` turns it off.
+- ``structure_features`` (structure runs, ``--structure-column``, with the structure ``auto``): ``physics``
+  (default) or ``physics+embedding`` (:data:`STRUCTURE_FEATURE_CHOICES`, :func:`check_structure_features`).
 
 ``metamat suggest`` and ``metamat design`` take the same four inputs through :func:`surrogate_inputs` and
 :meth:`SurrogateInputs.wrap` (there the per-atom basis is the wrapper :class:`PerAtomRegressor`: the ranking
@@ -87,7 +89,8 @@ def check_structure_features(structure_features: str, structure: bool, model: An
                          value=structure_features)
     if structure_features != STRUCTURE_FEATURE_CHOICES[0]:
         if not structure:
-            raise InputError("--structure-features chooses the structure auto's inputs; it needs --structure-column",
+            raise InputError(f"{structure_features} chooses the inputs of the structure auto; it needs "
+                             "--structure-column (a column of structures in both tables)",
                              field="--structure-features", value=structure_features)
         if str(model) != "auto":
             raise InputError(f"--structure-features {structure_features} adds candidates of the structure auto; it "
