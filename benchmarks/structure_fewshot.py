@@ -29,7 +29,8 @@ systems absent from the support):
   models from several results folders.
 
 Also reported (``variance_share``): per 2D task, the share of the target variance that lies within groups
-of identical reduced composition, the most any structure input could add over composition.
+of identical reduced composition: what any structure input could add for a model that knew every composition's
+mean (no bound for queries in unseen chemical systems: see ``structure_ceiling.py``).
 Writes benchmarks/results/structure_fewshot/{results.json,episodes.csv.gz,fewshot_*.png} and the trained models
 under runs/structure_fewshot/ (not committed).
 """

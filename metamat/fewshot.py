@@ -38,17 +38,21 @@ def fewshot_model_spec(model: str | os.PathLike | Any | None) -> str | os.PathLi
     return "auto" if model is None else model
 
 
-def load_fewshot_model(model: str | os.PathLike = "default", log_target: bool = False, structure: bool = False):
+def load_fewshot_model(model: str | os.PathLike = "default", log_target: bool = False, structure: bool = False,
+                       structure_features: str = "physics"):
     """The shipped default meta-model (``"default"`` or ``"pretrained"``; with ``structure`` the shipped
     crystal-graph model) or a saved model (``path``, ``path.safetensors`` or ``pretrained:path``); a missing
-    or damaged file raises :class:`~metamat.models.io.ModelFileError` (an ``InputError``)."""
+    or damaged file raises :class:`~metamat.models.io.ModelFileError` (an ``InputError``). ``auto`` with
+    ``structure`` is the structure ``auto``; ``structure_features="physics+embedding"`` adds its embedding
+    candidates (:data:`~metamat.models.structure_auto.EMBEDDING_CANDIDATES`)."""
     from metamat.models.registry import load
 
     transform = "log10" if log_target else "identity"
     if str(model) == "auto" and structure:  # composition-only unless structure inputs win in CV on the support
-        from metamat.models.structure_auto import StructureAutoRegressor
+        from metamat.models.structure_auto import EMBEDDING_CANDIDATES, StructureAutoRegressor
 
-        return StructureAutoRegressor(target_transform=transform)
+        embedding = EMBEDDING_CANDIDATES if structure_features == "physics+embedding" else ()
+        return StructureAutoRegressor(target_transform=transform, embedding_candidates=embedding)
     if str(model) == "auto" and not structure:
         from metamat.models.registry import make_model
 
@@ -318,7 +322,7 @@ def run_fewshot(support: str | os.PathLike, query: str | os.PathLike, *, target:
                 min_support: int = MIN_SUPPORT, structure_column: str | None = None,
                 precision: int | None = 6, features: str = "composition", baseline_column: str | None = None,
                 basis: str | None = "auto", bounds: str | tuple | None = None,
-                low_fidelity: str | None = "auto") -> FewShotResult:
+                low_fidelity: str | None = "auto", structure_features: str = "physics") -> FewShotResult:
     """Adapt ``model`` to the support table and predict the query table (see module docstring).
 
     ``model``: ``None`` (default) is ``auto`` for composition runs (:class:`~metamat.models.auto.AutoRegressor`:
@@ -331,6 +335,8 @@ def run_fewshot(support: str | os.PathLike, query: str | os.PathLike, *, target:
 
     ``structure_column`` names a column (in both tables) of CIF text or structure-file paths relative to the
     table (CIF, POSCAR, extxyz); structure inputs (descriptors, crystal graphs) are then available.
+    ``structure_features`` (``physics`` or ``physics+embedding``): the structure ``auto``'s candidate inputs
+    (:data:`~metamat.fewshot_inputs.STRUCTURE_FEATURE_CHOICES`).
 
     ``plot=True`` saves the parity plot next to ``output`` (``<output stem>_loo_parity.png``), a path saves it
     there, ``False``/``None`` skips it. ``model`` may also be an already loaded meta-model. ``precision``:
@@ -348,7 +354,7 @@ def run_fewshot(support: str | os.PathLike, query: str | os.PathLike, *, target:
                          structure_column=structure_column, support_source=support, query_source=query,
                          support_notes=sdf.attrs.get("read_notes", []), query_notes=qdf.attrs.get("read_notes", []),
                          features=features, baseline_column=baseline_column, basis=basis, bounds=bounds,
-                         low_fidelity=low_fidelity)
+                         low_fidelity=low_fidelity, structure_features=structure_features)
     tname, loo, y = res.target, res.loo, res.support_y
     if plot:  # the side file's name is checked before anything is written
         from metamat.files import side_report_path
@@ -379,13 +385,15 @@ def fewshot_frames(sdf_in: pd.DataFrame, qdf_in: pd.DataFrame, *, target: str | 
                    baseline_column: str | None = None, basis: str | None = "auto",
                    bounds: str | tuple | None = None, support_source: str | os.PathLike = "support",
                    query_source: str | os.PathLike = "query", support_notes: list[str] | tuple = (),
-                   query_notes: list[str] | tuple = (), low_fidelity: str | None = "auto") -> FewShotResult:
+                   query_notes: list[str] | tuple = (), low_fidelity: str | None = "auto",
+                   structure_features: str = "physics") -> FewShotResult:
     """The few-shot flow on DataFrames (what :func:`run_fewshot` runs after reading its two files): validate
     the support, adapt the model, predict every query row. Nothing is written. ``*_source`` names the tables
     in messages (and is the folder structure paths are relative to). ``features``, ``baseline_column``,
-    ``basis``, ``bounds`` and ``low_fidelity``: see :mod:`metamat.fewshot_inputs` (composition runs only)."""
+    ``basis``, ``bounds`` and ``low_fidelity``: see :mod:`metamat.fewshot_inputs` (composition runs only);
+    ``structure_features`` (structure ``auto`` only): :func:`~metamat.fewshot_inputs.check_structure_features`."""
     from metamat.data.readers import table_from_frame
-    from metamat.fewshot_inputs import check_features, resolve_low_fidelity
+    from metamat.fewshot_inputs import check_features, check_structure_features, resolve_low_fidelity
 
     support, query = Path(support_source), Path(query_source)
     structure = structure_column is not None
@@ -399,6 +407,7 @@ def fewshot_frames(sdf_in: pd.DataFrame, qdf_in: pd.DataFrame, *, target: str | 
                              field=bad[0])
     check_features(features)
     model = fewshot_model_spec(model)
+    check_structure_features(structure_features, structure, model)
     targets: Any = target
     if baseline_column is not None:
         if baseline_column not in map(str, sdf_in.columns):
@@ -440,8 +449,8 @@ def fewshot_frames(sdf_in: pd.DataFrame, qdf_in: pd.DataFrame, *, target: str | 
     qdf, qcol = query_frame(qdf_in, str(query), formula_column, qnotes, structure_column)
     notes += [f"query {n}" for n in qnotes]
     if structure:
-        m = model if hasattr(model, "predict_dist") else load_fewshot_model(model, log_target=log_target,
-                                                                                 structure=True)
+        m = model if hasattr(model, "predict_dist") else load_fewshot_model(
+            model, log_target=log_target, structure=True, structure_features=structure_features)
         return _structure_run(m, sub, y, tname, table, structure_column, support, qdf, query, notes, level,
                               log_target)
     from metamat.data.hydrate import hydrate_dot_warnings
@@ -674,7 +683,8 @@ def predict_fewshot(support: pd.DataFrame | str | os.PathLike, query: pd.DataFra
                     formula_column: str | None = None, log_target: bool = False, level: float = 0.9,
                     structure_column: str | None = None, features: str = "composition",
                     baseline_column: str | None = None, basis: str | None = "auto",
-                    bounds: str | tuple | None = None, low_fidelity: str | None = "auto") -> pd.DataFrame:
+                    bounds: str | tuple | None = None, low_fidelity: str | None = "auto",
+                    structure_features: str = "physics") -> pd.DataFrame:
     """``metamat fewshot`` as one call: the query rows with ``prediction``, ``std``, ``lower90``, ``upper90``.
     Options as in :func:`run_fewshot` (``model=None``: ``auto``; ``"default"``: the shipped meta-learner).
 
@@ -695,7 +705,8 @@ def predict_fewshot(support: pd.DataFrame | str | os.PathLike, query: pd.DataFra
                          support_source=sources[0], query_source=sources[1],
                          support_notes=frames[0].attrs.get("read_notes", []),
                          query_notes=frames[1].attrs.get("read_notes", []), features=features,
-                         baseline_column=baseline_column, basis=basis, bounds=bounds, low_fidelity=low_fidelity)
+                         baseline_column=baseline_column, basis=basis, bounds=bounds, low_fidelity=low_fidelity,
+                         structure_features=structure_features)
     out = res.predictions
     out.attrs["fewshot"] = {"target": res.target, "n_support": res.n_support, "loo_mae": res.loo["mae"],
                             "loo_coverage": res.loo["coverage"], "trust": res.trust_message(),

@@ -18,6 +18,8 @@
   quantity from its column name and unit to the knowledge surrogates of that quantity
   (:func:`match_quantity`; no match, nothing is added), a surrogate name takes that surrogate, a column
   name takes the user's per-row values (e.g. a DFT gap), ``none`` turns it off.
+- ``structure_features`` (structure runs, ``--structure-column``, with the structure ``auto``): ``physics``
+  (default) or ``physics+embedding`` (:data:`STRUCTURE_FEATURE_CHOICES`, :func:`check_structure_features`).
 
 ``metamat suggest`` and ``metamat design`` take the same four inputs through :func:`surrogate_inputs` and
 :meth:`SurrogateInputs.wrap` (there the per-atom basis is the wrapper :class:`PerAtomRegressor`: the ranking
@@ -36,6 +38,11 @@ from metamat.errors import InputError
 from metamat.models.base import Regressor, check_X, check_y
 
 FEATURE_CHOICES = ("composition", "knowledge", "composition+knowledge")
+#: ``--structure-features``: the inputs of the structure ``auto``'s structure candidates (with --structure-column).
+#: ``physics``: composition + physics + ionic descriptors (and the shipped graph model); ``physics+embedding``
+#: adds the same learners on composition + the frozen pretrained graph-encoder embedding (opt-in: it did not
+#: help on the 2D benchmark, README "Pretrained graph encoder").
+STRUCTURE_FEATURE_CHOICES = ("physics", "physics+embedding")
 BASIS_CHOICES = ("auto", "per-atom", "per-formula-unit", "per-mass", "intensive")
 #: Bases learned per atom (target divided by a per-row factor) and given the physics inputs.
 SCALED_BASES = ("per_formula_unit", "per_mass")
@@ -72,6 +79,24 @@ def check_features(features: str) -> str:
     if features not in FEATURE_CHOICES:
         raise InputError(f"choose one of {', '.join(FEATURE_CHOICES)}", field="--features", value=features)
     return features
+
+
+def check_structure_features(structure_features: str, structure: bool, model: Any) -> str:
+    """``--structure-features`` is one of :data:`STRUCTURE_FEATURE_CHOICES`; anything but the default needs a
+    structure run (``--structure-column``) with the structure ``auto`` (``--model auto``, the default)."""
+    if structure_features not in STRUCTURE_FEATURE_CHOICES:
+        raise InputError(f"choose one of {', '.join(STRUCTURE_FEATURE_CHOICES)}", field="--structure-features",
+                         value=structure_features)
+    if structure_features != STRUCTURE_FEATURE_CHOICES[0]:
+        if not structure:
+            raise InputError(f"{structure_features} chooses the inputs of the structure auto; it needs "
+                             "--structure-column (a column of structures in both tables)",
+                             field="--structure-features", value=structure_features)
+        if str(model) != "auto":
+            raise InputError(f"--structure-features {structure_features} adds candidates of the structure auto; it "
+                             f"is not available with --model {model}", field="--structure-features",
+                             value=structure_features)
+    return structure_features
 
 
 def target_basis(column: str, basis: str | None = "auto", unit: str = ""):

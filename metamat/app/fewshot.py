@@ -37,6 +37,12 @@ def fewshot(
     structure_column: str | None = typer.Option(
         None, "--structure-column", help="Column (in support and query) of CIF text or CIF/POSCAR/extxyz file "
                                          "paths relative to the table: use the structure-aware model."),
+    structure_features: str = typer.Option(
+        "physics", "--structure-features", help="With --structure-column and --model auto: what the structure "
+                                                "candidates see. physics (composition + physics and ionic "
+                                                "descriptors; the shipped graph model too) or physics+embedding "
+                                                "(adds RF and kNN on composition + the frozen pretrained "
+                                                "graph-encoder embedding; it did not help on the 2D benchmark)."),
     precision: int = typer.Option(6, "--precision", min=1, max=17,
                                   help="Significant digits of the floats in a CSV/TSV output (17: exact)."),
     features: str = input_options.FEATURES,
@@ -54,6 +60,7 @@ def fewshot(
     res = run_fewshot(support, query, target=target, model=model, formula_column=formula_column,
                       log_target=log_target, output=output, plot=plot if plot is not None else True,
                       structure_column=structure_column, precision=precision, features=features,
-                      baseline_column=baseline_column, basis=basis, bounds=bounds, low_fidelity=low_fidelity)
+                      baseline_column=baseline_column, basis=basis, bounds=bounds, low_fidelity=low_fidelity,
+                      structure_features=structure_features)
     console.print(escape(res.support_report.summary()), highlight=False)
     console.print(escape(res.summary()), highlight=False)

@@ -41,6 +41,8 @@ COMPOSITION = "composition"
 STRUCTURE_CANDIDATES: tuple[str, ...] = ("gp", "rf", "ridge", "knn")
 GRAPH = "graph"
 EMBEDDING = "embedding"
+#: the opt-in embedding candidates (``fewshot --structure-features physics+embedding``), as benchmarked
+EMBEDDING_CANDIDATES: tuple[str, ...] = ("rf", "knn")
 
 
 class StructureAutoRegressor(AutoRegressor):
@@ -229,4 +231,4 @@ class GraphCandidate:
         return self.model_.predict_dist(X, level=level)
 
 
-__all__ = ["EMBEDDING", "STRUCTURE_CANDIDATES", "GraphCandidate", "StructureAutoRegressor"]
+__all__ = ["EMBEDDING", "EMBEDDING_CANDIDATES", "STRUCTURE_CANDIDATES", "GraphCandidate", "StructureAutoRegressor"]

@@ -92,3 +92,64 @@ def test_fewshot_auto_with_structures_reports_the_choice(tmp_path):
     pred = res.predictions["prediction"].to_numpy()
     assert np.isfinite(pred).all()
     assert np.abs(pred - vpa[10:]).mean() < 0.3 * np.abs(np.array(vpa[10:]) - np.median(vpa[:10])).mean()
+
+
+def _nacl_tables(tmp_path, n_support: int = 10, n_query: int = 4) -> tuple[list[str], np.ndarray]:
+    """NaCl cells scaled by 5.0-6.2 Å, target volume per atom; ``fewshot`` arguments on the written tables."""
+    rng = np.random.default_rng(3)
+    crystals = [_nacl(a, rng) for a in rng.uniform(5.0, 6.2, n_support + n_query)]
+    cifs = [Structure(Lattice(c.cell), c.numbers.tolist(), c.positions, coords_are_cartesian=True).to(fmt="cif")
+            for c in crystals]
+    vpa = [abs(np.linalg.det(c.cell)) / 8 for c in crystals]
+    pd.DataFrame({"cif": cifs[:n_support], "vpa": vpa[:n_support]}).to_csv(tmp_path / "s.csv", index=False)
+    pd.DataFrame({"cif": cifs[n_support:]}).to_csv(tmp_path / "q.csv", index=False)
+    return ["fewshot", "-s", str(tmp_path / "s.csv"), "-q", str(tmp_path / "q.csv"), "-o", str(tmp_path / "o.csv"),
+            "-t", "vpa", "--structure-column", "cif"], np.array(vpa[:n_support])
+
+
+def _run_cli(monkeypatch, capsys, args: list[str]) -> tuple[int, str, str]:
+    import sys
+
+    from metamat.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["metamat", *args])
+    with pytest.raises(SystemExit) as exc:
+        main()
+    out = capsys.readouterr()
+    return (exc.value.code or 0), out.out, out.err
+
+
+def test_structure_features_flag_refuses_bad_values_and_combinations(tmp_path, monkeypatch, capsys):
+    args, _ = _nacl_tables(tmp_path)
+    code, _, err = _run_cli(monkeypatch, capsys, [*args, "--structure-features", "graph"])
+    assert code == 2 and "--structure-features" in err and "physics+embedding" in err and "Traceback" not in err
+    no_structure = [a for a in args if a not in ("--structure-column", "cif")]
+    code, _, err = _run_cli(monkeypatch, capsys, [*no_structure, "--structure-features", "physics+embedding"])
+    assert code == 2 and "needs --structure-column" in err
+    code, _, err = _run_cli(monkeypatch, capsys, [*args, "-m", "default", "--structure-features", "physics+embedding"])
+    assert code == 2 and "--model default" in err
+    assert not (tmp_path / "o.csv").exists()
+
+
+@pytest.mark.slow
+def test_structure_features_embedding_adds_candidates_to_the_printed_cv_table(tmp_path, monkeypatch, capsys):
+    """`--structure-features physics+embedding`: RF and kNN on composition + the pretrained embedding are in the
+    CV table. All cells are NaCl, so composition alone cannot see the volume; the embedding (Gaussian-expanded
+    Na-Cl distances) can: its forest's CV MAE must be well below predicting the support median."""
+    import re
+
+    args, vpa = _nacl_tables(tmp_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        code, out, err = _run_cli(monkeypatch, capsys, [*args, "--structure-features", "physics+embedding"])
+    assert code == 0, err
+    rows = dict(re.findall(r"^\s+\*?\s*(\S+)\s+CV MAE ([0-9.eE+-]+)", out, flags=re.M))
+    assert {"composition", "rf+embedding", "knn+embedding", "rf+structure"} <= set(rows), out
+    # mean |y - median(y)|: the smallest MAE of any constant on these 10 values, which a volume-blind model
+    # (composition: every row is NaCl) cannot beat by much in leave-one-out
+    mad = np.mean(np.abs(vpa - np.median(vpa)))
+    assert float(rows["rf+embedding"]) < 0.5 * mad, (rows, mad)
+    assert float(rows["composition"]) > 0.8 * mad, (rows, mad)
+    from metamat.fewshot import load_fewshot_model
+
+    assert load_fewshot_model("auto", structure=True).embedding_candidates == ()  # the default stays unchanged
