@@ -88,7 +88,8 @@ class BaggedEngine:
         self.weights = (oob / oob.sum(axis=0)).T  # (n, trees): mean over row i's out-of-bag trees
 
     def parts(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        per_tree = _rf_tree_predictions(self.model.model_, self.model._prepare_predict(X))  # (trees, q)
+        per_tree = _rf_tree_predictions(self.model.model_, self.model._prepare_predict(X),
+                                        self.model.n_jobs)  # (trees, q)
         return self.model._center(per_tree), self.weights @ per_tree
 
 
@@ -302,20 +303,28 @@ def meta_cv(model: Any, X: np.ndarray, z: np.ndarray, folds: np.ndarray) -> Fast
 
 
 # ------------------------------------------------------------------------------------------------ entry
-def fast_cv(names: list[str], make, X_of, z: np.ndarray, folds: np.ndarray) -> dict[str, FastCV]:
+def _fit_forest(make, X_of, name: str, z: np.ndarray) -> Any:
+    try:
+        return make(name).fit(X_of(name), z)
+    except (ValueError, np.linalg.LinAlgError):
+        return None
+
+
+def fast_cv(names: list[str], make, X_of, z: np.ndarray, folds: np.ndarray, n_jobs: int = 1) -> dict[str, FastCV]:
     """Refit-free CV for every name in ``names`` that has one (:data:`FAST_CANDIDATES`): ``make(name)`` gives
     an unfitted candidate, ``X_of(name)`` its input matrix. A candidate whose fit fails, or a forest with a
-    row in every bootstrap sample, is left out (the caller cross-validates it by refits)."""
+    row in every bootstrap sample, is left out (the caller cross-validates it by refits). With ``n_jobs`` > 1
+    the forest is fitted on a second thread while the other candidates run on this one (its tree building
+    releases the GIL); every candidate computes exactly what it computes alone."""
     out: dict[str, FastCV] = {}
     forests = [c for c in ("rf", "rf_median") if c in names]
-    if forests:
-        try:
-            rf = make(forests[0]).fit(X_of(forests[0]), z)
-        except (ValueError, np.linalg.LinAlgError):
-            rf = None
-        got = None if rf is None else forest_cv(rf, z, make)
-        if got is not None:
-            out.update({c: got[c] for c in forests})
+    pending = None
+    if forests and n_jobs > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = ThreadPoolExecutor(1)
+        pending = pool.submit(_fit_forest, make, X_of, forests[0], z)
+        pool.shutdown(wait=False)
     for c, cv in (("ridge", ridge_cv), ("gp", gp_cv), ("median", median_cv), ("pretrained", meta_cv)):
         if c not in names:
             continue
@@ -323,7 +332,12 @@ def fast_cv(names: list[str], make, X_of, z: np.ndarray, folds: np.ndarray) -> d
             out[c] = cv(make(c).fit(X_of(c), z), X_of(c), z, folds)
         except (ValueError, np.linalg.LinAlgError):
             continue
-    return out
+    if forests:
+        rf = pending.result() if pending is not None else _fit_forest(make, X_of, forests[0], z)
+        got = None if rf is None else forest_cv(rf, z, make)
+        if got is not None:
+            out.update({c: got[c] for c in forests})
+    return {c: out[c] for c in (*forests, "ridge", "gp", "median", "pretrained") if c in out}
 
 
 __all__ = ["FAST_CANDIDATES", "BaggedEngine", "ConstantEngine", "FastCV", "MetaEngine", "SmootherEngine",

@@ -1,0 +1,86 @@
+"""The faster paths of ``auto`` (issue 13 speed) give exactly the numbers of the reference implementations.
+
+- per-tree forest predictions (``tree_.apply`` + leaf values, optionally over threads) vs scikit-learn's
+  ``DecisionTreeRegressor.predict`` tree by tree;
+- the GP's hyperparameter objective without kernel objects vs scikit-learn's ``log_marginal_likelihood``
+  (bit for bit), and the GP fitted with it vs scikit-learn's own optimizer (same hyperparameters, same
+  predictions);
+- ``auto`` on two threads vs one (same choice, same predictions and intervals, bit for bit).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.ensemble import RandomForestRegressor
+from sklearn.gaussian_process import GaussianProcessRegressor
+from sklearn.gaussian_process.kernels import WhiteKernel
+
+from metamat.models.baselines import _rf_tree_predictions, _scaled_rbf
+from metamat.models.gp_objective import lml_objective, normalized_targets, same_bits
+from metamat.models.registry import make_model
+
+
+def _data(n, p, seed, q=300):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, p))
+    y = np.sin(2 * X[:, 0]) + (X[:, 1] > 0) + 0.2 * rng.normal(size=n)
+    return X, y, rng.normal(size=(q, p))
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2, 3])
+def test_tree_predictions_equal_sklearn_tree_by_tree(n_jobs):
+    X, y, Xq = _data(40, 12, 0)
+    forest = RandomForestRegressor(n_estimators=25, random_state=3).fit(X, y)
+    got = _rf_tree_predictions(forest, Xq, n_jobs)
+    ref = np.stack([t.predict(Xq.astype(np.float32)) for t in forest.estimators_])
+    np.testing.assert_array_equal(got, ref)
+    np.testing.assert_allclose(got.mean(axis=0), forest.predict(Xq), rtol=0, atol=1e-12)
+
+
+def _sklearn_gp(Z, y, seed=0):
+    kernel = _scaled_rbf(Z.shape[1]) + WhiteKernel(0.1, (1e-6, 1e1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return GaussianProcessRegressor(kernel, normalize_y=True, n_restarts_optimizer=2, random_state=seed).fit(Z, y)
+
+
+@pytest.mark.parametrize("n,p,seed", [(50, 60, 0), (12, 5, 1), (6, 30, 2), (25, 2, 3)])
+def test_lml_objective_bit_identical_to_sklearn(n, p, seed):
+    X, y, _ = _data(n, p, seed)
+    gp = _sklearn_gp(X, y)
+    rng = np.random.default_rng(seed)
+    fast = lml_objective(gp.X_train_, normalized_targets(y))
+    np.testing.assert_array_equal(normalized_targets(y), gp.y_train_)
+    bounds = gp.kernel_.bounds
+    for theta in rng.uniform(bounds[:, 0], bounds[:, 1], size=(5, 3)):
+        lml, grad = gp.log_marginal_likelihood(theta, eval_gradient=True)
+        assert same_bits(fast(theta), (-lml, -grad))
+
+
+@pytest.mark.parametrize("n,p,seed", [(50, 60, 0), (12, 5, 1), (6, 30, 2), (25, 2, 3)])
+def test_gp_baseline_equals_sklearn_optimizer(n, p, seed):
+    X, y, Xq = _data(n, p, seed)
+    ours = make_model("gp").fit(X, y)
+    Z = ours.prep_.transform(X)
+    ref = _sklearn_gp(Z, y)
+    np.testing.assert_array_equal(ours.model_.kernel_.theta, ref.kernel_.theta)
+    mean, std = ours.model_.predict(ours.prep_.transform(Xq), return_std=True)
+    ref_mean, ref_std = ref.predict(ours.prep_.transform(Xq), return_std=True)
+    np.testing.assert_array_equal(mean, ref_mean)
+    np.testing.assert_array_equal(std, ref_std)
+
+
+@pytest.mark.parametrize("k,seed", [(30, 0), (12, 1)])
+def test_auto_two_threads_equals_one(k, seed):
+    X, y, Xq = _data(k, 15, seed, q=500)
+    cands = ("gp", "rf", "rf_median", "median", "ridge")
+    one = make_model("auto", candidates=cands, n_jobs=1).fit(X, y)
+    two = make_model("auto", candidates=cands, n_jobs=2).fit(X, y)
+    assert one.chosen_ == two.chosen_
+    for c in one.cv_predictions_:
+        np.testing.assert_array_equal(one.cv_predictions_[c], two.cv_predictions_[c])
+    for a, b in zip(one.predict_dist(Xq), two.predict_dist(Xq), strict=True):
+        np.testing.assert_array_equal(a, b)
