@@ -15,7 +15,8 @@ How each regressor gets its predictive std:
   predictive std (includes the fitted white noise).
 - ``rf``: the matbench RF-SCM/Magpie learner, RandomForestRegressor(n_estimators=500) with scikit-learn
   defaults otherwise (matbench ``benchmarks/matbench_v0.1_rf/run.py``; training-mean imputation as its
-  DataCleaner); std = spread of the per-tree predictions.
+  DataCleaner; its trees fitted by :mod:`metamat.models.forest_fit`, bit for bit scikit-learn's); std =
+  spread of the per-tree predictions.
 - ``gbm``: gradient boosting (exact GradientBoostingRegressor below 2000 rows, HistGradientBoosting
   above) for the mean; std = half the distance between two quantile-loss models at the 15.87% and
   84.13% quantiles (= 1 sigma for a Gaussian).
@@ -248,8 +249,13 @@ class RFRegressor(Regressor):
     def _fit(self, Z: np.ndarray, y: np.ndarray) -> None:
         from sklearn.ensemble import RandomForestRegressor
 
-        self.model_ = RandomForestRegressor(n_estimators=self.n_estimators, n_jobs=self.n_jobs,
-                                            random_state=self.seed).fit(Z, y)
+        from metamat.models.forest_fit import fit_bagged_trees
+
+        # scikit-learn's trees without its per-tree bookkeeping (the same trees, metamat.models.forest_fit)
+        self.model_ = fit_bagged_trees(Z, y, self.n_estimators, self.seed, self.n_jobs)
+        if self.model_ is None:  # non-finite inputs: scikit-learn's forest as is
+            self.model_ = RandomForestRegressor(n_estimators=self.n_estimators, n_jobs=self.n_jobs,
+                                                random_state=self.seed).fit(Z, y)
         # kept for the out-of-bag interval scores, computed on the first interval request only (a plain
         # fit/predict, e.g. the matbench runner's 500 trees on 100k rows, never pays for them)
         self.train_Z_, self.train_y_, self.scores_ = Z, y, None

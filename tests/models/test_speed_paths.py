@@ -84,3 +84,29 @@ def test_auto_two_threads_equals_one(k, seed):
         np.testing.assert_array_equal(one.cv_predictions_[c], two.cv_predictions_[c])
     for a, b in zip(one.predict_dist(Xq), two.predict_dist(Xq), strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_bagged_trees_equal_sklearn_forest(n_jobs):
+    from metamat.models.forest_fit import fit_bagged_trees
+
+    X, y, Xq = _data(45, 30, 4)
+    X[:, 5] = 0.0  # a constant column and a duplicated one: the splitter's bookkeeping of both
+    X[:, 6] = X[:, 7]
+    ref = RandomForestRegressor(n_estimators=30, random_state=11).fit(X, y)
+    got = fit_bagged_trees(X, y, 30, 11, n_jobs)
+    for a, b in zip(ref.estimators_, got.estimators_, strict=True):
+        assert a.random_state == b.random_state
+        for field in ("children_left", "children_right", "feature", "threshold", "value", "n_node_samples"):
+            np.testing.assert_array_equal(getattr(a.tree_, field), getattr(b.tree_, field))
+    for a, b in zip(ref.estimators_samples_, got.estimators_samples_, strict=True):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(got.predict(Xq), ref.predict(Xq))
+
+
+def test_bagged_trees_leave_missing_inputs_to_sklearn():
+    from metamat.models.forest_fit import fit_bagged_trees
+
+    X, y, _ = _data(20, 4, 5)
+    X[3, 1] = np.nan
+    assert fit_bagged_trees(X, y, 5, 0) is None
