@@ -328,8 +328,8 @@ def fast_cv(names: list[str], make, X_of, z: np.ndarray, folds: np.ndarray, n_jo
     for c, cv in (("ridge", ridge_cv), ("gp", gp_cv), ("median", median_cv), ("pretrained", meta_cv)):
         if c not in names:
             continue
-        try:
-            out[c] = cv(make(c).fit(X_of(c), z), X_of(c), z, folds)
+        try:  # meta_cv fits its unfitted copy itself (one adaptation on all rows, not two)
+            out[c] = cv(make(c) if c == "pretrained" else make(c).fit(X_of(c), z), X_of(c), z, folds)
         except (ValueError, np.linalg.LinAlgError):
             continue
     if forests:
