@@ -388,7 +388,7 @@ class AutoRegressor(Model):
             mu = np.asarray(self.model_.predict(Xc), dtype=float)
             loo = np.stack([m.predict(Xc) for m in self.fold_models_])[self.fold_of_row_]  # (n, q)
             r = self.residuals_
-        lower, upper = conformal_plus(loo, r, level)
+        lower, upper = conformal_plus(loo, r, level, self.n_jobs)  # query blocks on n_jobs threads
         lower, upper = np.minimum(lower, mu), np.maximum(upper, mu)
         if self.bound_ is not None:  # the support sits on the physical bound 0: nothing goes below it
             mu, lower, upper = (np.maximum(a, self.bound_) for a in (mu, lower, upper))

@@ -110,3 +110,16 @@ def test_bagged_trees_leave_missing_inputs_to_sklearn():
     X, y, _ = _data(20, 4, 5)
     X[3, 1] = np.nan
     assert fit_bagged_trees(X, y, 5, 0) is None
+
+
+def test_auto_meta_learner_two_threads_equals_one():
+    """The shipped meta-learner's centre and fold passes on two threads (own network copy per thread)."""
+    rng = np.random.default_rng(6)
+    X, Xq = rng.normal(size=(20, 148)), rng.normal(size=(2500, 148))
+    y = X[:, 0] + 0.1 * rng.normal(size=20)
+    kw = {"candidates": ("pretrained", "median"), "fallback": ("pretrained",), "margin": 1e9}
+    one = make_model("auto", n_jobs=1, **kw).fit(X, y)
+    two = make_model("auto", n_jobs=2, **kw).fit(X, y)
+    assert one.chosen_ == two.chosen_ == "pretrained"
+    for a, b in zip(one.predict_dist(Xq), two.predict_dist(Xq), strict=True):
+        np.testing.assert_array_equal(a, b)
