@@ -46,6 +46,8 @@ def _controller():
 
 @contextmanager
 def limit_threads(n: int) -> Iterator[None]:
-    """Run the block with ``n`` BLAS/OpenMP threads (threadpoolctl) and ``n`` torch threads."""
-    with _controller().limit(limits=n), torch_threads(n):
+    """Run the block with ``n`` BLAS/OpenMP threads (threadpoolctl) and ``n`` torch threads. torch's
+    threads are set first: limiting OpenMP first made ``torch.get_num_threads()`` report ``n`` already, so
+    torch kept its own setting (2 threads on a loaded 2-core machine: ``auto``'s fit 8x slower)."""
+    with torch_threads(n), _controller().limit(limits=n):
         yield

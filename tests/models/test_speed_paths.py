@@ -123,3 +123,48 @@ def test_auto_meta_learner_two_threads_equals_one():
     assert one.chosen_ == two.chosen_ == "pretrained"
     for a, b in zip(one.predict_dist(Xq), two.predict_dist(Xq), strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_limit_threads_sets_torch_before_openmp(monkeypatch):
+    """With torch on 2 threads, ``limit_threads(1)`` must call ``torch.set_num_threads(1)``: limiting OpenMP
+    first made torch report 1 thread already, so it was never set (auto's fit measured 8x slower)."""
+    import torch
+
+    from metamat.threads import limit_threads
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(2)
+    calls = []
+    real = torch.set_num_threads
+    monkeypatch.setattr(torch, "set_num_threads", lambda n: (calls.append(n), real(n)))
+    try:
+        with limit_threads(1):
+            assert torch.get_num_threads() == 1
+        assert calls[0] == 1 and torch.get_num_threads() == 2
+    finally:
+        real(old)
+
+
+def test_knowledge_stack_threads_give_the_same_numbers():
+    """The knowledge surrogates' row chunks on two Python threads equal one thread, and the per-surrogate
+    reference path (:meth:`Surrogate.predict`)."""
+    import torch
+
+    from metamat.featurize.knowledge import load_surrogates, surrogate_stacks
+
+    surrogates = load_surrogates()
+    X = np.random.default_rng(8).normal(size=(700, len(surrogates[0].x_mean))) * surrogates[0].x_scale \
+        + surrogates[0].x_mean
+    old = torch.get_num_threads()
+    try:
+        got = {}
+        for t in (1, 2):
+            torch.set_num_threads(t)
+            got[t] = [stack.predict(X) for _, stack in surrogate_stacks(surrogates)]
+    finally:
+        torch.set_num_threads(old)
+    for (idx, _), a, b in zip(surrogate_stacks(surrogates), got[1], got[2], strict=True):
+        np.testing.assert_array_equal(a[0], b[0])
+        np.testing.assert_array_equal(a[1], b[1])
+        ref = surrogates[idx[0]].predict(X)
+        np.testing.assert_allclose(b[0][:, 0], ref[0], rtol=1e-4, atol=1e-4)
