@@ -182,7 +182,10 @@ def run_threads(args, threads: int, choices: dict) -> dict[str, dict]:
         Xs = featurize_formulas(sup_k, "composition+knowledge").values
         y_k = Xs[:, width] + 0.3 * np.random.default_rng(k + 1).normal(size=k)  # some signal: a knowledge column
         if k == args.k:
-            time_parts(res, Xs, y_k, Xq, threads, args.repeats)
+            from metamat.threads import limit_threads
+
+            with limit_threads(1):  # as auto runs them: one BLAS/torch thread, n_jobs Python threads
+                time_parts(res, Xs, y_k, Xq, threads, args.repeats)
         auto = make_model("auto", meta_prefix=True, **auto_kwargs(threads))
         auto.fit(Xs, y_k).predict_dist(Xq)  # warm-up
         row = f"adapt+predict auto k={k}"
