@@ -10,6 +10,11 @@ float32 matrix the forest would pass), optionally on several threads (tree build
 tree has its own seed, so the trees do not depend on the thread count). The trees, their bootstrap samples
 and predictions equal scikit-learn's bit for bit (``tests/models/test_speed_paths.py``). Inputs with a missing
 or infinite value are left to scikit-learn (``None``).
+
+With the scikit-learn versions in :data:`DIRECT_VERSIONS` each tree is built by scikit-learn's own Cython
+builder with the objects ``DecisionTreeRegressor._fit`` would make (criterion, splitter seeded from the
+tree's seed, ``Tree``, depth-first builder), skipping that method's checks: about 0.08 ms per tree, 8 ms of a
+100-tree forest at 10 or 50 rows (measured). Any other version goes through ``_fit``.
 """
 
 from __future__ import annotations
@@ -19,6 +24,28 @@ from typing import Any
 import numpy as np
 
 MAX_INT = np.iinfo(np.int32).max
+#: scikit-learn versions (major.minor) whose tree-building internals the direct path was checked against
+DIRECT_VERSIONS = ("1.9",)
+
+
+def _direct_ok() -> bool:
+    import sklearn
+
+    return ".".join(sklearn.__version__.split(".")[:2]) in DIRECT_VERSIONS
+
+
+def _build_tree(tree: Any, X32: np.ndarray, y2: np.ndarray, weight: np.ndarray, seed: int) -> None:
+    """What ``tree._fit(X32, y2, sample_weight=weight, check_input=False)`` does for a regression tree with
+    default options and ``max_features=1.0`` (scikit-learn 1.9 ``BaseDecisionTree._fit``)."""
+    from sklearn.tree._criterion import MSE
+    from sklearn.tree._splitter import BestSplitter
+    from sklearn.tree._tree import DepthFirstTreeBuilder, Tree
+
+    n, p = X32.shape
+    splitter = BestSplitter(MSE(1, n), p, 1, 0.0, np.random.RandomState(seed), None)
+    built = Tree(p, np.array([1], dtype=np.intp), 1)
+    DepthFirstTreeBuilder(splitter, 2, 1, 0.0, MAX_INT, 0.0).build(built, X32, y2, weight, None)
+    tree.tree_, tree.n_features_in_, tree.n_outputs_, tree.max_features_ = built, p, 1, p
 
 
 class BaggedTrees:
@@ -51,9 +78,15 @@ def fit_bagged_trees(X: np.ndarray, y: np.ndarray, n_estimators: int, seed: int,
     samples = [np.random.RandomState(s).randint(0, n, n) for s in seeds]
     trees = [DecisionTreeRegressor(max_features=1.0, random_state=s) for s in seeds]
 
+    direct = _direct_ok()
+
     def grow(part: range) -> None:
         for t in part:
-            trees[t]._fit(X32, y2, sample_weight=np.bincount(samples[t], minlength=n), check_input=False)
+            weight = np.bincount(samples[t], minlength=n).astype(np.float64)
+            if direct:
+                _build_tree(trees[t], X32, y2, weight, seeds[t])
+            else:
+                trees[t]._fit(X32, y2, sample_weight=weight, check_input=False)
 
     jobs = min(effective_n_jobs(n_jobs), n_estimators)
     if jobs <= 1:

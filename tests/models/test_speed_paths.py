@@ -168,3 +168,22 @@ def test_knowledge_stack_threads_give_the_same_numbers():
         np.testing.assert_array_equal(a[1], b[1])
         ref = surrogates[idx[0]].predict(X)
         np.testing.assert_allclose(b[0][:, 0], ref[0], rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("n", [3, 12, 50])
+def test_bagged_trees_direct_and_fit_paths_agree(n, monkeypatch):
+    """The direct Cython build (checked scikit-learn versions) and ``_fit`` give the same trees, also on tiny
+    supports with repeated rows."""
+    from metamat.models import forest_fit
+
+    X, y, Xq = _data(n, 20, 9)
+    X[1:3] = X[0]  # repeated rows
+    direct = forest_fit.fit_bagged_trees(X, y, 20, 2)
+    monkeypatch.setattr(forest_fit, "DIRECT_VERSIONS", ())
+    via_fit = forest_fit.fit_bagged_trees(X, y, 20, 2)
+    ref = RandomForestRegressor(n_estimators=20, random_state=2).fit(X, y)
+    for a, b, c in zip(direct.estimators_, via_fit.estimators_, ref.estimators_, strict=True):
+        for field in ("children_left", "feature", "threshold", "value", "impurity"):
+            np.testing.assert_array_equal(getattr(a.tree_, field), getattr(c.tree_, field))
+            np.testing.assert_array_equal(getattr(b.tree_, field), getattr(c.tree_, field))
+        np.testing.assert_array_equal(a.predict(Xq.astype(np.float32)), c.predict(Xq.astype(np.float32)))
