@@ -318,7 +318,7 @@ class AutoRegressor(Model):
         fold_models: dict[str, list[Any]] = {c: [] for c in names}
         refit = self.refit_cv or n < self.refit_below  # small supports: refits (module docstring)
         fast = {} if refit else fast_cv(names, lambda c: self._make(c, template),
-                                        lambda c: self._inputs(c, X, template), z, folds, n_jobs=self.n_jobs or 1)
+                                        lambda c: self._inputs(c, X, template), z, folds, n_jobs=self.n_jobs)
         for c in names:
             if c in fast:  # out-of-bag / closed form, no refits (metamat.models.fast_cv)
                 pred[c] = fast[c].pred

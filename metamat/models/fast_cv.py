@@ -27,6 +27,12 @@ Refitting every candidate per fold and predicting the queries with every fold mo
   2006, eq. 5.12, block form) and the fold models' weights ``a_-f - A_-f,f A_ff^-1 a_f``, so ``mu_-f(x)`` is
   one cross-kernel product.
 
+Threads (``auto``'s ``n_jobs``): the forest is fitted on a second thread beside the other candidates, its
+trees are split among threads on the queries, tree medians and CV+ order statistics are taken in query blocks
+(:func:`by_columns`), and the meta-learner's centre and fold passes run on per-thread network copies. BLAS and
+torch stay on one thread each and no matrix product is split (BLAS results depend on the block shape), so
+every number is the same for any ``n_jobs`` (``tests/models/test_speed_paths.py``).
+
 What changes against per-fold refits (measured in ``benchmarks/results/fewshot_speed``, the paired
 ``bench fewshot`` rerun in its ``auto_paired_bench.json``; README "Speed"): the held-out rows no longer refit the
 feature standardization, ridge's alpha or the GP's hyperparameters (they come from all rows, so the CV errors are
@@ -371,7 +377,8 @@ def _fit_forest(make, X_of, name: str, z: np.ndarray) -> Any:
         return None
 
 
-def fast_cv(names: list[str], make, X_of, z: np.ndarray, folds: np.ndarray, n_jobs: int = 1) -> dict[str, FastCV]:
+def fast_cv(names: list[str], make, X_of, z: np.ndarray, folds: np.ndarray,
+            n_jobs: int | None = 1) -> dict[str, FastCV]:
     """Refit-free CV for every name in ``names`` that has one (:data:`FAST_CANDIDATES`): ``make(name)`` gives
     an unfitted candidate, ``X_of(name)`` its input matrix. A candidate whose fit fails, or a forest with a
     row in every bootstrap sample, is left out (the caller cross-validates it by refits). With ``n_jobs`` > 1
@@ -380,7 +387,9 @@ def fast_cv(names: list[str], make, X_of, z: np.ndarray, folds: np.ndarray, n_jo
     out: dict[str, FastCV] = {}
     forests = [c for c in ("rf", "rf_median") if c in names]
     pending = None
-    if forests and n_jobs > 1:
+    from joblib import effective_n_jobs
+
+    if forests and effective_n_jobs(n_jobs) > 1:
         from concurrent.futures import ThreadPoolExecutor
 
         pool = ThreadPoolExecutor(1)
