@@ -50,7 +50,10 @@ def _build_tree(tree: Any, X32: np.ndarray, y2: np.ndarray, weight: np.ndarray, 
 
 class BaggedTrees:
     """A fitted bagged forest: ``estimators_`` (scikit-learn trees), ``estimators_samples_`` (each tree's
-    bootstrap row indices) and ``predict`` (the mean over trees), as ``RandomForestRegressor``."""
+    bootstrap row indices), ``n_outputs_`` (1) and ``predict`` (the mean over trees), as
+    ``RandomForestRegressor``."""
+
+    n_outputs_ = 1
 
     def __init__(self, estimators: list[Any], samples: list[np.ndarray], n_features: int):
         self.estimators_, self.estimators_samples_ = estimators, samples
