@@ -49,6 +49,7 @@ from typing import Any
 import numpy as np
 
 from metamat.models.baselines import _ranks, _rf_tree_predictions
+from metamat.models.forest_fit import MIN_ROWS_FOR_THREADS
 
 #: candidates with a refit-free cross-validation here
 FAST_CANDIDATES = ("rf", "rf_median", "ridge", "gp", "median", "pretrained")
@@ -383,13 +384,14 @@ def fast_cv(names: list[str], make, X_of, z: np.ndarray, folds: np.ndarray,
     an unfitted candidate, ``X_of(name)`` its input matrix. A candidate whose fit fails, or a forest with a
     row in every bootstrap sample, is left out (the caller cross-validates it by refits). With ``n_jobs`` > 1
     the forest is fitted on a second thread while the other candidates run on this one (its tree building
-    releases the GIL); every candidate computes exactly what it computes alone."""
+    releases the GIL; from ``MIN_ROWS_FOR_THREADS`` rows on); every candidate computes exactly what it
+    computes alone."""
     out: dict[str, FastCV] = {}
     forests = [c for c in ("rf", "rf_median") if c in names]
     pending = None
     from joblib import effective_n_jobs
 
-    if forests and effective_n_jobs(n_jobs) > 1:
+    if forests and effective_n_jobs(n_jobs) > 1 and len(z) >= MIN_ROWS_FOR_THREADS:
         from concurrent.futures import ThreadPoolExecutor
 
         pool = ThreadPoolExecutor(1)
