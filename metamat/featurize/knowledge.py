@@ -281,25 +281,37 @@ class SurrogateStack:
         return tuple(W.shape for W, _ in s.members[0]) + (len(s.x_mean),)
 
     def _members(self, X: np.ndarray) -> np.ndarray:
-        """(members, n) outputs of every member, in the learned space before the target scale. Runs on one
-        torch thread: on a shared 2-core machine two threads made it 13x slower (2.0 s vs 0.15 s CPU for
-        10,000 rows), and chunks of 256 rows gain little from a second one when it is idle."""
+        """(members, n) outputs of every member, in the learned space before the target scale. Each pass
+        runs on one intra-op torch thread: on a shared 2-core machine two intra-op threads made it 13x slower
+        (2.0 s vs 0.15 s CPU for 10,000 rows), and chunks of 256 rows gain little from a second one. With
+        more torch threads allowed (``torch.get_num_threads()``), that many Python threads take every
+        other chunk instead (torch releases the GIL); each chunk is computed exactly as on one thread."""
         import torch
 
         from metamat.threads import torch_threads
 
-        with torch_threads(1):
-            return self._members_on_this_thread(X, torch)
-
-    def _members_on_this_thread(self, X: np.ndarray, torch) -> np.ndarray:
         Z = torch.from_numpy(((X - self.centre) / self.scale).astype(np.float32))
-        n, M = len(Z), sum(self.n_members)
-        out = torch.empty((M, n))
+        out = torch.empty((sum(self.n_members), len(Z)))
+        starts = list(range(0, len(Z), self.chunk))
+        jobs = min(torch.get_num_threads(), len(starts))
+        with torch_threads(1):
+            if jobs <= 1:
+                self._chunks(Z, out, starts, torch)
+            else:
+                from concurrent.futures import ThreadPoolExecutor
+
+                with ThreadPoolExecutor(jobs) as pool:
+                    list(pool.map(lambda i: self._chunks(Z, out, starts[i::jobs], torch), range(jobs)))
+        return out.numpy().astype(np.float64)
+
+    def _chunks(self, Z, out, starts: list[int], torch) -> None:
+        """Rows ``a:a + chunk`` of ``Z`` for each ``a`` in ``starts``, into the columns of ``out``."""
+        n, M = len(Z), out.shape[0]
         chunk = self.chunk
         with torch.inference_mode():
             h1 = torch.empty((chunk, self.W1.shape[1]))
             bufs = [torch.empty((M, chunk, w)) for w in self.widths[1:]]
-            for a in range(0, n, chunk):
+            for a in starts:
                 k = min(chunk, n - a)
                 h = torch.addmm(self.b1, Z[a:a + k], self.W1, out=h1[:k])
                 h = h.view(k, M, self.widths[0]).transpose(0, 1)
@@ -307,7 +319,6 @@ class SurrogateStack:
                     torch.nn.functional.silu(h, inplace=True)
                     h = torch.baddbmm(b, h, W, out=buf[:, :k])
                 out[:, a:a + k] = h[..., 0]
-        return out.numpy().astype(np.float64)
 
     def predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(mean, std)``, each (n, surrogates), in the learned space (see :meth:`Surrogate.predict`)."""

@@ -262,9 +262,11 @@ class AutoRegressor(Model):
 
     # -------------------------------------------------------------------------------- fit
     def fit(self, X: np.ndarray, y: np.ndarray) -> AutoRegressor:
-        """Cross-validate every candidate on (X, y), choose, refit the winner (module docstring). Runs on
-        ``n_jobs`` BLAS and torch threads: many small fits on a loaded machine are many times slower with
-        BLAS threads spinning (measured: the GP's 6 fits on 50 rows, 6.9 s CPU -> 0.11 s on one thread)."""
+        """Cross-validate every candidate on (X, y), choose, refit the winner (module docstring). Runs on one
+        BLAS and torch thread: many small fits on a loaded machine are many times slower with BLAS threads
+        spinning (measured: the GP's 6 fits on 50 rows, 6.9 s CPU -> 0.11 s on one thread). ``n_jobs`` > 1
+        threads fit the forest beside the other candidates and split its trees at prediction, so the numbers
+        are the same for every ``n_jobs``."""
         with self._threads():
             return self._fit_all(X, y)
 
@@ -275,7 +277,7 @@ class AutoRegressor(Model):
 
         if META in self.candidates:
             import torch  # noqa: F401  (the meta-learner's; loaded first so that its threads are limited too)
-        return nullcontext() if self.n_jobs is None or self.n_jobs < 1 else limit_threads(self.n_jobs)
+        return nullcontext() if self.n_jobs is None or self.n_jobs < 1 else limit_threads(1)
 
     def _fit_all(self, X: np.ndarray, y: np.ndarray) -> AutoRegressor:
         X = check_X(X)
@@ -325,7 +327,7 @@ class AutoRegressor(Model):
         fold_models: dict[str, list[Any]] = {c: [] for c in names}
         refit = self.refit_cv or n < self.refit_below  # small supports: refits (module docstring)
         fast = {} if refit else fast_cv(names, lambda c: self._make(c, template),
-                                                  lambda c: self._inputs(c, X, template), z, folds)
+                                        lambda c: self._inputs(c, X, template), z, folds, n_jobs=self.n_jobs)
         for c in names:
             if c in fast:  # out-of-bag / closed form, no refits (metamat.models.fast_cv)
                 pred[c] = fast[c].pred
@@ -413,7 +415,8 @@ class AutoRegressor(Model):
                             method: str | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(mu, lower, upper)``: CV+ where its rank fits, else the small-sample ``method`` (default
         ``small_n_interval``), then clipped at the physical bound (in that order)."""
-        lower, upper = auto_interval(mu, loo, r, level, method or self.small_n_interval)
+        lower, upper = auto_interval(mu, loo, r, level, method or self.small_n_interval,
+                                     n_jobs=self.n_jobs)  # CV+ query blocks on n_jobs threads
         lower, upper = np.minimum(lower, mu), np.maximum(upper, mu)
         if self.bound_ is not None:  # the support sits on the physical bound 0: nothing goes below it
             mu, lower, upper = (np.maximum(a, self.bound_) for a in (mu, lower, upper))

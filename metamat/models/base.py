@@ -84,9 +84,10 @@ class FeaturePrep:
             X[:, s:] = np.clip(np.nan_to_num((X[:, s:] - self.mean_[p:]) / self.scale_[p:], nan=0.0),
                                self.low_[p:], self.high_[p:])
             return X
-        Z = (np.asarray(X, float) - self.mean_) / self.scale_
-        Z = np.where(np.isnan(Z), 0.0, Z)
-        return np.clip(Z, self.low_, self.high_)
+        Z = np.asarray(X, float) - self.mean_  # new array: the steps below work in place
+        Z /= self.scale_
+        Z[np.isnan(Z)] = 0.0
+        return np.clip(Z, self.low_, self.high_, out=Z)
 
     def transform_tensor(self, X: np.ndarray, start: int | None = None) -> torch.Tensor:
         """Same as :meth:`transform`, as a float32 tensor (computed in torch: the hot path of ``predict``)."""

@@ -15,7 +15,8 @@ How each regressor gets its predictive std:
   predictive std (includes the fitted white noise).
 - ``rf``: the matbench RF-SCM/Magpie learner, RandomForestRegressor(n_estimators=500) with scikit-learn
   defaults otherwise (matbench ``benchmarks/matbench_v0.1_rf/run.py``; training-mean imputation as its
-  DataCleaner); std = spread of the per-tree predictions.
+  DataCleaner; its trees fitted by :mod:`metamat.models.forest_fit`, bit for bit scikit-learn's); std =
+  spread of the per-tree predictions.
 - ``gbm``: gradient boosting (exact GradientBoostingRegressor below 2000 rows, HistGradientBoosting
   above) for the mean; std = half the distance between two quantile-loss models at the 15.87% and
   84.13% quantiles (= 1 sigma for a Gaussian).
@@ -60,10 +61,30 @@ MAX_CONFORMAL_ROWS = 5000
 _DEFAULT_ALPHAS = tuple(float(a) for a in np.logspace(-3, 3, 13))
 
 
-def _rf_tree_predictions(forest: Any, Z: np.ndarray) -> np.ndarray:
-    """(n_trees, n_rows) predictions of each tree of a fitted forest."""
+def _rf_tree_predictions(forest: Any, Z: np.ndarray, n_jobs: int | None = 1) -> np.ndarray:
+    """(n_trees, n_rows) predictions of each tree of a fitted single-output forest: each tree's leaf values
+    at its leaves (``tree_.apply``), the numbers of ``tree.predict``; with ``n_jobs`` > 1 the trees are
+    split among that many threads (the traversal releases the GIL; every row is the same tree's, so the
+    result does not depend on ``n_jobs``)."""
+    from joblib import effective_n_jobs
+
     Z32 = np.ascontiguousarray(Z, dtype=np.float32)
-    return np.stack([tree.predict(Z32, check_input=False) for tree in forest.estimators_])
+    trees = [t.tree_ for t in forest.estimators_]
+    out = np.empty((len(trees), len(Z32)))
+
+    def run(part: range) -> None:
+        for t in part:
+            np.take(trees[t].value[:, 0, 0], trees[t].apply(Z32), out=out[t])
+
+    jobs = min(effective_n_jobs(n_jobs), len(trees))
+    if jobs <= 1:
+        run(range(len(trees)))
+        return out
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(jobs) as pool:
+        list(pool.map(run, [range(j, len(trees), jobs) for j in range(jobs)]))
+    return out
 
 
 def _ranks(n: int, level: float) -> tuple[int, int]:
@@ -201,8 +222,12 @@ class GPRegressor(Regressor):
         from sklearn.gaussian_process import GaussianProcessRegressor
         from sklearn.gaussian_process.kernels import WhiteKernel
 
+        from metamat.models.gp_objective import fast_optimizer, normalized_targets
+
         kernel = _scaled_rbf(Z.shape[1]) + WhiteKernel(0.1, (1e-6, 1e1))
+        # scikit-learn's L-BFGS-B on the same objective without its kernel objects' overhead (bit-identical)
         self.model_ = GaussianProcessRegressor(kernel, normalize_y=True, n_restarts_optimizer=self.n_restarts,
+                                               optimizer=fast_optimizer(Z, normalized_targets(y)),
                                                random_state=self.seed)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
@@ -224,14 +249,19 @@ class RFRegressor(Regressor):
     def _fit(self, Z: np.ndarray, y: np.ndarray) -> None:
         from sklearn.ensemble import RandomForestRegressor
 
-        self.model_ = RandomForestRegressor(n_estimators=self.n_estimators, n_jobs=self.n_jobs,
-                                            random_state=self.seed).fit(Z, y)
+        from metamat.models.forest_fit import fit_bagged_trees
+
+        # scikit-learn's trees without its per-tree bookkeeping (the same trees, metamat.models.forest_fit)
+        self.model_ = fit_bagged_trees(Z, y, self.n_estimators, self.seed, self.n_jobs)
+        if self.model_ is None:  # non-finite inputs: scikit-learn's forest as is
+            self.model_ = RandomForestRegressor(n_estimators=self.n_estimators, n_jobs=self.n_jobs,
+                                                random_state=self.seed).fit(Z, y)
         # kept for the out-of-bag interval scores, computed on the first interval request only (a plain
         # fit/predict, e.g. the matbench runner's 500 trees on 100k rows, never pays for them)
         self.train_Z_, self.train_y_, self.scores_ = Z, y, None
 
     def _predict(self, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        per_tree = _rf_tree_predictions(self.model_, Z)
+        per_tree = _rf_tree_predictions(self.model_, Z, self.n_jobs)
         return self._center(per_tree), per_tree.std(axis=0)
 
     _nan_center = staticmethod(np.nanmean)  # centre of the out-of-bag trees of each row

@@ -27,6 +27,12 @@ Refitting every candidate per fold and predicting the queries with every fold mo
   2006, eq. 5.12, block form) and the fold models' weights ``a_-f - A_-f,f A_ff^-1 a_f``, so ``mu_-f(x)`` is
   one cross-kernel product.
 
+Threads (``auto``'s ``n_jobs``): the forest is fitted on a second thread beside the other candidates, its
+trees are split among threads on the queries, tree medians and CV+ order statistics are taken in query blocks
+(:func:`by_columns`), and the meta-learner's centre and fold passes run on per-thread network copies. BLAS and
+torch stay on one thread each and no matrix product is split (BLAS results depend on the block shape), so
+every number is the same for any ``n_jobs`` (``tests/models/test_speed_paths.py``).
+
 What changes against per-fold refits (measured in ``benchmarks/results/fewshot_speed``, the paired
 ``bench fewshot`` rerun in its ``auto_paired_bench.json``; README "Speed"): the held-out rows no longer refit the
 feature standardization, ridge's alpha or the GP's hyperparameters (they come from all rows, so the CV errors are
@@ -43,20 +49,48 @@ from typing import Any
 import numpy as np
 
 from metamat.models.baselines import _ranks, _rf_tree_predictions
+from metamat.models.forest_fit import MIN_ROWS_FOR_THREADS
 
 #: candidates with a refit-free cross-validation here
 FAST_CANDIDATES = ("rf", "rf_median", "ridge", "gp", "median", "pretrained")
 
 
-def conformal_plus(loo: np.ndarray, residuals: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
+#: fewest query columns per thread when a per-column computation is split among threads
+MIN_COLUMNS_PER_THREAD = 1000
+
+
+def by_columns(fn, A: np.ndarray, n_jobs: int | None) -> Any:
+    """``fn(A)`` for a function that treats each column of ``A`` on its own (a median, a partition) and
+    returns one array or a tuple of arrays over the columns; with ``n_jobs`` > 1, column blocks on that many
+    threads (numpy's sorts and arithmetic release the GIL). Each column's numbers are the same either way.
+    Not for matrix products: BLAS results depend on the block shape."""
+    from joblib import effective_n_jobs
+
+    jobs = min(effective_n_jobs(n_jobs), A.shape[1] // MIN_COLUMNS_PER_THREAD)
+    if jobs <= 1:
+        return fn(A)
+    from concurrent.futures import ThreadPoolExecutor
+
+    cuts = np.linspace(0, A.shape[1], jobs + 1).astype(int)
+    with ThreadPoolExecutor(jobs) as pool:
+        parts = list(pool.map(fn, [A[:, a:b] for a, b in zip(cuts[:-1], cuts[1:], strict=True)]))
+    if isinstance(parts[0], tuple):
+        return tuple(np.concatenate(p) for p in zip(*parts, strict=True))
+    return np.concatenate(parts)
+
+
+def conformal_plus(loo: np.ndarray, residuals: np.ndarray, level: float,
+                   n_jobs: int | None = 1) -> tuple[np.ndarray, np.ndarray]:
     """CV+ / jackknife+ interval (Barber et al. 2021): ``loo`` (n, q) = ``mu_-f(i)(x)``; lower = the
     floor(a(n+1))-th smallest of ``loo - R``, upper = the ceil((1-a)(n+1))-th smallest of ``loo + R``
-    (a = 1 - level, ranks clamped to [1, n])."""
+    (a = 1 - level, ranks clamped to [1, n]); query blocks on ``n_jobs`` threads (:func:`by_columns`)."""
     r = np.asarray(residuals, float)[:, None]
     lo, hi = _ranks(len(r), level)
-    lower = np.partition(loo - r, lo - 1, axis=0)[lo - 1]
-    upper = np.partition(loo + r, hi - 1, axis=0)[hi - 1]
-    return lower, upper
+
+    def ends(L: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return np.partition(L - r, lo - 1, axis=0)[lo - 1], np.partition(L + r, hi - 1, axis=0)[hi - 1]
+
+    return by_columns(ends, loo, n_jobs)
 
 
 @dataclass
@@ -88,8 +122,9 @@ class BaggedEngine:
         self.weights = (oob / oob.sum(axis=0)).T  # (n, trees): mean over row i's out-of-bag trees
 
     def parts(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        per_tree = _rf_tree_predictions(self.model.model_, self.model._prepare_predict(X))  # (trees, q)
-        return self.model._center(per_tree), self.weights @ per_tree
+        jobs = self.model.n_jobs
+        per_tree = _rf_tree_predictions(self.model.model_, self.model._prepare_predict(X), jobs)  # (trees, q)
+        return by_columns(self.model._center, per_tree, jobs), self.weights @ per_tree
 
 
 def forest_cv(model: Any, z: np.ndarray, make) -> dict[str, FastCV] | None:
@@ -241,27 +276,61 @@ def median_cv(model: Any, X: np.ndarray, z: np.ndarray, folds: np.ndarray) -> Fa
 
 # ------------------------------------------------------------------------------------------------ meta-learner
 class MetaEngine:
-    """The meta-learner adapted on all rows (centre) and its per-fold adapted weights (fold predictions)."""
+    """The meta-learner adapted on all rows (centre) and its per-fold adapted weights (fold predictions).
+    With ``n_jobs`` > 1 the centre and the fold models run on that many threads, each thread on its own copy
+    of the network (``functional_call`` swaps a module's parameters in place, so one module cannot serve two
+    threads); every pass is computed exactly as on one thread (torch releases the GIL; one intra-op thread)."""
 
     def __init__(self, model: Any, fold_params: list[dict], scalers: list, fold_of_row: np.ndarray,
-                 residuals: np.ndarray):
+                 residuals: np.ndarray, n_jobs: int | None = 1):
         self.model, self.fold_params, self.scalers = model, fold_params, scalers
-        self.fold_of_row, self.residuals = fold_of_row, residuals
+        self.fold_of_row, self.residuals, self.n_jobs = fold_of_row, residuals, n_jobs
+
+    def _fold_mean(self, model: Any, j: int, Z) -> np.ndarray:
+        import torch
+
+        with torch.no_grad():  # thread-local in torch: set in the thread that runs the pass
+            return self.scalers[j].inverse(model._forward(self.fold_params[j], Z)[:, 0].double().numpy())
+
+    def _map(self, tasks: list) -> list:
+        """``task(model)`` for each task; thread i runs tasks i, i + jobs, ... on its own network copy."""
+        from joblib import effective_n_jobs
+
+        jobs = min(effective_n_jobs(self.n_jobs), len(tasks))
+        if jobs <= 1:
+            return [t(self.model) for t in tasks]
+        import copy
+        from concurrent.futures import ThreadPoolExecutor
+
+        copies = getattr(self, "_copies", [])
+        while len(copies) < jobs - 1:
+            m = copy.copy(self.model)
+            m.net_ = copy.deepcopy(self.model.net_)
+            copies.append(m)
+        self._copies = copies
+        models = [self.model, *copies]
+        out: list = [None] * len(tasks)
+
+        def run(i: int) -> None:
+            for t in range(i, len(tasks), jobs):
+                out[t] = tasks[t](models[i])
+
+        with ThreadPoolExecutor(jobs) as pool:
+            list(pool.map(run, range(jobs)))
+        return out
 
     def fold_means(self, Z) -> np.ndarray:
         """(folds, rows) means of the fold models on prepared rows ``Z`` (target units, as ``predict``)."""
-        import torch
-
-        with torch.no_grad():
-            return np.stack([s.inverse(self.model._forward(p, Z)[:, 0].double().numpy())
-                             for p, s in zip(self.fold_params, self.scalers, strict=True)])
+        return np.stack(self._map([lambda m, j=j: self._fold_mean(m, j, Z) for j in range(len(self.fold_params))]))
 
     def parts(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         import torch
 
         with torch.no_grad():
             Z = self.model.prepare(self.model._check_X(X))
-        return np.asarray(self.model.predict(X), dtype=float), self.fold_means(Z)[self.fold_of_row]
+        centre, *folds = self._map([lambda m: np.asarray(m.predict(X), dtype=float),
+                                    *[lambda m, j=j: self._fold_mean(m, j, Z) for j in range(len(self.fold_params))]])
+        return centre, np.stack(folds)[self.fold_of_row]
 
 
 def meta_cv(model: Any, X: np.ndarray, z: np.ndarray, folds: np.ndarray) -> FastCV:
@@ -302,30 +371,49 @@ def meta_cv(model: Any, X: np.ndarray, z: np.ndarray, folds: np.ndarray) -> Fast
 
 
 # ------------------------------------------------------------------------------------------------ entry
-def fast_cv(names: list[str], make, X_of, z: np.ndarray, folds: np.ndarray) -> dict[str, FastCV]:
+def _fit_forest(make, X_of, name: str, z: np.ndarray) -> Any:
+    try:
+        return make(name).fit(X_of(name), z)
+    except (ValueError, np.linalg.LinAlgError):
+        return None
+
+
+def fast_cv(names: list[str], make, X_of, z: np.ndarray, folds: np.ndarray,
+            n_jobs: int | None = 1) -> dict[str, FastCV]:
     """Refit-free CV for every name in ``names`` that has one (:data:`FAST_CANDIDATES`): ``make(name)`` gives
     an unfitted candidate, ``X_of(name)`` its input matrix. A candidate whose fit fails, or a forest with a
-    row in every bootstrap sample, is left out (the caller cross-validates it by refits)."""
+    row in every bootstrap sample, is left out (the caller cross-validates it by refits). With ``n_jobs`` > 1
+    the forest is fitted on a second thread while the other candidates run on this one (its tree building
+    releases the GIL; from ``MIN_ROWS_FOR_THREADS`` rows on); every candidate computes exactly what it
+    computes alone."""
     out: dict[str, FastCV] = {}
     forests = [c for c in ("rf", "rf_median") if c in names]
-    if forests:
-        try:
-            rf = make(forests[0]).fit(X_of(forests[0]), z)
-        except (ValueError, np.linalg.LinAlgError):
-            rf = None
-        got = None if rf is None else forest_cv(rf, z, make)
-        if got is not None:
-            out.update({c: got[c] for c in forests})
+    pending = None
+    from joblib import effective_n_jobs
+
+    if forests and effective_n_jobs(n_jobs) > 1 and len(z) >= MIN_ROWS_FOR_THREADS:
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = ThreadPoolExecutor(1)
+        pending = pool.submit(_fit_forest, make, X_of, forests[0], z)
+        pool.shutdown(wait=False)
     for c, cv in (("ridge", ridge_cv), ("gp", gp_cv), ("median", median_cv), ("pretrained", meta_cv)):
         if c not in names:
             continue
-        try:
-            out[c] = cv(make(c).fit(X_of(c), z), X_of(c), z, folds)
+        try:  # meta_cv fits its unfitted copy itself (one adaptation on all rows, not two)
+            out[c] = cv(make(c) if c == "pretrained" else make(c).fit(X_of(c), z), X_of(c), z, folds)
+            if c == "pretrained":
+                out[c].engine.n_jobs = n_jobs
         except (ValueError, np.linalg.LinAlgError):
             continue
-    return out
+    if forests:
+        rf = pending.result() if pending is not None else _fit_forest(make, X_of, forests[0], z)
+        got = None if rf is None else forest_cv(rf, z, make)
+        if got is not None:
+            out.update({c: got[c] for c in forests})
+    return {c: out[c] for c in (*forests, "ridge", "gp", "median", "pretrained") if c in out}
 
 
-__all__ = ["FAST_CANDIDATES", "BaggedEngine", "ConstantEngine", "FastCV", "MetaEngine", "SmootherEngine",
+__all__ = ["FAST_CANDIDATES", "BaggedEngine", "by_columns", "ConstantEngine", "FastCV", "MetaEngine", "SmootherEngine",
            "conformal_plus", "fast_cv", "forest_cv", "gp_cv", "gp_fold_solution", "median_cv", "meta_cv", "oob_mask",
            "ridge_cv", "ridge_fold_solution", "same_forest"]

@@ -119,10 +119,10 @@ def split_halfwidth(residuals: np.ndarray, level: float, method: str) -> float:
 
 
 def auto_interval(mu: np.ndarray, loo: np.ndarray, residuals: np.ndarray, level: float,
-                  method: str) -> tuple[np.ndarray, np.ndarray]:
-    """``auto``'s (lower, upper) at ``level``: CV+ (``loo`` (n, q) fold predictions, ``residuals`` (n,)) where
-    its rank fits, else ``method`` around ``mu`` (module docstring)."""
-    lower, upper = conformal_plus(loo, residuals, level)
+                  method: str, n_jobs: int | None = 1) -> tuple[np.ndarray, np.ndarray]:
+    """``auto``'s (lower, upper) at ``level``: CV+ (``loo`` (n, q) fold predictions, ``residuals`` (n,); query
+    blocks on ``n_jobs`` threads) where its rank fits, else ``method`` around ``mu`` (module docstring)."""
+    lower, upper = conformal_plus(loo, residuals, level, n_jobs)
     used = interval_method(len(residuals), level, method)
     if used in ("cv_plus", "cv_plus_clamped") or len(residuals) < 2:
         return lower, upper
