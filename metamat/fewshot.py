@@ -56,7 +56,7 @@ def load_fewshot_model(model: str | os.PathLike = "default", log_target: bool = 
     if str(model) == "auto" and not structure:
         from metamat.models.registry import make_model
 
-        return make_model("auto", target_transform=transform)
+        return make_model("auto", target_transform=transform, n_jobs=os.cpu_count() or 1)  # same numbers, any n_jobs
     return load(model, structure=structure, target_transform=transform)
 
 
