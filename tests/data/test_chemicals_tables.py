@@ -71,3 +71,33 @@ def test_without_the_package_the_error_says_how_to_get_it(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_chemicals)
     with pytest.raises(DataSourceError, match="pip install chemicals"):
         load_crc_heat_capacity()
+
+
+def test_formation_enthalpy_in_ev_per_atom_matches_the_handbook_by_hand():
+    from pymatgen.core import Composition
+
+    from metamat.data.sources.chemicals_tables import load_crc_formation_enthalpy
+
+    t = load_crc_formation_enthalpy()
+    d = t.data
+    values = d["formation enthalpy (eV/atom)"]
+    reduced = {Composition(f).reduced_formula: v for f, v in zip(d["formula"], values, strict=True)}
+    # CRC: dHf(solid, 298.15 K) in kJ/mol per formula unit; 1 eV/particle = 96.485 kJ/mol
+    for formula, kj, atoms in (("NaCl", -411.2, 2), ("Al2O3", -1675.7, 5), ("MgO", -601.6, 2)):
+        assert reduced[formula] == pytest.approx(kj / atoms / 96.48533, rel=1e-6)
+    assert not any(len(Composition(f).elements) == 1 for f in d["formula"])  # elements are 0 by definition
+    r = t.report
+    assert r.n_read == r.n_used + r.n_rejected + r.n_merged
+    assert r.reasons()["formula contradicts the name"] >= 5  # the databank's wrong formulas are caught
+
+
+@pytest.mark.parametrize("name,formula,bad", [
+    ("Praseodymium(III) oxide", "OPr", True), ("Praseodymium(III) oxide", "Pr2O3", False),
+    ("Iron(II,III) oxide", "Fe3O4", False), ("Iron(II,III) oxide", "Fe3H8O4", True),
+    ("Holmium oxide", "HoO", True), ("Holmium oxide", "Ho2O3", False), ("Titanium(III,IV) oxide", "Ti3O5", False),
+    ("Ammonium chloride", "ClH4N", False), ("Sodium peroxide", "Na2O2", False), ("Indium(II) sulfide", "In2S3", True),
+])
+def test_a_formula_that_contradicts_a_binary_name_is_caught(name, formula, bad):
+    from metamat.data.sources.chemicals_tables import name_mismatch
+
+    assert (name_mismatch(name, formula) is not None) == bad
