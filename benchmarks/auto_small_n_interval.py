@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from auto_small_support_cv import TASKS  # noqa: E402  (the same meta-train tasks)
 
 from metamat.evaluate.episodes import make_episode  # noqa: E402
+from metamat.evaluate.plots import save_figure  # noqa: E402
 from metamat.evaluate.running import build_tasks  # noqa: E402
 from metamat.evaluate.scoring import pass_scaling  # noqa: E402
 from metamat.files import atomic_write, write_json  # noqa: E402
@@ -129,9 +130,7 @@ def plot(summary: dict, shots: list[int], path: Path) -> None:
     ax.set_title(f"auto on meta-train, k = {', '.join(map(str, shots))}")
     ax.legend(fontsize=6)
     fig.tight_layout()
-    with atomic_write(path, "wb") as fh:
-        fig.savefig(fh, format="png", dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)
 
 
 def main() -> None:

@@ -18,9 +18,10 @@ from pathlib import Path
 import numpy as np
 
 from metamat.evaluate.episodes import make_episode
+from metamat.evaluate.plots import save_figure
 from metamat.evaluate.running import build_tasks
 from metamat.evaluate.scoring import pass_scaling
-from metamat.files import atomic_write, write_json
+from metamat.files import write_json
 from metamat.models.registry import make_model
 
 OUT = Path(__file__).resolve().parent / "results" / "auto_small_support_cv"
@@ -74,9 +75,7 @@ def plot(records: list[dict], shots: list[int], path: Path) -> None:
         ax.set_ylim(0.5, 1.0)
     axes[0][0].legend()
     fig.tight_layout()
-    with atomic_write(path, "wb") as fh:
-        fig.savefig(fh, format="png", dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)
 
 
 def main() -> None:

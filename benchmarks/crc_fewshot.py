@@ -174,6 +174,8 @@ def plot(summary: dict, path: Path, title: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from metamat.evaluate.plots import save_figure
+
     fig, axes = plt.subplots(1, len(summary), figsize=(6 * len(summary), 4), squeeze=False)
     for ax, (policy, ks) in zip(axes[0], summary.items(), strict=True):
         shots = sorted(ks, key=int)
@@ -188,8 +190,7 @@ def plot(summary: dict, path: Path, title: str) -> None:
         ax.minorticks_off()
     axes[0][-1].legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def main() -> None:
