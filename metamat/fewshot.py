@@ -49,9 +49,10 @@ def load_fewshot_model(model: str | os.PathLike = "default", log_target: bool = 
 
     transform = "log10" if log_target else "identity"
     if str(model) == "auto" and structure:  # composition-only unless structure inputs win in CV on the support
+        from metamat.fewshot_inputs import STRUCTURE_FEATURE_CHOICES
         from metamat.models.structure_auto import EMBEDDING_CANDIDATES, StructureAutoRegressor
 
-        embedding = EMBEDDING_CANDIDATES if structure_features == "physics+embedding" else ()
+        embedding = EMBEDDING_CANDIDATES if structure_features == STRUCTURE_FEATURE_CHOICES[1] else ()
         return StructureAutoRegressor(target_transform=transform, embedding_candidates=embedding)
     if str(model) == "auto" and not structure:
         from metamat.models.registry import make_model

@@ -46,9 +46,19 @@ PARAMETRIC = ("student_t", "student_t_inflated", "student_t_meanabs", "laplace",
 METHODS = ("cv_plus", *PARAMETRIC, *(f"max_{p}" for p in PARAMETRIC))
 
 
+def conformal_rank(n: int, level: float) -> int:
+    """The CV+ rank ceil(level (n+1)) of ``n`` residuals at ``level`` (not clamped to n)."""
+    return int(np.ceil(level * (n + 1) - 1e-9))
+
+
 def conformal_reaches(n: int, level: float) -> bool:
     """Whether CV+ on ``n`` residuals can reach ``level``: ceil(level (n+1)) <= n."""
-    return int(np.ceil(level * (n + 1) - 1e-9)) <= n
+    return conformal_rank(n, level) <= n
+
+
+def _parametric(n: int, level: float, method: str) -> bool:
+    """Whether ``method``'s parametric half-width is used for ``n`` residuals (the rank does not fit, n >= 2)."""
+    return interval_method(n, level, method) not in ("cv_plus", "cv_plus_clamped") and n >= 2
 
 
 def parametric_halfwidth(residuals: np.ndarray, level: float, method: str) -> float:
@@ -85,7 +95,7 @@ def explain_interval(n: int, level: float, method: str) -> str:
     """One sentence on how the ``level`` interval is made for ``n`` support rows."""
     if not 0 < level < 1:
         raise ValueError(f"level must lie strictly between 0 and 1, got {level}")
-    rank = int(np.ceil(level * (n + 1) - 1e-9))
+    rank = conformal_rank(n, level)
     pct = f"{level:.0%}"
     if conformal_reaches(n, level):
         return f"{pct} intervals: CV+ (rank {rank} of {n} held-out residuals)"
@@ -110,10 +120,8 @@ def split_halfwidth(residuals: np.ndarray, level: float, method: str) -> float:
     largest residual for ``cv_plus``; the larger of it and the parametric half-width for ``max_*``)."""
     r = np.sort(np.abs(np.asarray(residuals, dtype=float)))
     n = len(r)
-    used = interval_method(n, level, method)
-    rank = min(int(np.ceil(level * (n + 1) - 1e-9)), n)
-    if used in ("cv_plus", "cv_plus_clamped") or n < 2:
-        return float(r[rank - 1])
+    if not _parametric(n, level, method):
+        return float(r[min(conformal_rank(n, level), n) - 1])
     h = parametric_halfwidth(r, level, method)
     return max(h, float(r[-1])) if method.startswith("max_") else h
 
@@ -123,8 +131,7 @@ def auto_interval(mu: np.ndarray, loo: np.ndarray, residuals: np.ndarray, level:
     """``auto``'s (lower, upper) at ``level``: CV+ (``loo`` (n, q) fold predictions, ``residuals`` (n,); query
     blocks on ``n_jobs`` threads) where its rank fits, else ``method`` around ``mu`` (module docstring)."""
     lower, upper = conformal_plus(loo, residuals, level, n_jobs)
-    used = interval_method(len(residuals), level, method)
-    if used in ("cv_plus", "cv_plus_clamped") or len(residuals) < 2:
+    if not _parametric(len(residuals), level, method):
         return lower, upper
     h = parametric_halfwidth(residuals, level, method)
     if method.startswith("max_"):
@@ -132,5 +139,5 @@ def auto_interval(mu: np.ndarray, loo: np.ndarray, residuals: np.ndarray, level:
     return mu - h, mu + h
 
 
-__all__ = ["METHODS", "PARAMETRIC", "auto_interval", "conformal_reaches", "explain_interval", "interval_method",
-           "parametric_halfwidth", "split_halfwidth"]
+__all__ = ["METHODS", "PARAMETRIC", "auto_interval", "conformal_rank", "conformal_reaches", "explain_interval",
+           "interval_method", "parametric_halfwidth", "split_halfwidth"]
